@@ -1,0 +1,151 @@
+"""The channel adapter contract, the rendered ``Post`` an adapter receives, the ``Receipt``
+it returns, and the error tree every adapter maps its library's failures onto.
+
+Error tree (why each is, or is not, retried)::
+
+    ChannelError                 base; never raised directly
+    ├── TransientError           may succeed later: the dispatcher retries with backoff,
+    │   │                        honouring ``retry_after``, up to the attempt limit
+    │   └── RateLimited          the service said "slow down" (HTTP 429, flood wait)
+    ├── OutcomeUnknown           the request may have reached the service but the answer was
+    │                            lost (read timeout, reset after sending): a social post is
+    │                            never re-sent blindly; an idempotent channel is retried
+    └── PermanentError           will not succeed by retrying: the delivery fails at once
+        ├── AuthError            credentials missing, wrong, expired or lacking permission
+        └── Rejected             the service refused this content (400, duplicate, too long)
+
+Adapters raise these from one mapping function each, ``raise … from exc``, and never put a
+token or password in a message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+
+class ChannelError(Exception):
+    """Base of every channel failure. ``reason`` is a short Spanish text for editors."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class TransientError(ChannelError):
+    """Might work later (5xx, 429, connection refused, DNS, timeout before sending).
+
+    Retried by the dispatcher after ``retry_after`` seconds if the service said so,
+    otherwise after exponential backoff with jitter.
+    """
+
+    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.retry_after = retry_after
+
+
+class RateLimited(TransientError):
+    """The service asked us to slow down; ``retry_after`` is its wait when it gave one."""
+
+
+class OutcomeUnknown(ChannelError):
+    """The request left us and no answer came back: the post may or may not exist.
+
+    Not retried for channels whose publish is not idempotent (social networks): the
+    delivery becomes ``unknown`` and a human decides with ``retry``.
+    """
+
+
+class PermanentError(ChannelError):
+    """Retrying will not help; the delivery fails and editors are told why."""
+
+
+class AuthError(PermanentError):
+    """Credentials are missing, invalid, expired or lack a permission."""
+
+
+class Rejected(PermanentError):
+    """The service refused this particular post (bad request, duplicate, blocked)."""
+
+
+@dataclass(frozen=True)
+class Media:
+    """A file that travels with a post (image or attachment), already inside the archive."""
+
+    path: Path
+    alt: str = ""
+    mime: str = "application/octet-stream"
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+
+@dataclass(frozen=True)
+class Post:
+    """One item rendered for one channel. Adapters deliver it; they never re-render it.
+
+    ``text`` is the channel's main body in the channel's format (HTML for ``website`` and
+    ``telegram``, plain text for ``x`` and ``facebook``). ``parts`` holds the channel's
+    extra rendered pieces (``caption`` and ``follow_up`` for Telegram, ``subject`` and
+    ``html`` for mail, ``page`` for the website). ``meta`` holds plain facts about the item
+    (kind label, dates, tags) that an adapter may need for structure, not for wording.
+    """
+
+    item_id: str
+    channel: str
+    kind: str
+    title: str
+    text: str
+    summary: str = ""
+    url: str | None = None
+    image: Media | None = None
+    attachments: tuple[Media, ...] = ()
+    video: str | None = None
+    parts: Mapping[str, str] = field(default_factory=dict)
+    meta: Mapping[str, Any] = field(default_factory=dict)
+    published_at: datetime | None = None
+    revision: int = 1
+    remote_id: str | None = None
+    """The remote id of the previous revision's delivery, for updates (corrections)."""
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What the service answered: its id for the post and a public URL when there is one."""
+
+    remote_id: str
+    url: str | None = None
+    detail: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """Outcome of ``channels check`` for one channel, in Spanish."""
+
+    ok: bool
+    message: str
+
+
+@runtime_checkable
+class Adapter(Protocol):
+    """A channel adapter. Built from the settings object, used from asyncio.
+
+    ``idempotent`` tells the dispatcher whether re-sending after an unknown outcome is
+    harmless (a static page rewrite) or would double-post (a tweet).
+    """
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def idempotent(self) -> bool: ...
+
+    async def publish(self, post: Post) -> Receipt: ...
+
+    async def check(self) -> CheckResult: ...
+
+    async def aclose(self) -> None: ...

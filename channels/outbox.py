@@ -1,0 +1,128 @@
+"""Outbox mode for any channel: the rendered post is written to
+``<content_dir>/outbox/<channel>/`` instead of being sent, so editors can read exactly what
+would have gone out.
+
+For each delivery two files, ``<item_id>.r<revision>.<ext>`` with the channel's main text
+(``.html`` for ``website``/``telegram``; ``.txt`` otherwise — for ``mailing`` the subject and
+the plain text, plus ``<item_id>.r<revision>.html`` with the HTML part) and
+``<item_id>.r<revision>.json`` with every field of the ``Post`` (dates as ISO 8601 strings).
+Writing the same revision again overwrites the same files: idempotent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import re
+import tempfile
+from collections.abc import Mapping
+from datetime import date, datetime, time
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from channels.base import CheckResult, Media, Post, Receipt, Rejected
+from channels.static_site import atomic_write, map_os_error
+
+if TYPE_CHECKING:
+    from settings import Settings
+
+_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
+_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,118}[a-z0-9]$")
+HTML_CHANNELS = frozenset({"website", "telegram"})
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, datetime | date | time):
+        return value.isoformat()
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, Media):
+        return _media(value)
+    if isinstance(value, set | frozenset):
+        return sorted(value, key=str)
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, Mapping):
+        return dict(value)
+    return str(value)
+
+
+def _media(media: Media) -> dict[str, str]:
+    return {"path": str(media.path), "alt": media.alt, "mime": media.mime}
+
+
+def post_to_dict(post: Post) -> dict[str, Any]:
+    """Every field of ``post`` as JSON-ready values (what the ``.json`` file holds)."""
+    data = {f.name: getattr(post, f.name) for f in dataclasses.fields(post)}
+    data["image"] = _media(post.image) if post.image else None
+    data["attachments"] = [_media(m) for m in post.attachments]
+    data["parts"] = dict(post.parts)
+    data["meta"] = dict(post.meta)
+    result: dict[str, Any] = json.loads(json.dumps(data, default=_json_default))
+    return result
+
+
+class OutboxAdapter:
+    """Writes the rendered post for ``channel`` under the outbox instead of sending it."""
+
+    idempotent: ClassVar[bool] = True
+
+    def __init__(self, channel: str, settings: Settings) -> None:
+        if not _NAME.match(channel):
+            raise ValueError(f"nombre de canal inválido: {channel!r}")
+        self.name = channel
+        self._dir = settings.content_dir / "outbox" / channel
+
+    @property
+    def directory(self) -> Path:
+        return self._dir
+
+    async def publish(self, post: Post) -> Receipt:
+        if not _ID.match(post.item_id):
+            raise Rejected(f"identificador inválido: {post.item_id!r}")
+        try:
+            return await asyncio.to_thread(self._write, post)
+        except OSError as exc:
+            raise map_os_error(exc, f"escribir «{post.item_id}» en {self._dir}") from exc
+
+    def _write(self, post: Post) -> Receipt:
+        stem = f"{post.item_id}.r{post.revision}"
+        ext = "html" if self.name in HTML_CHANNELS else "txt"
+        main = self._dir / f"{stem}.{ext}"
+        text = post.text
+        files = [main]
+        if self.name == "mailing":
+            text = f"Asunto: {post.parts.get('subject', post.title)}\n\n{post.text}"
+            if post.parts.get("html"):
+                atomic_write(self._dir / f"{stem}.html", post.parts["html"].encode("utf-8"))
+                files.append(self._dir / f"{stem}.html")
+        atomic_write(main, text.encode("utf-8"))
+        record = json.dumps(post_to_dict(post), ensure_ascii=False, indent=2, sort_keys=True)
+        atomic_write(self._dir / f"{stem}.json", (record + "\n").encode("utf-8"))
+        files.append(self._dir / f"{stem}.json")
+        detail = {"outbox": True, "files": [str(f) for f in files]}
+        if self.name == "website":
+            # No public page exists: point at the local file. The dispatcher must not put a
+            # non-http(s) URL into posts that go out live on other channels.
+            return Receipt(f"{stem}.json", main.resolve().as_uri(), detail)
+        return Receipt(f"{stem}.json", post.url, detail)
+
+    async def check(self) -> CheckResult:
+        def probe() -> None:
+            self._dir.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryFile(dir=self._dir):
+                pass
+
+        try:
+            await asyncio.to_thread(probe)
+        except OSError as exc:
+            return CheckResult(False, map_os_error(exc, f"escribir en {self._dir}").reason)
+        return CheckResult(
+            True,
+            f"modo bandeja de salida: no se envía nada, se escribe en {self._dir}/",
+        )
+
+    async def aclose(self) -> None:
+        return None

@@ -1,0 +1,479 @@
+"""The ``website`` channel as a static site: one folder per item plus a paginated index, an
+Atom feed and a sitemap, all plain files under ``PREGONERO_WEBSITE__OUTPUT_DIR`` that any web
+server can serve at ``PREGONERO_WEBSITE__BASE_URL``.
+
+Layout of the output folder::
+
+    index.html, pagina/<n>/index.html     newest first, ``website.page_size`` per page
+    feed.xml, sitemap.xml
+    <YYYY>/<MM>/<item_id>/index.html      the item page, its image and attachments beside it
+    .pregonero/entries.json               the manifest the index, feed and sitemap come from
+    .pregonero/articles/<item_id>.html    article HTML with absolute links, for the feed
+
+Media convention: the image and attachments are copied into the item's folder under their
+path relative to ``post.meta["base_dir"]`` (the item's folder) when given, else under their
+bare file name, and the article fragment links to them by that relative path
+(``<img src="foto.jpg">``, i.e. the renderer's ``media_base=""``): the page URL ends in
+``/``, so the browser finds the copy beside ``index.html``. The feed gets absolute URLs. A
+page keeps the URL of its first publication, also when a correction changes its date.
+
+Every file is written to a temporary file in the same folder and renamed over the old one,
+so a crash never leaves half a page. The manifest update and the regeneration run under an
+``asyncio.Lock`` and an advisory file lock (several workers on one machine); item pages are
+rendered once, only the index, feed and sitemap are regenerated.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import html
+import json
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from datetime import date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+from urllib.parse import quote, urljoin
+from xml.sax.saxutils import escape as xml_escape
+
+import jinja2
+from markupsafe import Markup
+
+from channels.base import (
+    ChannelError,
+    CheckResult,
+    PermanentError,
+    Post,
+    Receipt,
+    Rejected,
+    TransientError,
+)
+
+if TYPE_CHECKING:
+    from settings import Settings
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: only the in-process lock applies
+    fcntl = None  # type: ignore[assignment]
+
+PAGE_TEMPLATE = "website/_layout/page.html.j2"
+INDEX_TEMPLATE = "website/_layout/index.html.j2"
+FEED_SIZE = 50
+_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,118}[a-z0-9]$")
+_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_LINK_ATTR = re.compile(r"""(\s(?:src|href))=(["'])(.*?)\2""", re.IGNORECASE | re.DOTALL)
+
+_PERMISSION = {errno.EACCES, errno.EPERM, errno.EROFS}
+_MISSING = {errno.ENOENT, errno.ENOTDIR, errno.EISDIR, errno.ENAMETOOLONG}
+
+
+# ---------------------------------------------------------------- files
+
+
+def map_os_error(exc: OSError, action: str) -> ChannelError:
+    """The one place a filesystem error becomes a channel error (``raise … from exc``).
+
+    Permission problems and missing files do not fix themselves: ``PermanentError``. A full
+    disk, a quota, a busy or interrupted call may pass: ``TransientError``, and so does any
+    other ``OSError`` — rewriting files is idempotent, so a bounded retry is harmless.
+    """
+    where = f" ({exc.filename})" if exc.filename else ""
+    if exc.errno in _PERMISSION:
+        return PermanentError(f"sin permiso para {action}{where}: revise los permisos")
+    if exc.errno in _MISSING:
+        return PermanentError(f"no se pudo {action}{where}: el archivo o la carpeta no existe")
+    if exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+        return TransientError(f"disco lleno al {action}{where}", retry_after=300)
+    return TransientError(f"error de disco al {action}{where}: {exc.strerror or exc}")
+
+
+def atomic_write(path: Path, data: bytes, *, durable: bool = False) -> None:
+    """Write ``data`` to a temporary file beside ``path`` and rename it over ``path``.
+
+    ``durable`` also fsyncs the file before the rename (the manifest, the item page), so a
+    power cut leaves the old or the new version, never an empty one.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            if durable:
+                fh.flush()
+                os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; the web server must read it
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def write_if_changed(path: Path, data: bytes) -> bool:
+    """``atomic_write`` unless the file already holds exactly ``data``."""
+    with contextlib.suppress(OSError):
+        if path.stat().st_size == len(data) and path.read_bytes() == data:
+            return False
+    atomic_write(path, data)
+    return True
+
+
+def copy_atomic(src: Path, dest: Path) -> None:
+    """Copy ``src`` to ``dest`` through a temporary file; skip an identical earlier copy."""
+    stat = src.stat()
+    with contextlib.suppress(OSError):
+        old = dest.stat()
+        if old.st_size == stat.st_size and old.st_mtime_ns == stat.st_mtime_ns:
+            return
+    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        shutil.copyfile(src, tmp)
+        shutil.copystat(src, tmp)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, dest)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+@contextlib.contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+b") as fh:
+        if fcntl is not None:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        yield  # closing the file releases the lock
+
+
+def page_path(item_id: str, day: date) -> str:
+    """The item's folder relative to the output dir and to ``base_url``: ``YYYY/MM/id/``."""
+    return f"{day:%Y}/{day:%m}/{item_id}/"
+
+
+def media_name(path: Path, base_dir: object = None) -> str:
+    """Where a media file goes inside the page folder, as a relative POSIX path: its path
+    relative to ``base_dir`` (the item's folder, ``post.meta["base_dir"]``) when it lies
+    inside it, else its bare file name. The article links to it by that same path."""
+    if isinstance(base_dir, str | Path):
+        with contextlib.suppress(ValueError):
+            return path.resolve().relative_to(Path(base_dir).resolve()).as_posix()
+    return path.name
+
+
+def absolutize(fragment: str, page_url: str) -> str:
+    """Resolve relative ``src``/``href`` values against ``page_url`` (for the feed)."""
+
+    def fix(m: re.Match[str]) -> str:
+        url = urljoin(page_url, html.unescape(m.group(3)))
+        return f'{m.group(1)}="{html.escape(url, quote=True)}"'
+
+    return _LINK_ATTR.sub(fix, fragment)
+
+
+# ---------------------------------------------------------------- adapter
+
+
+class StaticSiteAdapter:
+    """Publishes rendered website posts as static pages; idempotent (a rewrite is harmless)."""
+
+    name: ClassVar[str] = "website"
+    idempotent: ClassVar[bool] = True
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        templates_dirs: Sequence[Path] | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self._tz = settings.tz
+        self._out = Path.cwd() / settings.website.output_dir.expanduser()
+        self._base_url = settings.website.base_url
+        self._page_size = settings.website.page_size
+        from dispatcher import render  # lazily: the renderer pulls in every channel's helpers
+
+        self._render = render
+        self._site_name: str = (
+            getattr(settings.website, "site_name", None) or render.DEFAULT_SITE_NAME
+        )
+        self._content_dir = settings.content_dir
+        self._templates_dirs = list(templates_dirs) if templates_dirs is not None else None
+        self._clock = clock or (lambda: datetime.now(self._tz))
+        self._env: jinja2.Environment | None = None
+        self._lock = asyncio.Lock()
+
+    @property
+    def output_dir(self) -> Path:
+        return self._out
+
+    @property
+    def _state(self) -> Path:
+        return self._out / ".pregonero"
+
+    async def publish(self, post: Post) -> Receipt:
+        async with self._lock:
+            return await asyncio.to_thread(self._publish_sync, post)
+
+    async def rebuild(self) -> None:
+        """Regenerate index pages, feed and sitemap from the manifest (after a template or
+        ``page_size`` change); item pages are left as they are."""
+        async with self._lock:
+            await asyncio.to_thread(self._rebuild_sync)
+
+    async def check(self) -> CheckResult:
+        def probe() -> None:
+            self._out.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryFile(dir=self._out):
+                pass
+
+        try:
+            await asyncio.to_thread(probe)
+        except OSError as exc:
+            return CheckResult(False, map_os_error(exc, f"escribir en {self._out}").reason)
+        return CheckResult(True, f"sitio estático en {self._out}, publicado en {self._base_url}")
+
+    async def aclose(self) -> None:
+        return None
+
+    # -- synchronous work, run in a thread under the lock
+
+    def _publish_sync(self, post: Post) -> Receipt:
+        if not _ID.match(post.item_id):
+            raise Rejected(f"identificador inválido para una página: {post.item_id!r}")
+        try:
+            with _file_lock(self._state / "lock"):
+                return self._publish_locked(post)
+        except OSError as exc:
+            raise map_os_error(exc, f"publicar «{post.item_id}» en el sitio") from exc
+        except jinja2.TemplateError as exc:
+            raise PermanentError(f"error en una plantilla del sitio: {exc}") from exc
+
+    def _rebuild_sync(self) -> None:
+        try:
+            with _file_lock(self._state / "lock"):
+                self._regenerate(self._load_manifest())
+        except OSError as exc:
+            raise map_os_error(exc, "regenerar el índice del sitio") from exc
+        except jinja2.TemplateError as exc:
+            raise PermanentError(f"error en una plantilla del sitio: {exc}") from exc
+
+    def _publish_locked(self, post: Post) -> Receipt:
+        manifest = self._load_manifest()
+        old = manifest.get(post.item_id)
+        if old is not None and old.get("revision", 1) > post.revision:
+            # A late retry of an older revision must not undo a correction already online.
+            return Receipt(old["path"] + "index.html", old["url"], {"stale": True})
+        published = self._aware(post.published_at or self._clock())
+        rel = old["path"] if old else page_path(post.item_id, self._item_day(post, published))
+        url = self._base_url + rel
+        folder = self._out / rel
+        folder.mkdir(parents=True, exist_ok=True)
+        names = self._copy_media(post, folder)
+
+        now = self._aware(self._clock()).replace(microsecond=0)
+        first = published.replace(microsecond=0)
+        if old is None:
+            day, updated = first, (now if post.revision > 1 else first)
+        else:
+            day = _parse(old["date"])
+            updated = now if post.revision > old.get("revision", 1) else _parse(old["updated"])
+        image_url = url + quote(names[post.image.path]) if post.image else None
+        entry = {
+            "title": post.title,
+            "url": url,
+            "path": rel,
+            "summary": post.summary,
+            "date": day.isoformat(),
+            "updated": updated.isoformat(),
+            "revision": post.revision,
+            "image_url": image_url,
+            "image_alt": post.image.alt if post.image else None,
+        }
+        page = self._template(PAGE_TEMPLATE).render(
+            article_html=Markup(post.text),
+            title=post.title,
+            canonical_url=url,
+            site_name=self._site_name,
+            base_url=self._base_url,
+            description=post.summary,
+            image_url=image_url,
+            image_alt=entry["image_alt"],
+            date=day,
+            published_at=day,
+            updated=updated,
+            revision=post.revision,
+            kind_label=post.meta.get("kind_label", ""),
+            tags=post.meta.get("tags", []),
+            dependencia=post.meta.get("dependencia"),
+            attachments=[
+                {"name": names[m.path], "url": url + quote(names[m.path])} for m in post.attachments
+            ],
+            feed_url=self._base_url + "feed.xml",
+        )
+        atomic_write(folder / "index.html", page.encode("utf-8"), durable=True)
+        article = absolutize(post.text, url).encode("utf-8")
+        write_if_changed(self._state / "articles" / f"{post.item_id}.html", article)
+        manifest[post.item_id] = entry
+        data = json.dumps(manifest, ensure_ascii=False, separators=(",", ":"))
+        atomic_write(self._state / "entries.json", data.encode("utf-8"), durable=True)
+        self._regenerate(manifest)
+        return Receipt(rel + "index.html", url, {"path": str(folder / "index.html")})
+
+    def _copy_media(self, post: Post, folder: Path) -> dict[Path, str]:
+        """Copy the image and attachments beside the page; return path → name used there."""
+        media = ([post.image] if post.image else []) + list(post.attachments)
+        names: dict[Path, str] = {}
+        taken: dict[str, Path] = {}
+        for item in media:
+            name = media_name(item.path, post.meta.get("base_dir"))
+            if taken.setdefault(name, item.path) != item.path:
+                raise Rejected(
+                    f"dos archivos se llaman «{name}»: renombre uno, la página los guarda "
+                    "en la misma carpeta"
+                )
+            names[item.path] = name
+            (folder / name).parent.mkdir(parents=True, exist_ok=True)
+            copy_atomic(item.path, folder / name)
+        return names
+
+    def _regenerate(self, manifest: dict[str, dict[str, Any]]) -> None:
+        entries = sorted(
+            (
+                dict(e, id=k, date=_parse(e["date"]), updated=_parse(e["updated"]))
+                for k, e in manifest.items()
+            ),
+            key=lambda e: (e["date"], e["id"]),
+            reverse=True,
+        )
+        size = self._page_size
+        pages = max(1, -(-len(entries) // size))
+        template = self._template(INDEX_TEMPLATE)
+        sitemap: list[tuple[str, datetime | None]] = []
+        for n in range(1, pages + 1):
+            chunk = entries[(n - 1) * size : n * size]
+            page_url = self._index_url(n)
+            html_text = template.render(
+                entries=chunk,
+                page=n,
+                pages=pages,
+                prev_url=self._index_url(n - 1) if n > 1 else None,
+                next_url=self._index_url(n + 1) if n < pages else None,
+                site_name=self._site_name,
+                base_url=self._base_url,
+                canonical_url=page_url,
+                feed_url=self._base_url + "feed.xml",
+            )
+            write_if_changed(self._index_file(n), html_text.encode("utf-8"))
+            sitemap.append((page_url, max((e["updated"] for e in chunk), default=None)))
+        n = pages + 1  # fewer pages than before (page_size grew): remove the leftovers
+        while self._index_file(n).exists():
+            self._index_file(n).unlink()
+            with contextlib.suppress(OSError):
+                self._index_file(n).parent.rmdir()
+            n += 1
+        sitemap.extend((e["url"], e["updated"]) for e in entries)
+        write_if_changed(self._out / "sitemap.xml", _sitemap_xml(sitemap))
+        write_if_changed(self._out / "feed.xml", self._feed_xml(entries[:FEED_SIZE]))
+
+    def _feed_xml(self, entries: list[dict[str, Any]]) -> bytes:
+        from feedgen.feed import FeedGenerator
+
+        fg = FeedGenerator()
+        fg.id(self._base_url)
+        fg.title(_xml_safe(self._site_name))
+        fg.author({"name": self._site_name})
+        fg.link(href=self._base_url, rel="alternate")
+        fg.link(href=self._base_url + "feed.xml", rel="self")
+        fg.language("es-CO")
+        fg.updated(max((e["updated"] for e in entries), default=self._aware(self._clock())))
+        for e in entries:
+            fe = fg.add_entry(order="append")
+            fe.id(e["url"])
+            fe.title(_xml_safe(e["title"]))
+            fe.link(href=e["url"], rel="alternate")
+            fe.published(e["date"])
+            fe.updated(e["updated"])
+            if e["summary"]:
+                fe.summary(_xml_safe(e["summary"]))
+            article = self._state / "articles" / f"{e['id']}.html"
+            with contextlib.suppress(FileNotFoundError):
+                fe.content(_xml_safe(article.read_text("utf-8")), type="html")
+        return bytes(fg.atom_str(pretty=True))
+
+    # -- helpers
+
+    def _load_manifest(self) -> dict[str, dict[str, Any]]:
+        try:
+            data = (self._state / "entries.json").read_bytes()
+        except FileNotFoundError:
+            return {}
+        try:
+            manifest = json.loads(data)
+        except ValueError as exc:
+            raise PermanentError(
+                f"el índice {self._state / 'entries.json'} está dañado: restáurelo de una copia"
+            ) from exc
+        return manifest if isinstance(manifest, dict) else {}
+
+    def _template(self, name: str) -> jinja2.Template:
+        if self._env is None:
+            dirs = self._templates_dirs
+            if dirs is None:
+                dirs = [self._content_dir / "templates", self._render.builtin_templates_dir()]
+            self._env = self._render.template_environment(dirs, tz=self._tz)
+        try:
+            return self._env.get_template(name)
+        except jinja2.TemplateError as exc:
+            raise PermanentError(f"la plantilla {name} falta o tiene un error: {exc}") from exc
+
+    def _index_url(self, n: int) -> str:
+        return self._base_url if n == 1 else f"{self._base_url}pagina/{n}/"
+
+    def _index_file(self, n: int) -> Path:
+        return self._out / "index.html" if n == 1 else self._out / "pagina" / str(n) / "index.html"
+
+    def _aware(self, value: datetime) -> datetime:
+        return (
+            value.replace(tzinfo=self._tz) if value.tzinfo is None else value.astimezone(self._tz)
+        )
+
+    def _item_day(self, post: Post, published: datetime) -> date:
+        value = post.meta.get("date")
+        if isinstance(value, datetime):
+            return value.date()
+        if isinstance(value, date):
+            return value
+        if isinstance(value, str):
+            with contextlib.suppress(ValueError):
+                return date.fromisoformat(value[:10])
+        return published.date()
+
+
+def _xml_safe(text: str) -> str:
+    """Drop the control characters XML 1.0 cannot carry (lxml refuses them): one odd title
+    must not break the feed for every later publication."""
+    return _XML_INVALID.sub("", text)
+
+
+def _parse(value: str) -> datetime:
+    return datetime.fromisoformat(value)
+
+
+def _sitemap_xml(urls: list[tuple[str, datetime | None]]) -> bytes:
+    lines = [
+        '<?xml version="1.0" encoding="UTF-8"?>',
+        '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">',
+    ]
+    for loc, lastmod in urls:
+        mod = f"<lastmod>{lastmod.isoformat()}</lastmod>" if lastmod else ""
+        lines.append(f"<url><loc>{xml_escape(loc)}</loc>{mod}</url>")
+    lines.append("</urlset>\n")
+    return "\n".join(lines).encode("utf-8")

@@ -1,0 +1,270 @@
+"""X (Twitter) channel: tweepy's v2 ``Client`` with OAuth 1.0a user context.
+
+tweepy hard-codes ``https://api.twitter.com`` and 4.17 has no v2 media upload, so:
+
+* a ``requests`` adapter mounted on that host (:class:`_Rebase`) sends every request to
+  ``settings.x.api_url`` instead, with explicit timeouts, and **re-signs** it: the OAuth 1.0a
+  signature covers scheme, host and path, so it must be computed over the URL that is
+  actually requested, not over tweepy's;
+* the image goes through ``POST /2/media/upload`` (multipart ``media`` +
+  ``media_category``) and its alt text through ``POST /2/media/metadata``, on the same signed
+  session, before ``POST /2/tweets`` with the media id.
+
+tweepy is synchronous: every call runs in ``asyncio.to_thread``. Nothing here retries or
+sleeps (``wait_on_rate_limit`` stays off).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import requests
+import tweepy
+from requests.adapters import HTTPAdapter
+from requests.utils import resolve_proxies
+from requests_oauthlib import OAuth1
+from urllib3.exceptions import MaxRetryError, NewConnectionError, ProtocolError
+
+from channels import _http
+from channels.base import (
+    AuthError,
+    ChannelError,
+    CheckResult,
+    OutcomeUnknown,
+    PermanentError,
+    Post,
+    RateLimited,
+    Receipt,
+    Rejected,
+    TransientError,
+)
+from settings import Settings
+
+SERVICE = "X"
+TWEEPY_HOST = "https://api.twitter.com"
+DUPLICATE = "duplicate content"
+
+
+class _Rebase(HTTPAdapter):
+    """Sends requests meant for tweepy's host to the configured base URL, re-signed."""
+
+    def __init__(self, base_url: str, auth: OAuth1, timeout: tuple[float, float]) -> None:
+        super().__init__(max_retries=0)
+        self._base = base_url.rstrip("/")
+        self._auth = auth
+        self._timeout = timeout
+
+    def send(
+        self,
+        request: requests.PreparedRequest,
+        stream: bool = False,
+        timeout: Any = None,
+        verify: Any = True,
+        cert: Any = None,
+        proxies: Mapping[str, str] | None = None,
+    ) -> requests.Response:
+        url = request.url or ""
+        if url.startswith(TWEEPY_HOST):
+            request.url = self._base + url[len(TWEEPY_HOST) :]
+            if str(request.headers.get("Authorization", "")).startswith("OAuth "):
+                request = self._auth(request)
+            proxies = resolve_proxies(request, None)
+        return super().send(
+            request,
+            stream=stream,
+            timeout=timeout if timeout is not None else self._timeout,
+            verify=verify,
+            cert=cert,
+            proxies=dict(proxies or {}),
+        )
+
+
+class XAdapter:
+    """Publishes ``post.text`` (already ≤ 280 weighted characters) with an optional image."""
+
+    name: ClassVar[str] = "x"
+    idempotent: ClassVar[bool] = False
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        connect_timeout: float = _http.CONNECT_TIMEOUT,
+        read_timeout: float = _http.READ_TIMEOUT,
+    ) -> None:
+        cfg = settings.x
+        self._api_url = cfg.api_url
+        creds = (cfg.api_key, cfg.api_secret, cfg.access_token, cfg.access_secret)
+        self._secrets = [c.get_secret_value() for c in creds if c is not None]
+        self._client: tweepy.Client | None = None
+        self._auth: OAuth1 | None = None
+        if cfg.configured:
+            _http.protect_secrets(*self._secrets)
+            key, secret, token, token_secret = self._secrets
+            self._client = tweepy.Client(
+                consumer_key=key,
+                consumer_secret=secret,
+                access_token=token,
+                access_token_secret=token_secret,
+            )
+            self._auth = tweepy.OAuth1UserHandler(key, secret, token, token_secret).apply_auth()
+            self._client.session.mount(
+                TWEEPY_HOST, _Rebase(cfg.api_url, self._auth, (connect_timeout, read_timeout))
+            )
+
+    def __repr__(self) -> str:
+        return f"XAdapter(api_url={self._api_url!r})"
+
+    async def publish(self, post: Post) -> Receipt:
+        client = self._require()
+        media_ids: list[str] = []
+        try:
+            if post.image:
+                data = await asyncio.to_thread(post.image.path.read_bytes)
+                media_id = await asyncio.to_thread(
+                    self._upload, data, post.image.name, post.image.mime
+                )
+                if post.image.alt:
+                    await asyncio.to_thread(self._alt_text, media_id, post.image.alt)
+                media_ids.append(media_id)
+            response = await asyncio.to_thread(
+                client.create_tweet, text=post.text, media_ids=media_ids or None
+            )
+        except (tweepy.TweepyException, requests.RequestException) as exc:
+            raise self._map_error(exc) from exc
+        except OSError as exc:  # reading the image (requests' errors are OSErrors too)
+            raise Rejected(f"no se pudo leer la imagen: {exc.strerror}") from exc
+        tweet_id = str(response.data["id"])
+        return Receipt(
+            remote_id=tweet_id,
+            url=f"https://x.com/i/web/status/{tweet_id}",
+            detail={"media_ids": media_ids},
+        )
+
+    async def check(self) -> CheckResult:
+        if self._client is None:
+            return CheckResult(False, "X no está configurado (faltan las claves de la app)")
+        try:
+            response = await asyncio.to_thread(self._client.get_me, user_auth=True)
+        except (tweepy.TweepyException, requests.RequestException) as exc:
+            return CheckResult(False, f"X: {self._map_error(exc).reason}")
+        user = response.data
+        return CheckResult(True, f"X: conectado como @{user.username} ({user.name})")
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            self._client.session.close()
+
+    # -- media (not in tweepy 4.17) ------------------------------------------------------
+
+    def _upload(self, data: bytes, filename: str, mime: str) -> str:
+        category = "tweet_gif" if mime == "image/gif" else "tweet_image"
+        body = self._post(
+            "/2/media/upload",
+            files={"media": (filename, data, mime)},
+            data={"media_category": category},
+        )
+        data_part = body.get("data")
+        inner: dict[str, Any] = data_part if isinstance(data_part, dict) else body
+        media_id = inner.get("id") or inner.get("media_id_string") or inner.get("media_id")
+        if not media_id:
+            raise PermanentError("X no devolvió el identificador de la imagen subida")
+        return str(media_id)
+
+    def _alt_text(self, media_id: str, alt: str) -> None:
+        self._post(
+            "/2/media/metadata", json={"id": media_id, "metadata": {"alt_text": {"text": alt}}}
+        )
+
+    def _post(self, route: str, **kwargs: Any) -> dict[str, Any]:
+        client = self._require()
+        with client.session.post(
+            TWEEPY_HOST + route,
+            auth=self._auth,
+            headers={"User-Agent": client.user_agent},
+            **kwargs,
+        ) as response:
+            _raise_for_status(response)
+            try:
+                body = response.json()
+            except ValueError:
+                body = {}
+        return body if isinstance(body, dict) else {}
+
+    # -- helpers -------------------------------------------------------------------------
+
+    def _require(self) -> tweepy.Client:
+        if self._client is None:
+            raise AuthError(
+                "X no está configurado: faltan PREGONERO_X__API_KEY, __API_SECRET, "
+                "__ACCESS_TOKEN o __ACCESS_SECRET"
+            )
+        return self._client
+
+    def _map_error(self, exc: Exception) -> ChannelError:
+        """tweepy / requests errors → the error tree."""
+        if isinstance(exc, tweepy.HTTPException):
+            said = _http.detail("; ".join(map(str, exc.api_messages)), self._secrets)
+            status = exc.response.status_code
+            if isinstance(exc, tweepy.TooManyRequests):
+                wait = None
+                if exc.reset_time is not None:
+                    wait = max(0.0, float(exc.reset_time) - time.time())
+                return RateLimited("X pidió esperar (límite de solicitudes)", wait)
+            if isinstance(exc, tweepy.Unauthorized):
+                return AuthError(f"X rechazó las credenciales: {said or 'no autorizado'}")
+            if isinstance(exc, tweepy.Forbidden):
+                if DUPLICATE in said.lower():
+                    return Rejected("X rechazó el tuit por tener contenido duplicado")
+                return AuthError(f"X no permite esta acción a la cuenta o la app: {said}")
+            if isinstance(exc, tweepy.TwitterServerError):
+                method = exc.response.request.method or "POST"
+                return _http.status_error(status, method=method, service=SERVICE, message=said)
+            return Rejected(f"X rechazó la publicación (HTTP {status}): {said}")
+        if isinstance(exc, requests.ConnectTimeout):
+            return TransientError("X no aceptó la conexión a tiempo")
+        if isinstance(exc, requests.ReadTimeout):
+            return OutcomeUnknown(
+                "X no respondió a tiempo después de recibir la solicitud; "
+                "el tuit pudo haberse publicado"
+            )
+        if isinstance(exc, requests.exceptions.SSLError | requests.exceptions.ProxyError):
+            return TransientError(f"no se pudo establecer la conexión con X ({type(exc).__name__})")
+        if isinstance(exc, requests.ConnectionError):
+            reason = exc.args[0] if exc.args else None
+            if isinstance(reason, MaxRetryError) and isinstance(reason.reason, NewConnectionError):
+                return TransientError("no se pudo conectar con X")
+            if isinstance(reason, ProtocolError | ConnectionError):
+                return OutcomeUnknown(
+                    "la conexión con X se cortó antes de recibir la respuesta; "
+                    "el tuit pudo haberse publicado"
+                )
+            return OutcomeUnknown("la conexión con X falló; el tuit pudo haberse publicado")
+        if isinstance(exc, requests.RequestException):
+            return TransientError(f"error de red con X ({type(exc).__name__})")
+        return PermanentError(
+            f"error inesperado de tweepy: {_http.detail(str(exc), self._secrets)}"
+        )
+
+
+def _raise_for_status(response: requests.Response) -> None:
+    """The same status → exception mapping as ``tweepy.Client.request``."""
+    status = response.status_code
+    if 200 <= status < 300:
+        return
+    errors: dict[int, type[tweepy.HTTPException]] = {
+        400: tweepy.BadRequest,
+        401: tweepy.Unauthorized,
+        403: tweepy.Forbidden,
+        404: tweepy.NotFound,
+    }
+    if status == 429:
+        reset = response.headers.get("x-rate-limit-reset", "")
+        reset_time = int(reset) if reset.isdigit() else None
+        raise tweepy.TooManyRequests(response, reset_time=reset_time)
+    if status >= 500:
+        raise tweepy.TwitterServerError(response)
+    raise errors.get(status, tweepy.HTTPException)(response)

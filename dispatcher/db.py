@@ -1,0 +1,175 @@
+"""The ledger's schema (SQLAlchemy 2 Core) and engine set-up for SQLite and PostgreSQL.
+
+The ledger is the truth: every item, revision, delivery and attempt is a row. The same
+tables and queries run on SQLite (WAL mode, the embedded default) and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    event,
+)
+from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.types import TypeDecorator
+
+metadata = MetaData()
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware datetimes in, aware UTC datetimes out; stored as naive UTC everywhere."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the ledger")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+meta = Table(
+    "meta",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+items = Table(
+    "items",
+    metadata,
+    Column("id", String(120), primary_key=True),
+    Column("kind", String(40), nullable=False),
+    Column("title", Text, nullable=False),
+    Column("revision", Integer, nullable=False, default=1),
+    Column("digest", String(64), nullable=False),
+    # ready | awaiting_approval | cancelled
+    Column("status", String(24), nullable=False),
+    Column("publish_at", UTCDateTime, nullable=True),
+    Column("item_date", Date, nullable=False),
+    Column("summary", Text, nullable=False, default=""),
+    Column("front_matter", Text, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("archive_dir", Text, nullable=False),
+    Column("source_name", Text, nullable=False, default=""),
+    Column("url", Text, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+Index("ix_items_created", items.c.created_at)
+
+revisions = Table(
+    "revisions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("item_id", String(120), ForeignKey("items.id"), nullable=False),
+    Column("revision", Integer, nullable=False),
+    # new | correction | duplicate
+    Column("outcome", String(16), nullable=False),
+    Column("digest", String(64), nullable=False),
+    Column("archive_dir", Text, nullable=False),
+    Column("received_at", UTCDateTime, nullable=False),
+)
+Index("ix_revisions_item", revisions.c.item_id)
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("item_id", String(120), ForeignKey("items.id"), nullable=False),
+    Column("channel", String(40), nullable=False),
+    Column("revision", Integer, nullable=False),
+    # publish | update
+    Column("action", String(16), nullable=False, default="publish"),
+    # pending | sending | sent | failed | retry_wait | unknown | cancelled
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("not_before", UTCDateTime, nullable=True),
+    Column("idempotent", Boolean, nullable=True),
+    Column("mode", String(8), nullable=True),
+    Column("remote_id", Text, nullable=True),
+    Column("url", Text, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("sent_at", UTCDateTime, nullable=True),
+    UniqueConstraint("item_id", "channel", "revision", name="uq_delivery"),
+)
+Index("ix_deliveries_due", deliveries.c.status, deliveries.c.not_before)
+Index("ix_deliveries_item", deliveries.c.item_id)
+
+attempts = Table(
+    "attempts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("delivery_id", Integer, ForeignKey("deliveries.id"), nullable=False),
+    Column("number", Integer, nullable=False),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime, nullable=True),
+    # sent | transient | permanent | unknown | interrupted
+    Column("outcome", String(16), nullable=True),
+    Column("error", Text, nullable=True),
+    Column("retry_after", Integer, nullable=True),
+)
+Index("ix_attempts_delivery", attempts.c.delivery_id)
+
+
+def async_url(url: str) -> str:
+    """``sqlite:///x`` → ``sqlite+aiosqlite:///x``; ``postgresql://`` → ``+asyncpg``."""
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        parsed = parsed.set(drivername="sqlite+aiosqlite")
+    elif backend in {"postgresql", "postgres"}:
+        parsed = parsed.set(drivername="postgresql+asyncpg")
+    else:
+        raise ValueError(f"base de datos no soportada: {backend!r} (use sqlite o postgresql)")
+    return parsed.render_as_string(hide_password=False)
+
+
+def create_engine(url: str) -> AsyncEngine:
+    full = async_url(url)
+    kwargs: dict[str, Any] = {}
+    if full.startswith("sqlite"):
+        kwargs["connect_args"] = {"timeout": 30}
+    else:
+        kwargs["pool_pre_ping"] = True
+    engine = create_async_engine(full, **kwargs)
+    if full.startswith("sqlite"):
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cursor = dbapi_conn.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+
+    return engine

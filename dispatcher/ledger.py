@@ -1,0 +1,538 @@
+"""Ledger operations: every state change of items and deliveries, committed around each
+side effect. The status guard lives here: only a ``pending`` or ``retry_wait`` delivery is
+ever claimed for sending, by one atomic ``UPDATE … WHERE status IN (…) RETURNING``.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from dispatcher.content import ContentItem, FrontMatter
+from dispatcher.db import (
+    attempts,
+    create_engine,
+    deliveries,
+    items,
+    meta,
+    metadata,
+    revisions,
+    utcnow,
+)
+
+SENDABLE = ("pending", "retry_wait")
+OPEN = ("pending", "sending", "retry_wait")
+FINAL = ("sent", "failed", "unknown", "cancelled")
+
+
+@dataclass(frozen=True)
+class Claim:
+    delivery_id: int
+    item_id: str
+    channel: str
+    revision: int
+    action: str
+    attempt_id: int
+    attempt_number: int
+
+
+class Ledger:
+    """Async access to the ledger. One instance per process; safe for concurrent tasks."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    @classmethod
+    def from_url(cls, url: str) -> Ledger:
+        return cls(create_engine(url))
+
+    async def init(self) -> None:
+        async with self.engine.begin() as conn:
+            await conn.run_sync(metadata.create_all)
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+    # -- meta ---------------------------------------------------------------------------
+
+    async def secret_key(self) -> str:
+        """The HMAC key kept in the ledger, generated on first use."""
+        async with self.engine.begin() as conn:
+            value = await conn.scalar(select(meta.c.value).where(meta.c.key == "secret_key"))
+            if value is None:
+                value = secrets.token_urlsafe(48)
+                await conn.execute(insert(meta).values(key="secret_key", value=value))
+            return str(value)
+
+    # -- items --------------------------------------------------------------------------
+
+    async def get_item(self, item_id: str) -> RowMapping | None:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(select(items).where(items.c.id == item_id))).mappings()
+            return row.first()
+
+    async def add_item(
+        self,
+        item: ContentItem,
+        channels: Sequence[str],
+        *,
+        status: str,
+        not_before: dict[str, datetime] | None = None,
+    ) -> None:
+        """A new item and one pending delivery per channel, in one transaction."""
+        now = utcnow()
+        not_before = not_before or {}
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                insert(items).values(**_item_values(item, status, now), created_at=now)
+            )
+            await conn.execute(
+                insert(revisions).values(
+                    item_id=item.id,
+                    revision=1,
+                    outcome="new",
+                    digest=item.digest,
+                    archive_dir=str(item.base_dir),
+                    received_at=now,
+                )
+            )
+            for channel in channels:
+                await conn.execute(
+                    insert(deliveries).values(
+                        item_id=item.id,
+                        channel=channel,
+                        revision=1,
+                        action="publish",
+                        status="pending",
+                        attempts=0,
+                        not_before=not_before.get(channel),
+                        created_at=now,
+                        updated_at=now,
+                    )
+                )
+
+    async def add_duplicate(self, item: ContentItem, revision: int) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                insert(revisions).values(
+                    item_id=item.id,
+                    revision=revision,
+                    outcome="duplicate",
+                    digest=item.digest,
+                    archive_dir=str(item.base_dir),
+                    received_at=utcnow(),
+                )
+            )
+
+    async def add_correction(self, item: ContentItem, update_channels: Sequence[str]) -> int:
+        """Store the new revision and an ``update`` delivery for each channel given."""
+        now = utcnow()
+        async with self.engine.begin() as conn:
+            current = await conn.scalar(select(items.c.revision).where(items.c.id == item.id))
+            revision = int(current or 0) + 1
+            values = _item_values(item, None, now)
+            for key in ("status", "revision", "id"):
+                values.pop(key)
+            await conn.execute(
+                update(items).where(items.c.id == item.id).values(**values, revision=revision)
+            )
+            await conn.execute(
+                insert(revisions).values(
+                    item_id=item.id,
+                    revision=revision,
+                    outcome="correction",
+                    digest=item.digest,
+                    archive_dir=str(item.base_dir),
+                    received_at=now,
+                )
+            )
+            for channel in update_channels:
+                await conn.execute(
+                    insert(deliveries).values(
+                        item_id=item.id,
+                        channel=channel,
+                        revision=revision,
+                        action="update",
+                        status="pending",
+                        attempts=0,
+                        created_at=now,
+                        updated_at=now,
+                    )
+                )
+            return revision
+
+    async def set_item_status(self, item_id: str, status: str) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                update(items)
+                .where(items.c.id == item_id)
+                .values(status=status, updated_at=utcnow())
+            )
+
+    async def load_content(self, item_id: str) -> ContentItem:
+        row = await self.get_item(item_id)
+        if row is None:
+            raise KeyError(item_id)
+        return content_from_row(row)
+
+    async def list_items(self, limit: int = 50) -> list[RowMapping]:
+        async with self.engine.connect() as conn:
+            result = await conn.execute(
+                select(items).order_by(items.c.created_at.desc()).limit(limit)
+            )
+            return list(result.mappings())
+
+    # -- deliveries ---------------------------------------------------------------------
+
+    async def deliveries_for(self, item_ids: Iterable[str]) -> list[RowMapping]:
+        ids = list(item_ids)
+        if not ids:
+            return []
+        async with self.engine.connect() as conn:
+            result = await conn.execute(
+                select(deliveries)
+                .where(deliveries.c.item_id.in_(ids))
+                .order_by(deliveries.c.item_id, deliveries.c.revision, deliveries.c.id)
+            )
+            return list(result.mappings())
+
+    async def deliveries_by_id(self, ids: Iterable[int]) -> dict[int, RowMapping]:
+        wanted = list(ids)
+        if not wanted:
+            return {}
+        async with self.engine.connect() as conn:
+            result = await conn.execute(select(deliveries).where(deliveries.c.id.in_(wanted)))
+            return {row["id"]: row for row in result.mappings()}
+
+    async def attempts_for(self, delivery_ids: Iterable[int]) -> list[RowMapping]:
+        ids = list(delivery_ids)
+        if not ids:
+            return []
+        async with self.engine.connect() as conn:
+            result = await conn.execute(
+                select(attempts).where(attempts.c.delivery_id.in_(ids)).order_by(attempts.c.id)
+            )
+            return list(result.mappings())
+
+    async def due(self, now: datetime, limit: int = 500) -> list[RowMapping]:
+        """Deliveries that may be claimed now: sendable, not deferred, item ready and released.
+
+        Other channels wait for the item's website delivery (its URL goes into their posts).
+        """
+        web = deliveries.alias("web")
+        website_open = (
+            select(web.c.id)
+            .where(web.c.item_id == deliveries.c.item_id, web.c.channel == "website")
+            .where(web.c.status.in_(OPEN))
+            .exists()
+        )
+        query = (
+            select(deliveries.c.id, deliveries.c.item_id, deliveries.c.channel)
+            .join(items, items.c.id == deliveries.c.item_id)
+            .where(deliveries.c.status.in_(SENDABLE))
+            .where(or_(deliveries.c.not_before.is_(None), deliveries.c.not_before <= now))
+            .where(items.c.status == "ready")
+            .where(or_(items.c.publish_at.is_(None), items.c.publish_at <= now))
+            .where(or_(deliveries.c.channel == "website", ~website_open))
+            .order_by(deliveries.c.id)
+            .limit(limit)
+        )
+        async with self.engine.connect() as conn:
+            return list((await conn.execute(query)).mappings())
+
+    async def next_retry(self, now: datetime) -> datetime | None:
+        """The earliest deferred attempt still in the future."""
+        async with self.engine.connect() as conn:
+            return await conn.scalar(
+                select(func.min(deliveries.c.not_before)).where(
+                    deliveries.c.status.in_(SENDABLE), deliveries.c.not_before > now
+                )
+            )
+
+    async def next_embargo(self, now: datetime) -> datetime | None:
+        """The earliest ``publish_at`` still in the future of an item with work waiting."""
+        async with self.engine.connect() as conn:
+            return await conn.scalar(
+                select(func.min(items.c.publish_at))
+                .join(deliveries, deliveries.c.item_id == items.c.id)
+                .where(
+                    items.c.status == "ready",
+                    items.c.publish_at > now,
+                    deliveries.c.status.in_(SENDABLE),
+                )
+            )
+
+    async def count_open(self) -> int:
+        async with self.engine.connect() as conn:
+            value = await conn.scalar(
+                select(func.count()).select_from(deliveries).where(deliveries.c.status.in_(OPEN))
+            )
+            return int(value or 0)
+
+    async def claim(self, delivery_id: int, *, idempotent: bool, mode: str) -> Claim | None:
+        """The status guard: move one sendable delivery to ``sending`` and open an attempt.
+
+        Returns ``None`` when another task or worker got there first, or the delivery is no
+        longer sendable (sent, cancelled, unknown…).
+        """
+        now = utcnow()
+        async with self.engine.begin() as conn:
+            row = (
+                await conn.execute(
+                    update(deliveries)
+                    .where(deliveries.c.id == delivery_id, deliveries.c.status.in_(SENDABLE))
+                    .values(
+                        status="sending",
+                        attempts=deliveries.c.attempts + 1,
+                        idempotent=idempotent,
+                        mode=mode,
+                        updated_at=now,
+                    )
+                    .returning(
+                        deliveries.c.item_id,
+                        deliveries.c.channel,
+                        deliveries.c.revision,
+                        deliveries.c.action,
+                        deliveries.c.attempts,
+                    )
+                )
+            ).first()
+            if row is None:
+                return None
+            attempt_id = (
+                await conn.execute(
+                    insert(attempts)
+                    .values(delivery_id=delivery_id, number=row.attempts, started_at=now)
+                    .returning(attempts.c.id)
+                )
+            ).scalar_one()
+        return Claim(
+            delivery_id=delivery_id,
+            item_id=row.item_id,
+            channel=row.channel,
+            revision=row.revision,
+            action=row.action,
+            attempt_id=attempt_id,
+            attempt_number=row.attempts,
+        )
+
+    async def finish(
+        self,
+        claim: Claim,
+        *,
+        status: str,
+        outcome: str,
+        error: str | None = None,
+        retry_at: datetime | None = None,
+        retry_after: float | None = None,
+        remote_id: str | None = None,
+        url: str | None = None,
+    ) -> None:
+        """Record an attempt's outcome and the delivery's new state in one transaction."""
+        now = utcnow()
+        values: dict[str, Any] = {"status": status, "updated_at": now, "last_error": error}
+        if status == "sent":
+            values.update(remote_id=remote_id, url=url, sent_at=now, not_before=None)
+        elif status == "retry_wait":
+            values["not_before"] = retry_at
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                update(deliveries)
+                .where(deliveries.c.id == claim.delivery_id, deliveries.c.status == "sending")
+                .values(**values)
+            )
+            await conn.execute(
+                update(attempts)
+                .where(attempts.c.id == claim.attempt_id)
+                .values(
+                    finished_at=now,
+                    outcome=outcome,
+                    error=error,
+                    retry_after=None if retry_after is None else round(retry_after),
+                )
+            )
+            if (
+                status == "sent"
+                and claim.channel == "website"
+                and url
+                and url.startswith(("https://", "http://"))
+            ):
+                # only a public address goes into other channels' posts (not an outbox file://)
+                await conn.execute(update(items).where(items.c.id == claim.item_id).values(url=url))
+
+    async def previous_remote_id(
+        self, item_id: str, channel: str, before_revision: int
+    ) -> str | None:
+        async with self.engine.connect() as conn:
+            return await conn.scalar(
+                select(deliveries.c.remote_id)
+                .where(
+                    deliveries.c.item_id == item_id,
+                    deliveries.c.channel == channel,
+                    deliveries.c.revision < before_revision,
+                    deliveries.c.status == "sent",
+                )
+                .order_by(deliveries.c.revision.desc())
+                .limit(1)
+            )
+
+    async def recover(self) -> dict[str, int]:
+        """After a crash: deliveries left ``sending`` become ``unknown`` when re-sending could
+        double-post (social channels), ``pending`` when it is harmless (idempotent)."""
+        now = utcnow()
+        async with self.engine.begin() as conn:
+            stuck = (
+                await conn.execute(
+                    select(deliveries.c.id, deliveries.c.idempotent).where(
+                        deliveries.c.status == "sending"
+                    )
+                )
+            ).all()
+            if not stuck:
+                return {"unknown": 0, "pending": 0}
+            ids = [row.id for row in stuck]
+            safe = [row.id for row in stuck if row.idempotent]
+            unsafe = [row.id for row in stuck if not row.idempotent]
+            reason = "el proceso se detuvo durante el envío; no se sabe si se publicó"
+            if unsafe:
+                await conn.execute(
+                    update(deliveries)
+                    .where(deliveries.c.id.in_(unsafe))
+                    .values(status="unknown", last_error=reason, updated_at=now)
+                )
+            if safe:
+                await conn.execute(
+                    update(deliveries)
+                    .where(deliveries.c.id.in_(safe))
+                    .values(status="pending", updated_at=now)
+                )
+            await conn.execute(
+                update(attempts)
+                .where(attempts.c.delivery_id.in_(ids), attempts.c.finished_at.is_(None))
+                .values(finished_at=now, outcome="interrupted", error=reason)
+            )
+        return {"unknown": len(unsafe), "pending": len(safe)}
+
+    async def retry(self, item_id: str, channel: str | None = None) -> list[str]:
+        """Put failed/unknown/cancelled deliveries back to ``pending``; for a correction, a
+        channel named explicitly gets a delivery of the latest revision. Returns the channels."""
+        now = utcnow()
+        touched: list[str] = []
+        async with self.engine.begin() as conn:
+            item = (
+                (await conn.execute(select(items).where(items.c.id == item_id))).mappings().first()
+            )
+            if item is None:
+                raise KeyError(item_id)
+            query = select(deliveries).where(deliveries.c.item_id == item_id)
+            if channel:
+                query = query.where(deliveries.c.channel == channel)
+            rows = list((await conn.execute(query.order_by(deliveries.c.revision))).mappings())
+            latest: dict[str, RowMapping] = {row["channel"]: row for row in rows}
+            for name, row in latest.items():
+                if row["status"] in ("failed", "unknown", "cancelled"):
+                    await conn.execute(
+                        update(deliveries)
+                        .where(deliveries.c.id == row["id"])
+                        .values(status="pending", not_before=None, updated_at=now)
+                    )
+                    touched.append(name)
+                elif channel and row["status"] == "sent" and row["revision"] < item["revision"]:
+                    await conn.execute(
+                        insert(deliveries).values(
+                            item_id=item_id,
+                            channel=name,
+                            revision=item["revision"],
+                            action="update" if name == "website" else "publish",
+                            status="pending",
+                            attempts=0,
+                            created_at=now,
+                            updated_at=now,
+                        )
+                    )
+                    touched.append(name)
+            if touched and item["status"] == "cancelled":
+                await conn.execute(
+                    update(items).where(items.c.id == item_id).values(status="ready")
+                )
+        return touched
+
+    async def cancel(self, item_id: str) -> int:
+        now = utcnow()
+        async with self.engine.begin() as conn:
+            found = await conn.scalar(select(items.c.id).where(items.c.id == item_id))
+            if found is None:
+                raise KeyError(item_id)
+            await conn.execute(
+                update(items)
+                .where(items.c.id == item_id)
+                .values(status="cancelled", updated_at=now)
+            )
+            result = await conn.execute(
+                update(deliveries)
+                .where(deliveries.c.item_id == item_id, deliveries.c.status.in_(SENDABLE))
+                .values(status="cancelled", updated_at=now, last_error="cancelado por un editor")
+            )
+            return int(result.rowcount or 0)
+
+    async def counts_by_status(self) -> dict[str, int]:
+        async with self.engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    select(deliveries.c.status, func.count()).group_by(deliveries.c.status)
+                )
+            ).all()
+        return {str(status): int(n) for status, n in rows}
+
+    async def needing_attention(self) -> list[RowMapping]:
+        async with self.engine.connect() as conn:
+            result = await conn.execute(
+                select(deliveries)
+                .where(deliveries.c.status.in_(("unknown", "failed")))
+                .order_by(deliveries.c.updated_at.desc())
+                .limit(50)
+            )
+            return list(result.mappings())
+
+
+def _item_values(item: ContentItem, status: str | None, now: datetime) -> dict[str, Any]:
+    return {
+        "id": item.id,
+        "kind": item.kind,
+        "title": item.title,
+        "revision": 1,
+        "digest": item.digest,
+        "status": status,
+        "publish_at": item.publish_at,
+        "item_date": item.date,
+        "summary": item.summary,
+        "front_matter": item.meta.model_dump_json(exclude_none=True),
+        "body": item.body,
+        "archive_dir": str(item.base_dir),
+        "source_name": item.source_name,
+        "updated_at": now,
+    }
+
+
+def content_from_row(row: RowMapping) -> ContentItem:
+    """Rebuild the ContentItem from its ledger row (media resolve in the archive folder)."""
+    return ContentItem(
+        meta=FrontMatter.model_validate(json.loads(row["front_matter"])),
+        body=row["body"],
+        id=row["id"],
+        summary=row["summary"],
+        date=row["item_date"],
+        publish_at=row["publish_at"],
+        base_dir=Path(row["archive_dir"]),
+        digest=row["digest"],
+        source_name=row["source_name"],
+    )

@@ -1,0 +1,240 @@
+"""Every Pregonero setting, read from the environment (prefix ``PREGONERO_``, nested
+delimiter ``__``) or a ``.env`` file in the working directory.
+
+The names are the project's public contract (see DESIGN.md). Secrets are ``SecretStr`` so
+they print as ``**********`` in every repr, log line and ``status`` output.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Mode = Literal["live", "outbox"]
+CHANNEL_NAMES = ("website", "facebook", "x", "telegram", "mailing")
+
+
+class TelegramSettings(BaseModel):
+    bot_token: SecretStr | None = None
+    chat_id: str | None = None
+    editors: list[int] = Field(default_factory=list)
+    api_url: str = "https://api.telegram.org/bot"
+    file_url: str | None = None
+    mode: Mode | None = None
+
+    @field_validator("editors", mode="before")
+    @classmethod
+    def _split_editors(cls, value: object) -> object:
+        if isinstance(value, int):
+            return [value]
+        if isinstance(value, str):
+            return [part.strip() for part in value.replace(";", ",").split(",") if part.strip()]
+        return value
+
+    @property
+    def resolved_file_url(self) -> str:
+        """``__FILE_URL``, or derived from ``__API_URL`` (``…/bot`` → ``…/file/bot``)."""
+        if self.file_url:
+            return self.file_url
+        base = self.api_url.rstrip("/")
+        if base.endswith("/bot"):
+            return base[: -len("/bot")] + "/file/bot"
+        return base + "/file/bot"
+
+    @property
+    def configured(self) -> bool:
+        return self.bot_token is not None and bool(self.chat_id)
+
+
+class XSettings(BaseModel):
+    api_key: SecretStr | None = None
+    api_secret: SecretStr | None = None
+    access_token: SecretStr | None = None
+    access_secret: SecretStr | None = None
+    api_url: str = "https://api.x.com"
+    mode: Mode | None = None
+
+    @property
+    def configured(self) -> bool:
+        return all((self.api_key, self.api_secret, self.access_token, self.access_secret))
+
+
+class FacebookSettings(BaseModel):
+    page_id: str | None = None
+    page_token: SecretStr | None = None
+    graph_url: str = "https://graph.facebook.com"
+    api_version: str = "v24.0"
+    mode: Mode | None = None
+
+    @field_validator("api_version")
+    @classmethod
+    def _version(cls, value: str) -> str:
+        value = value.strip()
+        return value if value.startswith("v") else f"v{value}"
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.page_id) and self.page_token is not None
+
+
+class WebsiteSettings(BaseModel):
+    backend: Literal["static", "wordpress"] = "static"
+    output_dir: Path = Path("site")
+    base_url: str = "http://localhost:8000/"
+    site_name: str = "Alcaldía de Bucaramanga"
+    wordpress_url: str | None = None
+    wordpress_user: str | None = None
+    wordpress_app_password: SecretStr | None = None
+    page_size: int = Field(default=20, ge=1, le=500)
+    mode: Mode | None = None
+
+    @field_validator("base_url")
+    @classmethod
+    def _trailing_slash(cls, value: str) -> str:
+        return value if value.endswith("/") else value + "/"
+
+    @property
+    def configured(self) -> bool:
+        if self.backend == "static":
+            return True
+        return bool(self.wordpress_url and self.wordpress_user and self.wordpress_app_password)
+
+
+class SmtpSettings(BaseModel):
+    host: str | None = None
+    port: int = Field(default=25, ge=1, le=65535)
+    username: str | None = None
+    password: SecretStr | None = None
+    security: Literal["none", "starttls", "tls"] = "none"
+    from_: str | None = Field(default=None, alias="from")
+    connections: int = Field(default=4, ge=1, le=64)
+    rate: float = Field(default=50.0, gt=0)
+
+    model_config = {"populate_by_name": True}
+
+
+class MailingSettings(BaseModel):
+    mode: Mode | None = None
+
+    @staticmethod
+    def configured_with(smtp: SmtpSettings) -> bool:
+        return bool(smtp.host and smtp.from_)
+
+
+class WebSettings(BaseModel):
+    public_url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=1, le=65535)
+
+
+class IntakeSettings(BaseModel):
+    """How the inbox is read. Not in DESIGN.md's table: operational knobs with safe defaults."""
+
+    settle_seconds: float = Field(default=0.3, ge=0, le=60)
+    media_grace_seconds: float = Field(default=60.0, ge=0, le=3600)
+    max_bytes: int = Field(default=1_000_000, ge=1_000)
+    max_media_bytes: int = Field(default=50_000_000, ge=1_000)
+
+
+class DeliverySettings(BaseModel):
+    """Retry policy owned by the dispatcher, the same for every channel."""
+
+    max_attempts: int = Field(default=6, ge=1, le=50)
+    backoff_base: float = Field(default=2.0, gt=0)
+    backoff_max: float = Field(default=900.0, gt=0)
+    concurrency: int = Field(default=8, ge=1, le=256)
+    timeout: float = Field(default=60.0, gt=0)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="PREGONERO_",
+        env_nested_delimiter="__",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+    )
+
+    content_dir: Path = Path("content")
+    database_url: str | None = None
+    secret_key: SecretStr | None = None
+    redis_url: str | None = None
+    timezone: str = "America/Bogota"
+    log_level: str = "INFO"
+
+    telegram: TelegramSettings = Field(default_factory=TelegramSettings)
+    x: XSettings = Field(default_factory=XSettings)
+    facebook: FacebookSettings = Field(default_factory=FacebookSettings)
+    website: WebsiteSettings = Field(default_factory=WebsiteSettings)
+    smtp: SmtpSettings = Field(default_factory=SmtpSettings)
+    mailing: MailingSettings = Field(default_factory=MailingSettings)
+    web: WebSettings = Field(default_factory=WebSettings)
+    intake: IntakeSettings = Field(default_factory=IntakeSettings)
+    delivery: DeliverySettings = Field(default_factory=DeliverySettings)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"zona horaria desconocida: {value!r}") from exc
+        return value
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        db = self.content_dir.resolve().parent / "pregonero.db"
+        return f"sqlite:///{db}"
+
+    @property
+    def public_url(self) -> str:
+        """Where ``serve`` is reachable; defaults to the website's origin."""
+        if self.web.public_url:
+            return self.web.public_url.rstrip("/")
+        parts = urlsplit(self.website.base_url)
+        return f"{parts.scheme}://{parts.netloc}"
+
+    def channel_configured(self, channel: str) -> bool:
+        if channel == "mailing":
+            return MailingSettings.configured_with(self.smtp)
+        section = getattr(self, channel, None)
+        return bool(getattr(section, "configured", False))
+
+    def channel_mode(self, channel: str) -> Mode:
+        """``live`` where credentials are set, else ``outbox`` — unless set explicitly."""
+        section = getattr(self, channel, None)
+        explicit = getattr(section, "mode", None)
+        if explicit is not None:
+            return explicit
+        if channel == "website":
+            return "live" if self.website.configured else "outbox"
+        return "live" if self.channel_configured(channel) else "outbox"
+
+
+class SettingsError(Exception):
+    """A setting has a bad value; the message names the variable in Spanish."""
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build :class:`Settings`, turning pydantic's error into one readable message."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            name = "PREGONERO_" + "__".join(str(p).upper() for p in err["loc"])
+            secret = any(w in name for w in ("TOKEN", "SECRET", "PASSWORD", "KEY"))
+            shown = "" if secret else f" (valor: {err.get('input')!r})"
+            lines.append(f"{name}: {err['msg']}{shown}")
+        raise SettingsError("Configuración inválida:\n  " + "\n  ".join(lines)) from None
