@@ -91,6 +91,7 @@ class WebsiteSettings(BaseModel):
     wordpress_user: str | None = None
     wordpress_app_password: SecretStr | None = None
     page_size: int = Field(default=20, ge=1, le=500)
+    regenerate_delay: float = Field(default=0.5, ge=0, le=60)
     mode: Mode | None = None
 
     @field_validator("base_url")

@@ -9,14 +9,16 @@ Transport failures (httpx names; the X adapter maps ``requests`` the same way)::
     ReadTimeout                                 sent, no answer in time    -> OutcomeUnknown
     ReadError, RemoteProtocolError              sent, connection reset or closed before
                                                 the answer                 -> OutcomeUnknown
+    (both only TransientError when the request does not create the post: ``creates=False``)
 
 HTTP statuses, when a service's own error codes say nothing better::
 
     429                     RateLimited (``Retry-After`` honoured)
     500, 502, 503           TransientError: the service failed before acting, as far as it
                             tells us; retrying a social post after a 5xx is the usual practice
-    504 on a POST           OutcomeUnknown: a gateway gave up waiting for the origin, which may
-                            still have created the post (on a GET it is only transient)
+    504                     OutcomeUnknown when the request creates the post: a gateway gave
+                            up waiting for the origin, which may still have created it (for a
+                            read or a harmless preliminary step it is only transient)
     401, 403                AuthError
     other 4xx               Rejected
 
@@ -98,14 +100,22 @@ def retry_after_seconds(value: str | None, now: datetime | None = None) -> float
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
-def transport_error(exc: Exception, service: str) -> ChannelError:
-    """Classify an httpx transport failure (see the module docstring). Never includes URLs."""
+def transport_error(exc: Exception, service: str, *, creates: bool = True) -> ChannelError:
+    """Classify an httpx transport failure (see the module docstring). Never includes URLs.
+
+    ``creates``: the request makes the post, so a lost answer is :class:`OutcomeUnknown`. For
+    reads and harmless preliminary steps (an upload that is at worst left unused) it is
+    plainly transient.
+    """
+    lost = isinstance(exc, httpx.ReadTimeout | httpx.ReadError | httpx.RemoteProtocolError)
+    if lost and not creates:
+        return TransientError(f"{service} no respondió (tiempo agotado o conexión cortada)")
     if isinstance(exc, httpx.ReadTimeout):
         return OutcomeUnknown(
             f"{service} no respondió a tiempo después de recibir la solicitud; "
             "la publicación pudo haberse creado"
         )
-    if isinstance(exc, httpx.ReadError | httpx.RemoteProtocolError):
+    if lost:
         return OutcomeUnknown(
             f"la conexión con {service} se cortó antes de recibir la respuesta; "
             "la publicación pudo haberse creado"
@@ -126,16 +136,16 @@ def transport_error(exc: Exception, service: str) -> ChannelError:
 def status_error(
     status: int,
     *,
-    method: str,
     service: str,
     message: str = "",
     retry_after: float | None = None,
+    creates: bool = True,
 ) -> ChannelError:
     """Default mapping of an HTTP error status (see the module docstring)."""
     said = f": {message}" if message else ""
     if status == 429:
         return RateLimited(f"{service} pidió esperar (límite de solicitudes){said}", retry_after)
-    if status == 504 and method.upper() == "POST":
+    if status == 504 and creates:
         return OutcomeUnknown(
             f"{service} respondió 504 (la pasarela dejó de esperar); "
             "la publicación pudo haberse creado"

@@ -173,19 +173,22 @@ class FacebookAdapter:
         try:
             response = await self._client.request(method, path, headers=headers, **kwargs)
         except httpx.HTTPError as exc:
-            raise self._map_error(exc, method) from exc
+            raise self._map_error(exc, creates=method == "POST") from exc
         try:
             body = response.json()
         except ValueError:
             body = None
         if response.status_code >= 400 or not isinstance(body, dict) or "error" in body:
-            raise self._map_error(response, method)
+            raise self._map_error(response, creates=method == "POST")
         return body
 
-    def _map_error(self, failure: httpx.Response | httpx.HTTPError, method: str) -> ChannelError:
-        """httpx failures and Graph error bodies → the error tree, by Graph error code."""
+    def _map_error(
+        self, failure: httpx.Response | httpx.HTTPError, *, creates: bool
+    ) -> ChannelError:
+        """httpx failures and Graph error bodies → the error tree, by Graph error code.
+        ``creates``: the request publishes (a POST), so a lost answer is an unknown outcome."""
         if isinstance(failure, httpx.HTTPError):
-            return _http.transport_error(failure, SERVICE)
+            return _http.transport_error(failure, SERVICE, creates=creates)
         try:
             body = failure.json()
         except ValueError:
@@ -196,7 +199,7 @@ class FacebookAdapter:
                 return PermanentError("Facebook devolvió una respuesta que no se entiende")
             wait = _http.retry_after_seconds(failure.headers.get("retry-after"))
             return _http.status_error(
-                failure.status_code, method=method, service=SERVICE, retry_after=wait
+                failure.status_code, service=SERVICE, retry_after=wait, creates=creates
             )
         code = _int(error.get("code"))
         subcode = _int(error.get("error_subcode"))
@@ -224,7 +227,7 @@ class FacebookAdapter:
             return Rejected(f"Facebook rechazó la publicación ({tag}): {said}")
         if failure.status_code >= 500:
             return _http.status_error(
-                failure.status_code, method=method, service=SERVICE, message=said
+                failure.status_code, service=SERVICE, message=said, creates=creates
             )
         return Rejected(f"Facebook rechazó la solicitud ({tag}): {said}")
 

@@ -2,7 +2,9 @@
 
 Plan mode ``immediate``: ``publish`` creates the item's campaign (once per item revision;
 one ledger row per recipient) and sends it, resuming where any earlier attempt stopped;
-the receipt is ``campaign:<id>``. Mode ``digest``: ``publish`` only records the item for
+the receipt is ``campaign:<id>``. A post with ``meta["early"]`` true is the plan's early
+call (``kinds.<kind>.early``, e.g. journalists 24 h before a press conference): always
+sent at once, to the early rule's audiences, as a campaign of its own. Mode ``digest``: ``publish`` only records the item for
 the daily bulletin (``digest:<YYYY-MM-DD>``), which ``send_daily_bulletin`` sends at the
 plan's time. Resumable per recipient, so ``idempotent`` is true: re-running a delivery
 never mails anyone twice (beyond one message per open connection after a crash).
@@ -113,12 +115,18 @@ class MailingAdapter:
         rule = kind.mailing if kind else None
         if kind is None or rule is None:
             raise Rejected(f"el plan no envía «{post.kind}» por correo")
-        try:
-            names = plan.audiences_for(post.kind, await self._item_audiences(ledger, post))
-        except ValueError as exc:
-            raise Rejected(str(exc)) from exc
+        early = bool(post.meta.get("early"))
+        if early:  # the call sent ahead of an event (plan: kinds.<kind>.early)
+            if kind.early is None or "mailing" not in kind.early.channels:
+                raise Rejected(f"el plan no prevé convocatoria por correo para «{post.kind}»")
+            names = list(post.meta.get("audiences") or kind.early.audiences)
+        else:
+            try:
+                names = plan.audiences_for(post.kind, await self._item_audiences(ledger, post))
+            except ValueError as exc:
+                raise Rejected(str(exc)) from exc
         audiences = audience_mask(names)
-        if rule.mode == "digest":
+        if rule.mode == "digest" and not early:
             today = self._clock().astimezone(plan.tz).date()
             day = await add_to_digest(
                 ledger, item_id=post.item_id, revision=post.revision, audiences=audiences,
@@ -133,6 +141,7 @@ class MailingAdapter:
         campaign_id = await item_campaign(
             ledger, item_id=post.item_id, revision=post.revision, content=content,
             audiences=audiences, list_id=list_for(post.kind, label, sender.sender.domain),
+            key_suffix=":convocatoria" if early else "",
         )  # fmt: skip
         try:
             result = await sender.run(campaign_id)

@@ -7,7 +7,8 @@ Layout of the output folder::
     index.html, pagina/<n>/index.html     newest first, ``website.page_size`` per page
     feed.xml, sitemap.xml
     <YYYY>/<MM>/<item_id>/index.html      the item page, its image and attachments beside it
-    .pregonero/entries.json               the manifest the index, feed and sitemap come from
+    .pregonero/entries/<item_id>.json     one manifest entry per item (written per publish)
+    .pregonero/entries.json               all entries together, written at each regeneration
     .pregonero/articles/<item_id>.html    article HTML with absolute links, for the feed
 
 Media convention: the image and attachments are copied into the item's folder under their
@@ -18,9 +19,11 @@ bare file name, and the article fragment links to them by that relative path
 page keeps the URL of its first publication, also when a correction changes its date.
 
 Every file is written to a temporary file in the same folder and renamed over the old one,
-so a crash never leaves half a page. The manifest update and the regeneration run under an
-``asyncio.Lock`` and an advisory file lock (several workers on one machine); item pages are
-rendered once, only the index, feed and sitemap are regenerated.
+so a crash never leaves half a page. A publish writes the item page and its own manifest
+entry (constant work however large the site); the index, feed and sitemap are regenerated
+from all entries, coalesced over ``website.regenerate_delay`` seconds so a burst of
+publishes costs one regeneration. Both run under an ``asyncio.Lock`` and an advisory file
+lock (several workers on one machine).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ import contextlib
 import errno
 import html
 import json
+import logging
 import os
 import re
 import shutil
@@ -61,6 +65,8 @@ try:
     import fcntl
 except ImportError:  # pragma: no cover - Windows: only the in-process lock applies
     fcntl = None  # type: ignore[assignment]
+
+log = logging.getLogger("pregonero.website")
 
 PAGE_TEMPLATE = "website/_layout/page.html.j2"
 INDEX_TEMPLATE = "website/_layout/index.html.j2"
@@ -193,8 +199,16 @@ class StaticSiteAdapter:
         *,
         templates_dirs: Sequence[Path] | None = None,
         clock: Callable[[], datetime] | None = None,
+        regenerate_delay: float | None = None,
     ) -> None:
         self._tz = settings.tz
+        # Index pages, feed and sitemap are regenerated at most once per this many seconds
+        # after publishes (0: after every publish). Item pages are always written at once.
+        self._delay = (
+            settings.website.regenerate_delay if regenerate_delay is None else regenerate_delay
+        )
+        self._dirty = False
+        self._regen_task: asyncio.Task[None] | None = None
         self._out = Path.cwd() / settings.website.output_dir.expanduser()
         self._base_url = settings.website.base_url
         self._page_size = settings.website.page_size
@@ -219,8 +233,34 @@ class StaticSiteAdapter:
         return self._out / ".pregonero"
 
     async def publish(self, post: Post) -> Receipt:
+        inline = self._delay <= 0
         async with self._lock:
-            return await asyncio.to_thread(self._publish_sync, post)
+            receipt = await asyncio.to_thread(self._publish_sync, post, inline)
+        if not inline:
+            self._dirty = True
+            if self._regen_task is None or self._regen_task.done():
+                self._regen_task = asyncio.create_task(self._regenerate_soon())
+        return receipt
+
+    async def _regenerate_soon(self) -> None:
+        """Coalesce a burst of publishes into one index/feed/sitemap regeneration."""
+        while self._dirty:
+            await asyncio.sleep(self._delay)
+            self._dirty = False
+            try:
+                await self.rebuild()
+            except Exception:
+                log.exception("no se pudo regenerar el índice del sitio")
+
+    async def flush(self) -> None:
+        """Regenerate now if a coalesced regeneration is pending."""
+        task, self._regen_task = self._regen_task, None
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            self._dirty = False
+            await self.rebuild()
 
     async def rebuild(self) -> None:
         """Regenerate index pages, feed and sitemap from the manifest (after a template or
@@ -241,16 +281,16 @@ class StaticSiteAdapter:
         return CheckResult(True, f"sitio estático en {self._out}, publicado en {self._base_url}")
 
     async def aclose(self) -> None:
-        return None
+        await self.flush()
 
     # -- synchronous work, run in a thread under the lock
 
-    def _publish_sync(self, post: Post) -> Receipt:
+    def _publish_sync(self, post: Post, regenerate: bool = True) -> Receipt:
         if not _ID.match(post.item_id):
             raise Rejected(f"identificador inválido para una página: {post.item_id!r}")
         try:
             with _file_lock(self._state / "lock"):
-                return self._publish_locked(post)
+                return self._publish_locked(post, regenerate)
         except OSError as exc:
             raise map_os_error(exc, f"publicar «{post.item_id}» en el sitio") from exc
         except jinja2.TemplateError as exc:
@@ -265,9 +305,8 @@ class StaticSiteAdapter:
         except jinja2.TemplateError as exc:
             raise PermanentError(f"error en una plantilla del sitio: {exc}") from exc
 
-    def _publish_locked(self, post: Post) -> Receipt:
-        manifest = self._load_manifest()
-        old = manifest.get(post.item_id)
+    def _publish_locked(self, post: Post, regenerate: bool) -> Receipt:
+        old = self._read_entry(post.item_id)
         if old is not None and old.get("revision", 1) > post.revision:
             # A late retry of an older revision must not undo a correction already online.
             return Receipt(old["path"] + "index.html", old["url"], {"stale": True})
@@ -318,13 +357,13 @@ class StaticSiteAdapter:
             ],
             feed_url=self._base_url + "feed.xml",
         )
-        atomic_write(folder / "index.html", page.encode("utf-8"), durable=True)
+        atomic_write(folder / "index.html", page.encode("utf-8"))
         article = absolutize(post.text, url).encode("utf-8")
         write_if_changed(self._state / "articles" / f"{post.item_id}.html", article)
-        manifest[post.item_id] = entry
-        data = json.dumps(manifest, ensure_ascii=False, separators=(",", ":"))
-        atomic_write(self._state / "entries.json", data.encode("utf-8"), durable=True)
-        self._regenerate(manifest)
+        data = json.dumps(entry, ensure_ascii=False, separators=(",", ":"))
+        atomic_write(self._entry_file(post.item_id), data.encode("utf-8"), durable=True)
+        if regenerate:
+            self._regenerate(self._load_manifest())
         return Receipt(rel + "index.html", url, {"path": str(folder / "index.html")})
 
     def _copy_media(self, post: Post, folder: Path) -> dict[Path, str]:
@@ -380,6 +419,8 @@ class StaticSiteAdapter:
                 self._index_file(n).parent.rmdir()
             n += 1
         sitemap.extend((e["url"], e["updated"]) for e in entries)
+        aggregate = json.dumps(manifest, ensure_ascii=False, separators=(",", ":"))
+        write_if_changed(self._state / "entries.json", aggregate.encode("utf-8"))
         write_if_changed(self._out / "sitemap.xml", _sitemap_xml(sitemap))
         write_if_changed(self._out / "feed.xml", self._feed_xml(entries[:FEED_SIZE]))
 
@@ -410,7 +451,23 @@ class StaticSiteAdapter:
 
     # -- helpers
 
-    def _load_manifest(self) -> dict[str, dict[str, Any]]:
+    def _entry_file(self, item_id: str) -> Path:
+        return self._state / "entries" / f"{item_id}.json"
+
+    def _read_entry(self, item_id: str) -> dict[str, Any] | None:
+        path = self._entry_file(item_id)
+        try:
+            entry = json.loads(path.read_bytes())
+        except FileNotFoundError:
+            return self._load_aggregate().get(item_id)
+        except ValueError as exc:
+            raise PermanentError(
+                f"la entrada {path} está dañada: bórrela y publique de nuevo"
+            ) from exc
+        return entry if isinstance(entry, dict) else None
+
+    def _load_aggregate(self) -> dict[str, dict[str, Any]]:
+        """``entries.json`` as written by the last regeneration (or an older version)."""
         try:
             data = (self._state / "entries.json").read_bytes()
         except FileNotFoundError:
@@ -422,6 +479,18 @@ class StaticSiteAdapter:
                 f"el índice {self._state / 'entries.json'} está dañado: restáurelo de una copia"
             ) from exc
         return manifest if isinstance(manifest, dict) else {}
+
+    def _load_manifest(self) -> dict[str, dict[str, Any]]:
+        """Every entry: the per-item files, over what the last aggregate held."""
+        manifest = self._load_aggregate()
+        folder = self._state / "entries"
+        if folder.is_dir():
+            for path in folder.glob("*.json"):
+                with contextlib.suppress(ValueError, OSError):
+                    entry = json.loads(path.read_bytes())
+                    if isinstance(entry, dict):
+                        manifest[path.stem] = entry
+        return manifest
 
     def _template(self, name: str) -> jinja2.Template:
         if self._env is None:

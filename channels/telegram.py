@@ -180,7 +180,7 @@ class TelegramAdapter:
         try:
             me = await self._bot.get_me()
         except TelegramError as exc:
-            return CheckResult(False, f"Telegram: {self._map_error(exc).reason}")
+            return CheckResult(False, f"Telegram: {self._map_error(exc, creates=False).reason}")
         return CheckResult(
             True,
             f"Telegram: bot @{me.username} ({me.first_name}) conectado; "
@@ -208,9 +208,10 @@ class TelegramAdapter:
             detail={"message_ids": list(ids), "chat_id": self._chat_id},
         )
 
-    def _map_error(self, exc: TelegramError) -> ChannelError:
+    def _map_error(self, exc: TelegramError, *, creates: bool = True) -> ChannelError:
         """PTB's errors → the error tree. Specific classes first: ``BadRequest`` and
-        ``TimedOut`` are ``NetworkError`` subclasses."""
+        ``TimedOut`` are ``NetworkError`` subclasses. ``creates``: the call sends a message,
+        so a lost answer is an unknown outcome (``getMe`` is only transient)."""
         said = _http.strip_bot_token(_http.detail(exc.message, [self._token]))
         if isinstance(exc, RetryAfter):
             with warnings.catch_warnings():
@@ -236,17 +237,17 @@ class TelegramAdapter:
         if isinstance(exc, Conflict):
             return TransientError(f"Telegram informó un conflicto: {said}")
         if isinstance(exc, _HTTPStatusError):
-            return _http.status_error(exc.status, method="POST", service=SERVICE, message=said)
+            return _http.status_error(exc.status, service=SERVICE, message=said, creates=creates)
         cause = exc.__cause__
         if isinstance(exc, TimedOut):
-            if isinstance(cause, httpx.ConnectTimeout | httpx.PoolTimeout | httpx.WriteTimeout):
-                return _http.transport_error(cause, SERVICE)
+            if isinstance(cause, httpx.TimeoutException):
+                return _http.transport_error(cause, SERVICE, creates=creates)
             return OutcomeUnknown(
                 "Telegram no respondió a tiempo después de recibir el mensaje; "
                 "pudo haberse publicado"
             )
         if isinstance(cause, httpx.HTTPError):
-            return _http.transport_error(cause, SERVICE)
+            return _http.transport_error(cause, SERVICE, creates=creates)
         return TransientError(f"error de red con Telegram: {said}")
 
 

@@ -100,7 +100,7 @@ class WordPressAdapter:
             payload["status"] = "future"
             payload["date_gmt"] = when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
         path = f"/posts/{post.remote_id}" if post.remote_id else "/posts"
-        body = await self._call("POST", path, json=payload)
+        body = await self._call("POST", path, json=payload, creates=True)
         return Receipt(
             remote_id=str(body["id"]),
             url=body.get("link"),
@@ -165,7 +165,7 @@ class WordPressAdapter:
             if term_id:  # someone created it between our search and our POST
                 self._terms[key] = int(term_id)
                 return self._terms[key]
-        created = self._checked(response, "POST")
+        created = self._checked(response)
         self._terms[key] = int(created["id"])
         return self._terms[key]
 
@@ -178,26 +178,32 @@ class WordPressAdapter:
                 "__WORDPRESS_USER o __WORDPRESS_APP_PASSWORD"
             )
 
-    async def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    async def _request(
+        self, method: str, path: str, *, creates: bool = False, **kwargs: Any
+    ) -> httpx.Response:
         try:
             return await self._client.request(method, path, **kwargs)
         except httpx.HTTPError as exc:
-            raise self._map_error(exc, method) from exc
+            raise self._map_error(exc, creates=creates) from exc
 
-    async def _call(self, method: str, path: str, **kwargs: Any) -> Any:
-        return self._checked(await self._request(method, path, **kwargs), method)
+    async def _call(self, method: str, path: str, *, creates: bool = False, **kwargs: Any) -> Any:
+        response = await self._request(method, path, creates=creates, **kwargs)
+        return self._checked(response, creates=creates)
 
-    def _checked(self, response: httpx.Response, method: str) -> Any:
+    def _checked(self, response: httpx.Response, *, creates: bool = False) -> Any:
         body = _json(response)
         if response.status_code >= 400 or body is None:
-            raise self._map_error(response, method)
+            raise self._map_error(response, creates=creates)
         return body
 
-    def _map_error(self, failure: httpx.Response | httpx.HTTPError, method: str) -> ChannelError:
+    def _map_error(
+        self, failure: httpx.Response | httpx.HTTPError, *, creates: bool
+    ) -> ChannelError:
         """httpx failures and WordPress error bodies → the error tree, by HTTP status (the
-        ``code`` of an auth failure varies between WordPress versions and plugins)."""
+        ``code`` of an auth failure varies between WordPress versions and plugins).
+        ``creates``: only the post itself; media and terms are harmless to repeat."""
         if isinstance(failure, httpx.HTTPError):
-            return _http.transport_error(failure, SERVICE)
+            return _http.transport_error(failure, SERVICE, creates=creates)
         status = failure.status_code
         body = _json(failure)
         said = ""
@@ -225,7 +231,7 @@ class WordPressAdapter:
             return RateLimited(f"WordPress pidió esperar (HTTP 429) {said}".strip(), wait)
         if status == 400:
             return Rejected(f"WordPress rechazó la entrada: {said}")
-        return _http.status_error(status, method=method, service=SERVICE, message=said)
+        return _http.status_error(status, service=SERVICE, message=said, creates=creates)
 
 
 def slugify(name: str) -> str:

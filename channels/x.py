@@ -26,13 +26,14 @@ import tweepy
 from requests.adapters import HTTPAdapter
 from requests.utils import resolve_proxies
 from requests_oauthlib import OAuth1
-from urllib3.exceptions import MaxRetryError, NewConnectionError, ProtocolError
+from urllib3.exceptions import MaxRetryError, NewConnectionError
 
 from channels import _http
 from channels.base import (
     AuthError,
     ChannelError,
     CheckResult,
+    Media,
     OutcomeUnknown,
     PermanentError,
     Post,
@@ -120,23 +121,13 @@ class XAdapter:
 
     async def publish(self, post: Post) -> Receipt:
         client = self._require()
-        media_ids: list[str] = []
+        media_ids = [await self._media(post.image)] if post.image else []
         try:
-            if post.image:
-                data = await asyncio.to_thread(post.image.path.read_bytes)
-                media_id = await asyncio.to_thread(
-                    self._upload, data, post.image.name, post.image.mime
-                )
-                if post.image.alt:
-                    await asyncio.to_thread(self._alt_text, media_id, post.image.alt)
-                media_ids.append(media_id)
             response = await asyncio.to_thread(
                 client.create_tweet, text=post.text, media_ids=media_ids or None
             )
         except (tweepy.TweepyException, requests.RequestException) as exc:
             raise self._map_error(exc) from exc
-        except OSError as exc:  # reading the image (requests' errors are OSErrors too)
-            raise Rejected(f"no se pudo leer la imagen: {exc.strerror}") from exc
         tweet_id = str(response.data["id"])
         return Receipt(
             remote_id=tweet_id,
@@ -150,7 +141,7 @@ class XAdapter:
         try:
             response = await asyncio.to_thread(self._client.get_me, user_auth=True)
         except (tweepy.TweepyException, requests.RequestException) as exc:
-            return CheckResult(False, f"X: {self._map_error(exc).reason}")
+            return CheckResult(False, f"X: {self._map_error(exc, creates=False).reason}")
         user = response.data
         return CheckResult(True, f"X: conectado como @{user.username} ({user.name})")
 
@@ -159,6 +150,21 @@ class XAdapter:
             self._client.session.close()
 
     # -- media (not in tweepy 4.17) ------------------------------------------------------
+
+    async def _media(self, image: Media) -> str:
+        """Upload the image and set its alt text; returns the media id. Harmless to repeat
+        (an unused upload expires), so a lost answer here is only transient."""
+        try:
+            data = await asyncio.to_thread(image.path.read_bytes)
+        except OSError as exc:
+            raise Rejected(f"no se pudo leer la imagen {image.name}: {exc.strerror}") from exc
+        try:
+            media_id = await asyncio.to_thread(self._upload, data, image.name, image.mime)
+            if image.alt:
+                await asyncio.to_thread(self._alt_text, media_id, image.alt)
+        except (tweepy.TweepyException, requests.RequestException) as exc:
+            raise self._map_error(exc, creates=False) from exc
+        return media_id
 
     def _upload(self, data: bytes, filename: str, mime: str) -> str:
         category = "tweet_gif" if mime == "image/gif" else "tweet_image"
@@ -204,8 +210,9 @@ class XAdapter:
             )
         return self._client
 
-    def _map_error(self, exc: Exception) -> ChannelError:
-        """tweepy / requests errors → the error tree."""
+    def _map_error(self, exc: Exception, *, creates: bool = True) -> ChannelError:
+        """tweepy / requests errors → the error tree. ``creates``: the request makes the
+        tweet, so a lost answer is an unknown outcome; otherwise it is only transient."""
         if isinstance(exc, tweepy.HTTPException):
             said = _http.detail("; ".join(map(str, exc.api_messages)), self._secrets)
             status = exc.response.status_code
@@ -221,33 +228,35 @@ class XAdapter:
                     return Rejected("X rechazó el tuit por tener contenido duplicado")
                 return AuthError(f"X no permite esta acción a la cuenta o la app: {said}")
             if isinstance(exc, tweepy.TwitterServerError):
-                method = exc.response.request.method or "POST"
-                return _http.status_error(status, method=method, service=SERVICE, message=said)
+                return _http.status_error(status, service=SERVICE, message=said, creates=creates)
             return Rejected(f"X rechazó la publicación (HTTP {status}): {said}")
-        if isinstance(exc, requests.ConnectTimeout):
-            return TransientError("X no aceptó la conexión a tiempo")
-        if isinstance(exc, requests.ReadTimeout):
-            return OutcomeUnknown(
-                "X no respondió a tiempo después de recibir la solicitud; "
-                "el tuit pudo haberse publicado"
-            )
-        if isinstance(exc, requests.exceptions.SSLError | requests.exceptions.ProxyError):
-            return TransientError(f"no se pudo establecer la conexión con X ({type(exc).__name__})")
-        if isinstance(exc, requests.ConnectionError):
-            reason = exc.args[0] if exc.args else None
-            if isinstance(reason, MaxRetryError) and isinstance(reason.reason, NewConnectionError):
-                return TransientError("no se pudo conectar con X")
-            if isinstance(reason, ProtocolError | ConnectionError):
+        if not isinstance(exc, requests.RequestException):
+            said = _http.detail(str(exc), self._secrets)
+            return PermanentError(f"error inesperado de tweepy: {said}")
+        failed_to_connect = (
+            requests.ConnectTimeout,
+            requests.exceptions.SSLError,
+            requests.exceptions.ProxyError,
+        )
+        reason = exc.args[0] if exc.args else None
+        if isinstance(exc, failed_to_connect) or (
+            isinstance(reason, MaxRetryError) and isinstance(reason.reason, NewConnectionError)
+        ):
+            return TransientError(f"no se pudo conectar con X ({type(exc).__name__})")
+        if isinstance(exc, requests.ReadTimeout | requests.ConnectionError):
+            # Sent, and the answer was lost (timeout, reset, closed connection).
+            if not creates:
+                return TransientError("X no respondió (tiempo agotado o conexión cortada)")
+            if isinstance(exc, requests.ReadTimeout):
                 return OutcomeUnknown(
-                    "la conexión con X se cortó antes de recibir la respuesta; "
+                    "X no respondió a tiempo después de recibir la solicitud; "
                     "el tuit pudo haberse publicado"
                 )
-            return OutcomeUnknown("la conexión con X falló; el tuit pudo haberse publicado")
-        if isinstance(exc, requests.RequestException):
-            return TransientError(f"error de red con X ({type(exc).__name__})")
-        return PermanentError(
-            f"error inesperado de tweepy: {_http.detail(str(exc), self._secrets)}"
-        )
+            return OutcomeUnknown(
+                "la conexión con X se cortó antes de recibir la respuesta; "
+                "el tuit pudo haberse publicado"
+            )
+        return TransientError(f"error de red con X ({type(exc).__name__})")
 
 
 def _raise_for_status(response: requests.Response) -> None:

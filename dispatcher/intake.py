@@ -39,6 +39,7 @@ from dispatcher.frontmatter import (
 log = logging.getLogger(__name__)
 
 PARTIAL_SUFFIXES = (".part", ".tmp", ".crdownload", ".swp", ".swx", ".partial", ".download")
+WATCH_BATCH = 25  # files taken in per scan while watching, so delivery starts early
 
 
 @dataclass(frozen=True)
@@ -133,6 +134,7 @@ class Intake:
         self._seen: dict[Path, _Seen] = {}
         self._held: dict[Path, datetime] = {}  # held .md → end of its grace period
         self._pending = False  # some file was not settled at the last scan
+        self.more = False  # the last scan stopped at its limit: scan again at once
         self._refs: dict[Path, tuple[tuple[int, int], list[str]]] = {}
         self._lock = threading.RLock()
 
@@ -141,16 +143,22 @@ class Intake:
     @property
     def pending(self) -> bool:
         """True while a file waits to settle or for its media: scan again soon."""
-        return self._pending or bool(self._held)
+        return self._pending or self.more or bool(self._held)
 
-    def scan(self) -> list[IntakeEvent]:
-        """Look at every ``.md`` in the inbox once; return what happened to the settled ones."""
+    def scan(self, limit: int | None = None) -> list[IntakeEvent]:
+        """Look at the ``.md`` files in the inbox once; return what happened to the settled
+        ones. With ``limit``, stop after that many events (``more`` is then true), so a
+        caller can record and deliver a first batch while the rest wait their turn."""
         with self._lock:
             self._pending = False
-            events = []
+            self.more = False
+            events: list[IntakeEvent] = []
             self.inbox.mkdir(parents=True, exist_ok=True)
             names = sorted(p for p in self.inbox.iterdir() if is_candidate(p.name))
             for path in names:
+                if limit is not None and len(events) >= limit:
+                    self.more = True
+                    break
                 try:
                     event = self._consider(path, force=False)
                 except OSError:  # retried at the next idle rescan, not in a tight loop
@@ -190,11 +198,13 @@ class Intake:
         try:
             while not stop.is_set():
                 wake.clear()
-                batch = await asyncio.to_thread(self.scan)
+                batch = await asyncio.to_thread(self.scan, WATCH_BATCH)
                 if batch:
                     yield batch
                 if stop.is_set():
                     break
+                if self.more:
+                    continue
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(self._next_wait()):
                         await wake.wait()

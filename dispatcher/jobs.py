@@ -16,7 +16,7 @@ from typing import Any
 
 from channels.base import ChannelError, OutcomeUnknown, PermanentError, TransientError
 from dispatcher.app import App
-from dispatcher.ledger import Claim
+from dispatcher.ledger import Claim, content_from_row
 
 log = logging.getLogger("pregonero.jobs")
 
@@ -31,13 +31,16 @@ def backoff(attempt: int, *, base: float, cap: float, retry_after: float | None 
     return delay
 
 
-async def deliver(ctx: dict[str, Any], delivery_id: int) -> str:
-    """Send one delivery once. Returns its new status (``skipped`` if it was not sendable)."""
+async def deliver(ctx: dict[str, Any], delivery_id: int, channel: str | None = None) -> str:
+    """Send one delivery once. Returns its new status (``skipped`` if it was not sendable).
+
+    ``channel`` saves a lookup when the caller already knows it (the runner does)."""
     app: App = ctx["app"]
-    row = (await app.ledger.deliveries_by_id([delivery_id])).get(delivery_id)
-    if row is None:
-        return "skipped"
-    channel = row["channel"]
+    if channel is None:
+        row = (await app.ledger.deliveries_by_id([delivery_id])).get(delivery_id)
+        if row is None:
+            return "skipped"
+        channel = str(row["channel"])
     mode = app.mode(channel)
     adapter = app.adapter(channel)
     idempotent = mode == "outbox" or bool(getattr(adapter, "idempotent", False))
@@ -66,9 +69,11 @@ async def deliver(ctx: dict[str, Any], delivery_id: int) -> str:
 
 
 async def _render(app: App, claim: Claim) -> Any:
-    item = await app.ledger.load_content(claim.item_id)
     row = await app.ledger.get_item(claim.item_id)
-    url = None if claim.channel == "website" else (row["url"] if row else None)
+    if row is None:
+        raise LookupError(f"la pieza {claim.item_id} no está en el registro")
+    item = content_from_row(row)
+    url = None if claim.channel == "website" else row["url"]
     remote_id = None
     if claim.action == "update":
         remote_id = await app.ledger.previous_remote_id(

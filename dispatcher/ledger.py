@@ -5,17 +5,19 @@ ever claimed for sending, by one atomic ``UPDATE … WHERE status IN (…) RETUR
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.engine import RowMapping
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from dispatcher.content import ContentItem, FrontMatter
 from dispatcher.db import (
@@ -29,6 +31,9 @@ from dispatcher.db import (
     utcnow,
 )
 
+T = TypeVar("T")
+WriteOp = Callable[[AsyncConnection], Awaitable[T]]
+
 SENDABLE = ("pending", "retry_wait")
 OPEN = ("pending", "sending", "retry_wait")
 FINAL = ("sent", "failed", "unknown", "cancelled")
@@ -41,8 +46,8 @@ class Claim:
     channel: str
     revision: int
     action: str
-    attempt_id: int
     attempt_number: int
+    started_at: datetime
 
 
 class Ledger:
@@ -50,13 +55,68 @@ class Ledger:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
+        self.sqlite = engine.dialect.name == "sqlite"
+        self._write_lock = asyncio.Lock()
+        self._queue: list[tuple[WriteOp[Any], asyncio.Future[Any]]] = []
+        self._writer: asyncio.Task[None] | None = None
+
+    async def _batched(self, op: WriteOp[T]) -> T:
+        """Run ``op`` in a write transaction and return once it is committed.
+
+        On SQLite, concurrent callers are group-committed: a single writer runs every op
+        queued meanwhile in one transaction (one COMMIT for the batch), so a burst of
+        deliveries does not queue on the lock one transaction at a time. If the batch
+        fails, each op is retried alone so one bad op cannot sink the others.
+        """
+        if not self.sqlite:
+            async with self.engine.begin() as conn:
+                return await op(conn)
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._queue.append((op, future))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_batches())
+        return await future
+
+    async def _write_batches(self) -> None:
+        while self._queue:
+            batch, self._queue = self._queue, []
+            try:
+                async with self._tx() as conn:
+                    results = [await op(conn) for op, _ in batch]
+            except Exception:
+                for op, future in batch:
+                    try:
+                        async with self._tx() as conn:
+                            result = await op(conn)
+                    except Exception as exc:
+                        if not future.done():
+                            future.set_exception(exc)
+                    else:
+                        if not future.done():
+                            future.set_result(result)
+                continue
+            for (_, future), result in zip(batch, results, strict=True):
+                if not future.done():
+                    future.set_result(result)
+
+    @contextlib.asynccontextmanager
+    async def _tx(self) -> AsyncIterator[AsyncConnection]:
+        """A write transaction. On SQLite, writers in this process take turns: SQLite
+        allows one writer, and letting connections race means busy-waiting in its lock
+        handler (sleeps of up to 100 ms each) instead of queueing here in microseconds."""
+        if not self.sqlite:
+            async with self.engine.begin() as conn:
+                yield conn
+            return
+        async with self._write_lock, self.engine.begin() as conn:
+            yield conn
 
     @classmethod
     def from_url(cls, url: str) -> Ledger:
         return cls(create_engine(url))
 
     async def init(self) -> None:
-        async with self.engine.begin() as conn:
+        async with self._tx() as conn:
             await conn.run_sync(metadata.create_all)
 
     async def close(self) -> None:
@@ -66,7 +126,7 @@ class Ledger:
 
     async def secret_key(self) -> str:
         """The HMAC key kept in the ledger, generated on first use."""
-        async with self.engine.begin() as conn:
+        async with self._tx() as conn:
             value = await conn.scalar(select(meta.c.value).where(meta.c.key == "secret_key"))
             if value is None:
                 value = secrets.token_urlsafe(48)
@@ -91,7 +151,7 @@ class Ledger:
         """A new item and one pending delivery per channel, in one transaction."""
         now = utcnow()
         not_before = not_before or {}
-        async with self.engine.begin() as conn:
+        async with self._tx() as conn:
             await conn.execute(
                 insert(items).values(**_item_values(item, status, now), created_at=now)
             )
@@ -121,7 +181,7 @@ class Ledger:
                 )
 
     async def add_duplicate(self, item: ContentItem, revision: int) -> None:
-        async with self.engine.begin() as conn:
+        async with self._tx() as conn:
             await conn.execute(
                 insert(revisions).values(
                     item_id=item.id,
@@ -136,7 +196,7 @@ class Ledger:
     async def add_correction(self, item: ContentItem, update_channels: Sequence[str]) -> int:
         """Store the new revision and an ``update`` delivery for each channel given."""
         now = utcnow()
-        async with self.engine.begin() as conn:
+        async with self._tx() as conn:
             current = await conn.scalar(select(items.c.revision).where(items.c.id == item.id))
             revision = int(current or 0) + 1
             values = _item_values(item, None, now)
@@ -171,7 +231,7 @@ class Ledger:
             return revision
 
     async def set_item_status(self, item_id: str, status: str) -> None:
-        async with self.engine.begin() as conn:
+        async with self._tx() as conn:
             await conn.execute(
                 update(items)
                 .where(items.c.id == item_id)
@@ -243,7 +303,8 @@ class Ledger:
             .where(items.c.status == "ready")
             .where(or_(items.c.publish_at.is_(None), items.c.publish_at <= now))
             .where(or_(deliveries.c.channel == "website", ~website_open))
-            .order_by(deliveries.c.id)
+            # websites first: their URL unblocks every other channel of the item
+            .order_by((deliveries.c.channel != "website"), deliveries.c.id)
             .limit(limit)
         )
         async with self.engine.connect() as conn:
@@ -279,14 +340,17 @@ class Ledger:
             return int(value or 0)
 
     async def claim(self, delivery_id: int, *, idempotent: bool, mode: str) -> Claim | None:
-        """The status guard: move one sendable delivery to ``sending`` and open an attempt.
+        """The status guard: move one sendable delivery to ``sending`` (one atomic
+        ``UPDATE … WHERE status IN ('pending','retry_wait') RETURNING``).
 
         Returns ``None`` when another task or worker got there first, or the delivery is no
-        longer sendable (sent, cancelled, unknown…).
+        longer sendable (sent, cancelled, unknown…). The attempt row is written with the
+        outcome in :meth:`finish` (or as ``interrupted`` by :meth:`recover`).
         """
         now = utcnow()
-        async with self.engine.begin() as conn:
-            row = (
+
+        async def op(conn: AsyncConnection) -> Any:
+            return (
                 await conn.execute(
                     update(deliveries)
                     .where(deliveries.c.id == delivery_id, deliveries.c.status.in_(SENDABLE))
@@ -306,23 +370,18 @@ class Ledger:
                     )
                 )
             ).first()
-            if row is None:
-                return None
-            attempt_id = (
-                await conn.execute(
-                    insert(attempts)
-                    .values(delivery_id=delivery_id, number=row.attempts, started_at=now)
-                    .returning(attempts.c.id)
-                )
-            ).scalar_one()
+
+        row = await self._batched(op)
+        if row is None:
+            return None
         return Claim(
             delivery_id=delivery_id,
             item_id=row.item_id,
             channel=row.channel,
             revision=row.revision,
             action=row.action,
-            attempt_id=attempt_id,
             attempt_number=row.attempts,
+            started_at=now,
         )
 
     async def finish(
@@ -344,16 +403,18 @@ class Ledger:
             values.update(remote_id=remote_id, url=url, sent_at=now, not_before=None)
         elif status == "retry_wait":
             values["not_before"] = retry_at
-        async with self.engine.begin() as conn:
+
+        async def op(conn: AsyncConnection) -> None:
             await conn.execute(
                 update(deliveries)
                 .where(deliveries.c.id == claim.delivery_id, deliveries.c.status == "sending")
                 .values(**values)
             )
             await conn.execute(
-                update(attempts)
-                .where(attempts.c.id == claim.attempt_id)
-                .values(
+                insert(attempts).values(
+                    delivery_id=claim.delivery_id,
+                    number=claim.attempt_number,
+                    started_at=claim.started_at,
                     finished_at=now,
                     outcome=outcome,
                     error=error,
@@ -368,6 +429,8 @@ class Ledger:
             ):
                 # only a public address goes into other channels' posts (not an outbox file://)
                 await conn.execute(update(items).where(items.c.id == claim.item_id).values(url=url))
+
+        await self._batched(op)
 
     async def previous_remote_id(
         self, item_id: str, channel: str, before_revision: int
@@ -389,17 +452,19 @@ class Ledger:
         """After a crash: deliveries left ``sending`` become ``unknown`` when re-sending could
         double-post (social channels), ``pending`` when it is harmless (idempotent)."""
         now = utcnow()
-        async with self.engine.begin() as conn:
+        async with self._tx() as conn:
             stuck = (
                 await conn.execute(
-                    select(deliveries.c.id, deliveries.c.idempotent).where(
-                        deliveries.c.status == "sending"
-                    )
+                    select(
+                        deliveries.c.id,
+                        deliveries.c.idempotent,
+                        deliveries.c.attempts,
+                        deliveries.c.updated_at,
+                    ).where(deliveries.c.status == "sending")
                 )
             ).all()
             if not stuck:
                 return {"unknown": 0, "pending": 0}
-            ids = [row.id for row in stuck]
             safe = [row.id for row in stuck if row.idempotent]
             unsafe = [row.id for row in stuck if not row.idempotent]
             reason = "el proceso se detuvo durante el envío; no se sabe si se publicó"
@@ -416,9 +481,18 @@ class Ledger:
                     .values(status="pending", updated_at=now)
                 )
             await conn.execute(
-                update(attempts)
-                .where(attempts.c.delivery_id.in_(ids), attempts.c.finished_at.is_(None))
-                .values(finished_at=now, outcome="interrupted", error=reason)
+                insert(attempts),
+                [
+                    {
+                        "delivery_id": row.id,
+                        "number": row.attempts,
+                        "started_at": row.updated_at,
+                        "finished_at": now,
+                        "outcome": "interrupted",
+                        "error": reason,
+                    }
+                    for row in stuck
+                ],
             )
         return {"unknown": len(unsafe), "pending": len(safe)}
 
@@ -427,7 +501,7 @@ class Ledger:
         channel named explicitly gets a delivery of the latest revision. Returns the channels."""
         now = utcnow()
         touched: list[str] = []
-        async with self.engine.begin() as conn:
+        async with self._tx() as conn:
             item = (
                 (await conn.execute(select(items).where(items.c.id == item_id))).mappings().first()
             )
@@ -468,7 +542,7 @@ class Ledger:
 
     async def cancel(self, item_id: str) -> int:
         now = utcnow()
-        async with self.engine.begin() as conn:
+        async with self._tx() as conn:
             found = await conn.scalar(select(items.c.id).where(items.c.id == item_id))
             if found is None:
                 raise KeyError(item_id)

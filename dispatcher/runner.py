@@ -22,7 +22,7 @@ class InProcessRunner:
     def __init__(self, app: App, *, concurrency: int | None = None) -> None:
         self.app = app
         self.ctx: dict[str, Any] = {"app": app}
-        self._slots = asyncio.Semaphore(concurrency or app.settings.delivery.concurrency)
+        self._limit = concurrency or app.settings.delivery.concurrency
         self._running: dict[int, asyncio.Task[str]] = {}
         self._changed = asyncio.Event()
 
@@ -33,21 +33,27 @@ class InProcessRunner:
     async def pump(self) -> int:
         """Start every due delivery not already running here. Returns how many started."""
         self._changed.clear()
-        due = await self.app.ledger.due(self.app.clock())
+        free = self._limit - len(self._running)
+        if free <= 0:
+            return 0
+        due = await self.app.ledger.due(self.app.clock(), limit=free + len(self._running))
         started = 0
         for row in due:
             delivery_id = int(row["id"])
             if delivery_id in self._running:
                 continue
-            task = asyncio.create_task(self._run(delivery_id), name=f"deliver-{delivery_id}")
+            task = asyncio.create_task(
+                self._run(delivery_id, str(row["channel"])), name=f"deliver-{delivery_id}"
+            )
             self._running[delivery_id] = task
             started += 1
+            if started >= free:
+                break
         return started
 
-    async def _run(self, delivery_id: int) -> str:
+    async def _run(self, delivery_id: int, channel: str) -> str:
         try:
-            async with self._slots:
-                return await deliver(self.ctx, delivery_id)
+            return await deliver(self.ctx, delivery_id, channel)
         except asyncio.CancelledError:
             raise
         except Exception:

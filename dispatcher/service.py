@@ -102,8 +102,10 @@ async def _correction(app: App, item: ContentItem) -> None:
     log.info("corrección de %s registrada", item.id)
 
 
-async def take_in(app: App, intake: Intake, tally: Tally) -> list[IntakeEvent]:
-    events = await asyncio.to_thread(intake.scan)
+async def take_in(
+    app: App, intake: Intake, tally: Tally, limit: int | None = None
+) -> list[IntakeEvent]:
+    events = await asyncio.to_thread(intake.scan, limit)
     for event in events:
         await record(app, event, tally)
     return events
@@ -143,7 +145,6 @@ async def run_forever(app: App, stop: asyncio.Event) -> None:
     intake = make_intake(app)
     runner = InProcessRunner(app)
     tally = Tally()
-    await take_in(app, intake, tally)
 
     async def watch() -> None:
         async for batch in intake.watch(stop):

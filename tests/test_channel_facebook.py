@@ -14,8 +14,6 @@ from channels.facebook import FacebookAdapter, TokenExpired, spanish_date
 from tests.doubles.config import live_settings
 from tests.doubles.graph import GraphDouble
 
-pytest_plugins = ["tests.doubles.fixtures"]
-
 BOGOTA = ZoneInfo("America/Bogota")
 LINK = "https://www.bucaramanga.gov.co/noticias/2026-03-02-boletin-12/"
 

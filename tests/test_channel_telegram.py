@@ -16,8 +16,6 @@ from channels.telegram import PartialDelivery, TelegramAdapter, message_url
 from tests.doubles.config import live_settings
 from tests.doubles.telegram import GROUP_CHAT, TelegramDouble, parse_html
 
-pytest_plugins = ["tests.doubles.fixtures"]
-
 
 @pytest.fixture
 async def adapter(
@@ -255,7 +253,9 @@ async def test_double_serves_polling_files_and_callbacks_to_a_ptb_application(
     async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         assert update.message is not None and update.effective_chat is not None
         seen.append(f"text:{update.message.text}")
-        await context.bot.send_message(update.effective_chat.id, "<b>recibido</b>", parse_mode="HTML")
+        await context.bot.send_message(
+            update.effective_chat.id, "<b>recibido</b>", parse_mode="HTML"
+        )
 
     async def on_document(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         assert update.message is not None and update.message.document is not None
@@ -301,3 +301,17 @@ async def test_double_serves_polling_files_and_callbacks_to_a_ptb_application(
         "getFile",
         "answerCallbackQuery",
     }
+
+
+async def test_check_timeout_is_not_called_a_possible_publication(
+    telegram_double: TelegramDouble, tmp_path: Path
+) -> None:
+    adapter = TelegramAdapter(
+        live_settings(telegram_double, content_dir=tmp_path), read_timeout=0.3
+    )
+    telegram_double.fail_next(path="/getMe$", delay=1.0)
+    try:
+        result = await adapter.check()
+    finally:
+        await adapter.aclose()
+    assert not result.ok and "pudo haberse publicado" not in result.message

@@ -11,12 +11,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from channels.base import AuthError, Media, Post, Rejected
+from channels.base import AuthError, Media, OutcomeUnknown, Post, Rejected, TransientError
 from channels.wordpress import WordPressAdapter, slugify
 from tests.doubles.config import live_settings
 from tests.doubles.wordpress import WordPressDouble
-
-pytest_plugins = ["tests.doubles.fixtures"]
 
 BOGOTA = ZoneInfo("America/Bogota")
 
@@ -249,3 +247,24 @@ async def test_html_instead_of_the_api_is_a_clear_error(
 )
 def test_slugify(name: str, slug: str) -> None:
     assert slugify(name) == slug
+
+
+async def test_lost_answer_before_the_post_is_only_transient(
+    adapter: WordPressAdapter, wordpress_double: WordPressDouble, tmp_path: Path
+) -> None:
+    """Media and terms are harmless to repeat; only the post itself is an unknown outcome."""
+    image = tmp_path / "a.png"
+    image.write_bytes(b"png")
+    wordpress_double.fail_next(path=r"/media$", reset=True, commit=True)
+    with pytest.raises(TransientError) as info:
+        await adapter.publish(article(image=Media(image, "alt", "image/png")))
+    assert not isinstance(info.value, OutcomeUnknown)
+    assert wordpress_double.posts == {}
+
+    wordpress_double.fail_next(path=r"/posts$", delay=1.0)
+    slow = WordPressAdapter(live_settings(wordpress_double), read_timeout=0.3)
+    try:
+        with pytest.raises(OutcomeUnknown):
+            await slow.publish(article())
+    finally:
+        await slow.aclose()

@@ -10,12 +10,10 @@ import pytest
 import requests
 from requests_oauthlib import OAuth1
 
-from channels.base import AuthError, Media, Post, Rejected
+from channels.base import AuthError, Media, OutcomeUnknown, Post, Rejected, TransientError
 from channels.x import XAdapter
 from tests.doubles.config import live_settings
 from tests.doubles.x import XDouble
-
-pytest_plugins = ["tests.doubles.fixtures"]
 
 
 @pytest.fixture
@@ -132,3 +130,16 @@ async def test_secrets_never_reach_log_lines(
     for secret in (x_double.consumer_secret, x_double.access_secret, x_double.access_token):
         assert secret not in caplog.text
         assert secret not in repr(adapter)
+
+
+async def test_lost_media_upload_is_only_transient(
+    adapter: XAdapter, x_double: XDouble, tmp_path: Path
+) -> None:
+    """An upload whose answer is lost is harmless to repeat: no tweet exists yet."""
+    image = tmp_path / "a.png"
+    image.write_bytes(b"png")
+    x_double.fail_next(path="/2/media/upload", reset=True, commit=True)
+    with pytest.raises(TransientError) as info:
+        await adapter.publish(post("hola", Media(image, "alt", "image/png")))
+    assert not isinstance(info.value, OutcomeUnknown)
+    assert x_double.tweets == {}

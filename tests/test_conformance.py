@@ -318,3 +318,18 @@ async def test_unconfigured_adapter_says_so(channel: str, tmp_path: Path) -> Non
         assert not result.ok and "configurado" in result.message
     finally:
         await adapter.aclose()
+
+
+def test_shared_helpers_redact_and_parse_retry_after() -> None:
+    from datetime import UTC, datetime
+
+    from channels import _http
+
+    secret = "abc:def/ghi jkl"
+    text = f"url /bot{secret}/x?token=abc%3Adef%2Fghi%20jkl&t=abc%3Adef%2Fghi+jkl"
+    assert secret[:7] not in _http.redact(text, [secret, None, "ab"])
+    now = datetime(2015, 10, 21, 7, 27, 0, tzinfo=UTC)
+    assert _http.retry_after_seconds("Wed, 21 Oct 2015 07:28:00 GMT", now) == 60
+    assert _http.retry_after_seconds("12") == 12
+    assert _http.retry_after_seconds("pronto") is None
+    assert _http.strip_bot_token("GET /bot123:AA-b_c/getMe") == "GET /bot****/getMe"

@@ -16,9 +16,10 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
-import dispatcher.mailing  # noqa: F401  (registers the mailing tables)
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, Session
+
+import dispatcher.mailing  # noqa: F401  (registers the mailing tables)
 from dispatcher.ledger import Ledger
 from dispatcher.mailing.subscribers import csv_text, import_csv
 from settings import Settings
@@ -123,7 +124,10 @@ def smtp_server(
             ok = (data.login.decode(), data.password.decode()) == auth
             return AuthResult(success=ok, handled=False)
 
-        kwargs.update(authenticator=authenticator, auth_required=True)
+        kwargs.update(
+            authenticator=authenticator, auth_required=True,
+            auth_require_tls=tls_context is not None,
+        )  # fmt: skip
     controller = Controller(sink, hostname="127.0.0.1", port=port, ready_timeout=10, **kwargs)
     controller.start()
     try:

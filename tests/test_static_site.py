@@ -87,7 +87,9 @@ def make_site(tmp_path: Path, clock: Clock) -> Callable[..., StaticSiteAdapter]:
             content_dir=tmp_path / "content",
             website={"output_dir": tmp_path / "site", "base_url": BASE, "page_size": page_size},
         )
-        return StaticSiteAdapter(settings, templates_dirs=templates_dirs(tmp_path), clock=clock)
+        return StaticSiteAdapter(
+            settings, templates_dirs=templates_dirs(tmp_path), clock=clock, regenerate_delay=0
+        )
 
     return make
 
@@ -414,3 +416,23 @@ async def test_500_posts_timing(
     assert len(manifest) == 501
     assert (site.output_dir / "pagina" / "26" / "index.html").exists()
     assert len(feed_entries(site)) == 50
+
+
+async def test_burst_of_publishes_regenerates_index_once_coalesced(
+    tmp_path: Path, clock: Clock
+) -> None:
+    settings = Settings(
+        content_dir=tmp_path / "content",
+        website={"output_dir": tmp_path / "site", "base_url": BASE, "regenerate_delay": 30},
+    )
+    site = StaticSiteAdapter(settings, templates_dirs=templates_dirs(tmp_path), clock=clock)
+    for n in range(3):
+        receipt = await site.publish(make_post(tmp_path, n, title=f"Nota número {n}"))
+        # the item page exists at once; the index waits for the coalesced regeneration
+        assert (site.output_dir / receipt.remote_id).exists()
+    assert not (site.output_dir / "index.html").exists()
+    await site.aclose()  # flushes the pending regeneration
+    index = (site.output_dir / "index.html").read_text(encoding="utf-8")
+    assert all(f"Nota número {n}" in index for n in range(3))
+    feed = ET.fromstring((site.output_dir / "feed.xml").read_bytes())
+    assert len(feed.findall("{http://www.w3.org/2005/Atom}entry")) == 3

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Sequence
-from datetime import date, timedelta
+from datetime import date, time, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urljoin
 
@@ -40,8 +40,20 @@ from dispatcher.render import UNSUBSCRIBE_PLACEHOLDER
 
 if TYPE_CHECKING:
     from dispatcher.app import App
+    from dispatcher.plan import Plan
 
 DIGEST_LIST = ("boletin-diario", "Boletín diario de prensa")
+
+
+def bulletin_time(plan: Plan) -> time | None:
+    """When the daily bulletin goes out: the earliest ``at`` of the plan's digest kinds
+    (``None`` when no kind uses the digest)."""
+    times = [
+        kind.mailing.at
+        for kind in plan.kinds.values()
+        if kind.mailing is not None and kind.mailing.mode == "digest" and kind.mailing.at
+    ]
+    return min(times, default=None)
 
 
 def list_for(kind: str, label: str, domain: str) -> tuple[str, str]:
@@ -64,8 +76,8 @@ async def insert_campaign(
     member_masks: Sequence[int] | None = None,
 ) -> int:
     """Insert a campaign and its recipients: active subscribers sharing an audience with
-    ``audiences`` (or, with ``member_masks``, whose audiences restricted to ``audiences``
-    are one of those masks)."""
+    ``audiences`` — or, with ``member_masks``, those whose audiences restricted to
+    ``audiences`` equal one of those masks (a bulletin variant)."""
     now = utcnow()
     campaign_id = (
         await conn.execute(
@@ -104,9 +116,11 @@ async def item_campaign(
     content: MailContent,
     audiences: int,
     list_id: tuple[str, str],
+    key_suffix: str = "",
 ) -> int:
-    """The campaign of an item's revision, created on first call (idempotent)."""
-    key = f"item:{item_id}:r{revision}"
+    """The campaign of an item's revision, created on first call (idempotent).
+    ``key_suffix`` tells apart another mailing of the same revision (the early call)."""
+    key = f"item:{item_id}:r{revision}{key_suffix}"
     found = await _campaign_ids(ledger, mail_campaigns.c.key == key)
     if found:
         return found[0]
@@ -228,18 +242,18 @@ async def _create_bulletin(app: App, day: date, domain: str) -> list[int]:
             ).mappings()
         }
     groups = variants([(e[0], e[1]) for e in entries])
+    relevant = 0
+    for entry in entries:
+        relevant |= entry[1]
     list_id = (f"{DIGEST_LIST[0]}.{domain}", DIGEST_LIST[1])
     try:
         async with ledger.engine.begin() as conn:
             created = []
             for n, (item_ids, masks) in enumerate(groups, start=1):
-                audiences = 0
-                for mask in masks:
-                    audiences |= mask
                 created.append(
                     await insert_campaign(
                         conn, key=f"digest:{day.isoformat()}:{n}", kind="digest",
-                        content=render_digest(app, day, item_ids, rows), audiences=audiences,
+                        content=render_digest(app, day, item_ids, rows), audiences=relevant,
                         list_id=list_id, day=day, item_ids=item_ids, member_masks=masks,
                     )
                 )  # fmt: skip

@@ -25,6 +25,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import secrets
 import socket
 import ssl
 import time
@@ -35,6 +36,7 @@ from typing import Any, NamedTuple
 
 import aiosmtplib
 from aiolimiter import AsyncLimiter
+from aiosmtplib import SMTPResponse
 from sqlalchemy import bindparam, func, select, update
 
 from dispatcher.db import utcnow
@@ -215,7 +217,6 @@ class CampaignSender:
         self.connect_attempts = connect_attempts
         self.progress = progress
         self.limiter = _limiter(settings.smtp.rate)
-        self.owner = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self._reported = 0.0
 
     def client(self) -> aiosmtplib.SMTP:
@@ -242,7 +243,6 @@ class CampaignSender:
         if not any(before.get(s) for s in OPEN_RECIPIENT):
             await self._finish(campaign_id, None)
             return result_of(campaign_id, before)
-        await self._acquire(campaign_id)
         template = MessageTemplate(
             MailContent(row["subject"], row["text"], row["html"]),
             sender=self.sender, list_id=row["list_id"], list_name=row["list_name"],
@@ -250,9 +250,10 @@ class CampaignSender:
             date=datetime.now(self.settings.tz), dkim=self.dkim,
         )  # fmt: skip
         key = await token_key(self.settings, self.ledger)
+        owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+        await self._acquire(campaign_id, owner)
         error: _Stop | None = None
-        journal_conn = await self.ledger.engine.connect()
-        journal = Journal(journal_conn, campaign_id, self.owner)
+        journal = Journal(self.ledger, campaign_id, owner)
         run = _Run(self, journal, template, key, campaign_id)
         base = result_of(campaign_id, before)
         if self.progress is not None:
@@ -263,8 +264,7 @@ class CampaignSender:
             try:
                 await journal.close()
             finally:
-                await journal_conn.close()
-                await self._finish(campaign_id, self.owner)
+                await self._finish(campaign_id, owner)
         if self.progress is not None:
             self._report(base, journal, started, final=True)
         result = result_of(campaign_id, await campaign_counts(self.ledger, campaign_id))
@@ -293,7 +293,7 @@ class CampaignSender:
         snapshot.left = snapshot.total - snapshot.sent - snapshot.failed - snapshot.skipped
         self.progress(snapshot)
 
-    async def _acquire(self, campaign_id: int) -> None:
+    async def _acquire(self, campaign_id: int, me: str) -> None:
         """Take the campaign's lease: free, stale (no heartbeat for LEASE), or held by a
         process of this machine that no longer exists (a kill -9)."""
         now = utcnow()
@@ -307,7 +307,7 @@ class CampaignSender:
             ).first()
             assert row is not None
             owner, beat = row.owner, row.heartbeat
-            if owner and owner != self.owner:
+            if owner:
                 fresh = beat is not None and now - beat < LEASE
                 if fresh and _owner_alive(owner):
                     raise CampaignBusy(f"la campaña {campaign_id} ya se está enviando ({owner})")
@@ -317,9 +317,7 @@ class CampaignSender:
                 if owner is None
                 else mail_campaigns.c.owner == owner
             )
-            done = await conn.execute(
-                claim.values(owner=self.owner, heartbeat=now, status="sending")
-            )
+            done = await conn.execute(claim.values(owner=me, heartbeat=now, status="sending"))
             if done.rowcount != 1:
                 raise CampaignBusy(f"la campaña {campaign_id} ya se está enviando")
 
@@ -506,38 +504,49 @@ class _Run:
         raise _NoConnection
 
     async def send(self, smtp: aiosmtplib.SMTP, rec: _Recipient) -> None:
+        """One SMTP transaction. MAIL and RCPT go out while the ``sending`` mark commits;
+        DATA waits for that commit. One deadline per phase, not one timer per command."""
         ticket = self.journal.mark(rec.id)
+        limit = self.s.command_timeout
+        rcpt: SMTPResponse | None = None
         try:
-            reply = await smtp.execute_command(b"MAIL", self.mail_from)
-            if reply.code != 250:
-                await ticket
-                if reply.code >= 500:
-                    self.journal.outcome(rec.id, "pending", _reply(reply.code, reply.message))
-                    raise _Stop(
-                        f"el servidor rechazó el remitente: {_reply(reply.code, reply.message)}"
-                    )
-                await self.reset(smtp)
-                return self.resolve(rec, False, _reply(reply.code, reply.message))
-            reply = await smtp.execute_command(b"RCPT", b"TO:<" + rec.email.encode("ascii") + b">")
-            if reply.code not in (250, 251):
-                await self.reset(smtp)
-                await ticket
-                return self.resolve(rec, reply.code >= 500, _reply(reply.code, reply.message))
+            async with asyncio.timeout(limit):
+                mail = await smtp.execute_command(b"MAIL", self.mail_from, timeout=None)
+                if mail.code == 250:
+                    to = b"TO:<" + rec.email.encode("ascii") + b">"
+                    rcpt = await smtp.execute_command(b"RCPT", to, timeout=None)
+                if rcpt is None or rcpt.code not in (250, 251):
+                    await self.reset(smtp)
             await ticket
-            message = self.template.render(
-                rec.email, rec.id, make_token(self.key, rec.subscriber_id)
-            )
-            try:
-                reply = await smtp.data(message)
-            except aiosmtplib.SMTPDataError as exc:
-                await self.reset(smtp)
-                return self.resolve(rec, exc.code >= 500, _reply(exc.code, exc.message))
+            if rcpt is None:
+                if mail.code >= 500:
+                    self.journal.outcome(rec.id, "pending", _reply(*mail))
+                    raise _Stop(f"el servidor rechazó el remitente: {_reply(*mail)}")
+                return self.resolve(rec, False, _reply(*mail))
+            if rcpt.code not in (250, 251):
+                return self.resolve(rec, rcpt.code >= 500, _reply(*rcpt))
+            wire = self.template.wire(rec.email, rec.id, make_token(self.key, rec.subscriber_id))
+            async with asyncio.timeout(limit * 2):
+                start = await smtp.execute_command(b"DATA", timeout=None)
+                if start.code != 354:
+                    await self.reset(smtp)
+                    return self.resolve(rec, start.code >= 500, _reply(*start))
+                # The message is already CRLF, dot-stuffed and terminated (see message.py):
+                # written as is, without aiosmtplib's two regex passes per message.
+                protocol = smtp.protocol
+                if protocol is None:
+                    raise aiosmtplib.SMTPServerDisconnected("conexión cerrada")
+                protocol.write(wire)
+                done = await protocol.read_response(timeout=None)
         except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError,
                 aiosmtplib.SMTPResponseException, OSError) as exc:  # fmt: skip
             smtp.close()
             await ticket
-            return self.resolve(rec, False, f"conexión perdida: {exc}"[:REPLY_MAX])
-        self.journal.outcome(rec.id, "sent", _reply(reply.code, reply.message))
+            reason = "sin respuesta" if isinstance(exc, TimeoutError) else str(exc)
+            return self.resolve(rec, False, f"conexión perdida: {reason}"[:REPLY_MAX])
+        if done.code != 250:
+            return self.resolve(rec, done.code >= 500, _reply(*done))
+        self.journal.outcome(rec.id, "sent", _reply(*done))
         self.queue.task_done()
 
     async def reset(self, smtp: aiosmtplib.SMTP) -> None:

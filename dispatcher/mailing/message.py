@@ -165,7 +165,13 @@ class MessageTemplate:
             ]
         )  # fmt: skip
 
+        # On the wire: lines starting with "." doubled (RFC 5321 §4.5.2) and the end-of-data
+        # line added, once. No slot can start a line with ".": the To and Message-ID
+        # values sit after a header name, and a token starts with a digit.
+        self._wire = self._template.replace(b"\r\n.", b"\r\n..") + b".\r\n"
+
     def render(self, to: str, recipient_id: int, token: str) -> bytes:
+        """The message as a mail client will see it."""
         message = self._template % {
             b"to": to.encode("ascii"),
             b"rid": recipient_id,
@@ -174,6 +180,17 @@ class MessageTemplate:
         if self.dkim is not None:
             message = sign(message, self.dkim) + message
         return message
+
+    def wire(self, to: str, recipient_id: int, token: str) -> bytes:
+        """The DATA payload: the message dot-stuffed and ending with the ``.`` line."""
+        if self.dkim is not None:
+            message = self.render(to, recipient_id, token)
+            return message.replace(b"\r\n.", b"\r\n..") + b".\r\n"
+        return self._wire % {
+            b"to": to.encode("ascii"),
+            b"rid": recipient_id,
+            b"token": token.encode("ascii"),
+        }
 
 
 def sign(message: bytes, key: DkimKey) -> bytes:

@@ -329,16 +329,21 @@ async def unsubscribe(ledger: Ledger, subscriber_id: int) -> str | None:
         return None if found is None else "already"
 
 
-async def masked_email(ledger: Ledger, subscriber_id: int) -> str | None:
-    """``p***@dominio.co`` for the confirmation page (``None`` if unknown or erased)."""
+async def describe(ledger: Ledger, subscriber_id: int) -> tuple[str, str] | None:
+    """(``p***@dominio.co``, status) for the confirmation page; ``None`` if unknown or
+    erased."""
     async with ledger.engine.connect() as conn:
-        email = await conn.scalar(
-            select(subscribers.c.email).where(subscribers.c.id == subscriber_id)
-        )
-    if not email:
+        row = (
+            await conn.execute(
+                select(subscribers.c.email, subscribers.c.status).where(
+                    subscribers.c.id == subscriber_id
+                )
+            )
+        ).first()
+    if row is None or not row.email:
         return None
-    local, _, domain = str(email).partition("@")
-    return f"{local[:1]}***@{domain}"
+    local, _, domain = str(row.email).partition("@")
+    return f"{local[:1]}***@{domain}", str(row.status)
 
 
 def csv_text(rows: Iterable[Iterable[str]]) -> str:

@@ -23,7 +23,7 @@ from starlette.routing import Route
 
 import dispatcher.mailing  # noqa: F401  (registers the mailing tables)
 from dispatcher.ledger import Ledger
-from dispatcher.mailing.subscribers import masked_email, unsubscribe
+from dispatcher.mailing.subscribers import describe, unsubscribe
 from dispatcher.mailing.tokens import read_token, token_key
 from settings import Settings
 
@@ -103,12 +103,18 @@ def create_app(settings: Settings, ledger: Ledger | None = None) -> Starlette:
                 "Listo: canceló su suscripción",
                 "<p>No recibirá más correos de prensa de la Alcaldía en esta dirección.</p>",
             )
-        email = await masked_email(ledger_, found)
-        if email is None:
+        known = await describe(ledger_, found)
+        if known is None:
             return _page(
                 "No encontramos esa suscripción",
                 "<p>Esta dirección no está en nuestras listas.</p>",
                 404,
+            )
+        email, status = known
+        if status != "active":
+            return _page(
+                "Su suscripción ya está cancelada",
+                f"<p>No enviamos correos de prensa a <strong>{html.escape(email)}</strong>.</p>",
             )
         body = (
             f"<p>¿Desea dejar de recibir los correos de prensa en <strong>{html.escape(email)}"

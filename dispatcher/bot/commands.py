@@ -1,0 +1,282 @@
+"""The editors' commands, in Spanish. Every reply is plain text unless it shows a post.
+
+An ``ID`` may be the whole item id or any piece of it that matches one item only (ids are
+long to type on a phone); an ambiguous piece lists the candidates.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date
+
+from sqlalchemy import func, select
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update, User
+from telegram.ext import ContextTypes
+
+from dispatcher.bot import approvals
+from dispatcher.bot.dates import DateError, parse_when
+from dispatcher.bot.gate import say
+from dispatcher.bot.preview import send_preview
+from dispatcher.bot.reports import Lookup, find_item, local, not_found, queue_report
+from dispatcher.bot.state import BotState
+from dispatcher.status import item_report, overview
+
+log = logging.getLogger("pregonero.bot")
+
+HELP = """Pregonero — comandos para editores
+
+/cola — lo que espera aprobación, lo programado y lo pendiente de envío
+/estado [ID] — una pieza en cada canal: estado, enlaces, errores (sin ID: resumen general)
+/vista ID [canal] — cómo se verá la publicación (con botones para aprobar o cancelar)
+/publicar ID — aprobar una pieza que espera aprobación, o publicar ya una programada
+/programar ID FECHA — p. ej. «mañana 7:00», «hoy 15:30», «jueves 6:30», «26/11 8:00»
+/cancelar ID — no enviar lo que falta de una pieza
+/reintentar ID [canal] — volver a enviar lo fallido, desconocido o cancelado
+/boletin — enviar ya el boletín diario por correo (pide confirmación)
+
+Para publicar, envíeme el archivo .md como documento, y sus imágenes y adjuntos también como
+documentos, con el nombre que usa el .md. Pasa por la misma revisión que la bandeja de
+entrada; si algo está mal le digo qué campo y en qué línea.
+
+En ID basta con una parte del identificador que no se repita (p. ej. «malla-vial»)."""
+
+USAGE = {
+    "estado": "/estado ID",
+    "vista": "/vista ID [canal]",
+    "publicar": "/publicar ID",
+    "programar": "/programar ID FECHA (p. ej. /programar malla-vial mañana 7:00)",
+    "cancelar": "/cancelar ID",
+    "reintentar": "/reintentar ID [canal]",
+}
+
+
+def editor_name(user: User | None) -> str:
+    if user is None:
+        return "(desconocido)"
+    return user.full_name + (f" (@{user.username})" if user.username else "")
+
+
+class Commands:
+    def __init__(self, state: BotState) -> None:
+        self.state = state
+
+    async def _item(self, message: Message, args: list[str], command: str) -> Lookup | None:
+        if not args:
+            await message.reply_text(f"Uso: {USAGE[command]}")
+            return None
+        lookup = await find_item(self.state.app, args[0])
+        if lookup.row is None:
+            await message.reply_text(not_found(args[0], lookup))
+            return None
+        return lookup
+
+    async def ayuda(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        if update.effective_message:
+            await update.effective_message.reply_text(HELP)
+
+    async def cola(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        if update.effective_chat:
+            await say(context.bot, update.effective_chat.id, await queue_report(self.state.app))
+
+    async def estado(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message, app = update.effective_message, self.state.app
+        if message is None:
+            return
+        if not context.args:
+            await say(context.bot, message.chat_id, await overview(app))
+            return
+        lookup = await self._item(message, context.args, "estado")
+        if lookup is None or lookup.row is None:
+            return
+        text = await item_report(app, lookup.row["id"]) or ""
+        extra = [line for line in await approvals.approval_lines(app, lookup.row["id"]) if line not in text]
+        await say(context.bot, message.chat_id, "\n".join([text, *extra]))
+
+    async def vista(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        if message is None:
+            return
+        args = context.args or []
+        lookup = await self._item(message, args, "vista")
+        if lookup is None or lookup.row is None:
+            return
+        channel = args[1].lower() if len(args) > 1 else None
+        await send_preview(self.state, message, lookup.row, channel)
+
+    async def publicar(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        if message is None:
+            return
+        lookup = await self._item(message, context.args or [], "publicar")
+        if lookup is None or lookup.row is None:
+            return
+        await self.decide(message, lookup.row["id"], update.effective_user)
+
+    async def decide(self, message: Message, item_id: str, user: User | None) -> None:
+        """``/publicar`` and the approve button."""
+        app = self.state.app
+        try:
+            result = await approvals.publish(
+                app, item_id, user.id if user else None, editor_name(user), "bot"
+            )
+        except KeyError:
+            await message.reply_text(f"La pieza {item_id} ya no existe.")
+            return
+        if result.changed:
+            log.info("bot: %s %s por el editor %s", result.outcome, item_id, user.id if user else "?")
+            self.state.poke()
+        text = result.message(app.settings.tz, app.clock())
+        if result.outcome == "cancelled":
+            text += f" Use /reintentar {item_id}."
+        elif result.outcome == "approved" and result.publish_at and result.publish_at > app.clock():
+            text += f" Para publicarla antes, envíe /publicar {item_id} otra vez."
+        await message.reply_text(text)
+
+    async def programar(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message, app, user = update.effective_message, self.state.app, update.effective_user
+        if message is None:
+            return
+        args = context.args or []
+        if len(args) < 2:
+            await message.reply_text(f"Uso: {USAGE['programar']}")
+            return
+        lookup = await self._item(message, args, "programar")
+        if lookup is None or lookup.row is None:
+            return
+        item_id, now = lookup.row["id"], app.clock()
+        try:
+            when = parse_when(" ".join(args[1:]), now, app.settings.tz)
+        except DateError as exc:
+            await message.reply_text(str(exc))
+            return
+        if when <= now:
+            await message.reply_text(
+                f"El {local(app, when)} ya pasó. Para publicar ya, use /publicar {item_id}."
+            )
+            return
+        result = await approvals.schedule(
+            app, item_id, when, user.id if user else None, editor_name(user), "bot"
+        )
+        text = result.message(app.settings.tz, now)
+        if result.outcome == "scheduled" and lookup.row["status"] == "awaiting_approval":
+            text += f" Además espera aprobación: /publicar {item_id}."
+        if result.changed:
+            self.state.poke()
+        await message.reply_text(text)
+
+    async def cancelar(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        if message is None:
+            return
+        lookup = await self._item(message, context.args or [], "cancelar")
+        if lookup is None or lookup.row is None:
+            return
+        await self.cancel(message, lookup.row["id"], update.effective_user)
+
+    async def cancel(self, message: Message, item_id: str, user: User | None) -> None:
+        try:
+            count = await self.state.app.ledger.cancel(item_id)
+        except KeyError:
+            await message.reply_text(f"La pieza {item_id} ya no existe.")
+            return
+        log.info("bot: %s cancelada por el editor %s", item_id, user.id if user else "?")
+        await message.reply_text(
+            f"🚫 {item_id} cancelada: {count} entrega(s) pendiente(s) anulada(s). "
+            f"Para reanudarla: /reintentar {item_id}"
+        )
+
+    async def reintentar(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message, app = update.effective_message, self.state.app
+        if message is None:
+            return
+        args = context.args or []
+        lookup = await self._item(message, args, "reintentar")
+        if lookup is None or lookup.row is None:
+            return
+        row = lookup.row
+        channel = args[1].lower() if len(args) > 1 else None
+        rows = await app.ledger.deliveries_for([row["id"]])
+        channels = list(dict.fromkeys(d["channel"] for d in rows))
+        if channel is not None and channel not in channels:
+            await message.reply_text(
+                f"{row['id']} no va a «{channel}». Canales: {', '.join(channels) or '—'}."
+            )
+            return
+        touched = await app.ledger.retry(row["id"], channel)
+        if not touched:
+            await message.reply_text(
+                "No hay entregas fallidas, desconocidas o canceladas para reintentar "
+                f"(vea /estado {row['id']})."
+            )
+            return
+        note = ""
+        if row["status"] == "cancelled" and not await self._approved_enough(row["id"]):
+            # A cancelled item that never got its approvals goes back to waiting for them.
+            await app.ledger.set_item_status(row["id"], "awaiting_approval")
+            note = f" Sigue esperando aprobación: /publicar {row['id']}."
+        log.info("bot: reintento de %s (%s)", row["id"], ", ".join(touched))
+        self.state.poke()
+        await message.reply_text(f"🔁 Reintento programado para: {', '.join(touched)}.{note}")
+
+    async def _approved_enough(self, item_id: str) -> bool:
+        app = self.state.app
+        row = await app.ledger.get_item(item_id)
+        if row is None:
+            return True
+        needed = approvals.needed_approvals(app, row["kind"])
+        if not needed:
+            return True
+        recorded = await approvals.approvals_for(app.ledger, item_id)
+        keys = {
+            approvals.editor_key(a.editor_id, a.editor_name)
+            for a in recorded
+            if a.action == "approve" and a.revision == row["revision"]
+        }
+        return len(keys) >= needed
+
+    async def boletin(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message, app = update.effective_message, self.state.app
+        if message is None:
+            return
+        day = app.clock().astimezone(app.settings.tz).date()
+        waiting = await digest_waiting(self.state, day)
+        markup = InlineKeyboardMarkup(
+            [
+                [
+                    InlineKeyboardButton("📧 Enviar el boletín", callback_data=f"boletin:{day.isoformat()}"),
+                    InlineKeyboardButton("No", callback_data="no"),
+                ]
+            ]
+        )
+        await message.reply_text(
+            f"¿Enviar ya el boletín del {day:%d/%m/%Y} por correo? "
+            f"Reúne {waiting} pieza(s) aún no enviada(s) en un boletín.",
+            reply_markup=markup,
+        )
+
+    async def unknown(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        if update.effective_message:
+            await update.effective_message.reply_text(
+                "No conozco ese comando. Envíe /ayuda para ver los que hay."
+            )
+
+    async def text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        if update.effective_message:
+            await update.effective_message.reply_text(
+                "Para publicar, envíeme el archivo .md como documento. Los comandos: /ayuda"
+            )
+
+
+async def digest_waiting(state: BotState, day: date) -> int:
+    """Items recorded for a bulletin up to ``day`` that no bulletin has taken yet."""
+    from dispatcher.db import items
+    from dispatcher.mailing.tables import mail_digest
+
+    async with state.app.ledger.engine.connect() as conn:
+        count = await conn.scalar(
+            select(func.count())
+            .select_from(mail_digest.join(items, items.c.id == mail_digest.c.item_id))
+            .where(mail_digest.c.day <= day, mail_digest.c.bulletin_day.is_(None))
+            .where(items.c.status != "cancelled")
+        )
+    return int(count or 0)
