@@ -8,12 +8,12 @@ they print as ``**********`` in every repr, log line and ``status`` output.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 Mode = Literal["live", "outbox"]
 CHANNEL_NAMES = ("website", "facebook", "x", "telegram", "mailing")
@@ -22,7 +22,8 @@ CHANNEL_NAMES = ("website", "facebook", "x", "telegram", "mailing")
 class TelegramSettings(BaseModel):
     bot_token: SecretStr | None = None
     chat_id: str | None = None
-    editors: list[int] = Field(default_factory=list)
+    # NoDecode: "11, 22" is a plain comma-separated list, not JSON
+    editors: Annotated[list[int], NoDecode] = Field(default_factory=list)
     api_url: str = "https://api.telegram.org/bot"
     file_url: str | None = None
     mode: Mode | None = None

@@ -7,7 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -115,3 +115,48 @@ def workspace(tmp_path: Path) -> Iterator[Workspace]:
         }
     )
     yield Workspace(root=tmp_path, env=env)
+
+
+# -- real services ------------------------------------------------------------------------
+
+POSTGRES_SERVER = os.environ.get(
+    "PREGONERO_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+REDIS_SERVER = os.environ.get("PREGONERO_TEST_REDIS_URL", "redis://127.0.0.1:6379")
+
+
+def service_missing(reason: str) -> None:
+    """In CI a missing service is a failure (``.ci/run`` starts them); on a user's machine
+    the test is skipped with the reason."""
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason} (CI está definido: el servicio debe estar disponible)")
+    pytest.skip(reason)
+
+
+@pytest.fixture
+async def postgres_url() -> AsyncIterator[str]:
+    """A fresh PostgreSQL database for one test, dropped afterwards."""
+    import secrets
+
+    import asyncpg
+
+    name = f"pregonero_test_{secrets.token_hex(4)}"
+    try:
+        admin = await asyncpg.connect(POSTGRES_SERVER, timeout=5)
+    except (OSError, asyncpg.PostgresError) as exc:
+        service_missing(f"PostgreSQL no disponible en {POSTGRES_SERVER}: {exc}")
+        raise
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        yield POSTGRES_SERVER.rsplit("/", 1)[0] + "/" + name
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def ledger_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The ledger's URL on each supported database: the same code must pass on both."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'pregonero.db'}"
+    return str(request.getfixturevalue("postgres_url"))

@@ -179,3 +179,40 @@ def test_check_and_preview(workspace: Workspace) -> None:
     preview = workspace.cli("preview", str(good), "--channel", "x")
     assert preview.returncode == 0, preview.stdout + preview.stderr
     assert "/ 280" in preview.stdout
+
+
+def test_rejection_is_handled_and_nothing_is_lost(workspace: Workspace) -> None:
+    workspace.drop_examples(["2026-11-09-jornada-vacunacion-influenza.md"])
+    workspace.write("sin-titulo.md", "---\nkind: boletin\n---\n\nCuerpo sin título.\n")
+    workspace.write(
+        "peligroso.md",
+        "---\nkind: boletin\ntitle: <script>alert('x')</script> Alerta\nid: alerta-script\n"
+        "date: 2026-11-21\n---\n\nTexto <b>con</b> marcas.\n",
+    )
+    result = workspace.cli("run", "--once")
+    assert result.returncode == 0, result.stderr  # a rejection is a handled file
+    rejected = workspace.content / "rejected"
+    assert (rejected / "sin-titulo.md").exists()
+    reason = (rejected / "sin-titulo.md.error.txt").read_text(encoding="utf-8")
+    assert "title" in reason and "línea" in reason
+    # the <script> title is inert on the website and in Telegram's HTML
+    page = (workspace.site / "2026" / "11" / "alerta-script" / "index.html").read_text("utf-8")
+    telegram = (workspace.outbox / "telegram" / "alerta-script.r1.html").read_text("utf-8")
+    for html in (page, telegram):
+        assert "<script>" not in html
+        assert "&lt;script&gt;" in html
+
+
+def test_bad_plan_stops_start_up_with_its_line(workspace: Workspace) -> None:
+    plan = workspace.content / "plan.yaml"
+    plan.write_text(
+        plan.read_text(encoding="utf-8").replace("channels: [telegram]", "channels: [telegrma]"),
+        encoding="utf-8",
+    )
+    workspace.drop_examples(["2026-11-09-jornada-vacunacion-influenza.md"])
+    result = workspace.cli("run", "--once")
+    assert result.returncode == 2
+    assert "plan" in result.stderr.lower() and "telegrma" in result.stderr
+    assert "línea" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert list(workspace.inbox.glob("*.md"))  # nothing was taken in
