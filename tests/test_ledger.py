@@ -38,7 +38,7 @@ async def test_status_guard_claims_once(ledger_url: str) -> None:
     ledger = await open_ledger(ledger_url)
     try:
         await ledger.add_item(item("a"), CHANNELS, status="ready")
-        website = [r for r in await ledger.deliveries_for(["a"]) if r["channel"] == "website"][0]
+        website = next(r for r in await ledger.deliveries_for(["a"]) if r["channel"] == "website")
         claims = await asyncio.gather(
             *(ledger.claim(website["id"], idempotent=True, mode="live") for _ in range(5))
         )
