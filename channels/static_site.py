@@ -174,6 +174,19 @@ def media_name(path: Path, base_dir: object = None) -> str:
     return path.name
 
 
+def relink(fragment: str, mapping: dict[str, str]) -> str:
+    """Replace ``src``/``href`` values found in ``mapping`` (local media path → remote URL),
+    for backends that host media elsewhere (WordPress's media library)."""
+
+    def fix(m: re.Match[str]) -> str:
+        target = mapping.get(html.unescape(m.group(3)))
+        if target is None:
+            return m.group(0)
+        return f'{m.group(1)}="{html.escape(target, quote=True)}"'
+
+    return _LINK_ATTR.sub(fix, fragment)
+
+
 def absolutize(fragment: str, page_url: str) -> str:
     """Resolve relative ``src``/``href`` values against ``page_url`` (for the feed)."""
 

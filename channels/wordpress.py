@@ -37,6 +37,7 @@ from channels.base import (
     Rejected,
     TransientError,
 )
+from channels.static_site import media_name, relink
 from settings import Settings
 
 SERVICE = "WordPress"
@@ -83,8 +84,18 @@ class WordPressAdapter:
 
     async def publish(self, post: Post) -> Receipt:
         self._require()
-        featured = await self._upload(post.image) if post.image else None
-        payload: dict[str, Any] = {"title": post.title, "content": post.text, "status": "publish"}
+        # The article links its media by local relative path; on WordPress they live in the
+        # media library, so upload each and point the links at the library's URLs.
+        links: dict[str, str] = {}
+        featured = None
+        for media in ([post.image] if post.image else []) + list(post.attachments):
+            media_id, source_url = await self._upload(media)
+            if media is post.image:
+                featured = media_id
+            if source_url:
+                links[quote(media_name(media.path, post.meta.get("base_dir")))] = source_url
+        content = relink(post.text, links) if links else post.text
+        payload: dict[str, Any] = {"title": post.title, "content": content, "status": "publish"}
         if post.summary:
             payload["excerpt"] = post.summary
         if featured is not None:
@@ -127,7 +138,7 @@ class WordPressAdapter:
 
     # -- steps ---------------------------------------------------------------------------
 
-    async def _upload(self, media: Media) -> int:
+    async def _upload(self, media: Media) -> tuple[int, str | None]:
         try:
             data = await asyncio.to_thread(media.path.read_bytes)
         except OSError as exc:
@@ -140,7 +151,8 @@ class WordPressAdapter:
         media_id = int(body["id"])
         if media.alt:
             await self._call("POST", f"/media/{media_id}", json={"alt_text": media.alt})
-        return media_id
+        source = body.get("source_url")
+        return media_id, str(source) if source else None
 
     async def _term(self, taxonomy: str, name: str) -> int:
         """The id of the category/tag called ``name``, created when missing."""

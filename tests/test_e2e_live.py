@@ -93,6 +93,11 @@ def test_every_item_reaches_every_planned_service_once(
         post = next(p for p in wordpress_double.posts.values() if p.get("title") == title)
         assert bool(post.get("featured_media")) == ("image" in meta)
         assert post["status"] == "publish"
+        # media links point at WordPress's media library, not at local relative paths
+        content = str(post.get("content"))
+        assert 'src="media/' not in content and 'href="media/' not in content
+        if "image" in meta:
+            assert wordpress_double.base_url in content.split("<img", 1)[1].split(">", 1)[0]
         # X: exactly one tweet with the link whole, and the image uploaded with alt text
         mine = [t for t in tweets if link in t["text"]]
         assert len(mine) == ("x" in channels)
