@@ -7,6 +7,7 @@ they print as ``**********`` in every repr, log line and ``status`` output.
 
 from __future__ import annotations
 
+from datetime import time
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
@@ -27,6 +28,18 @@ class TelegramSettings(BaseModel):
     api_url: str = "https://api.telegram.org/bot"
     file_url: str | None = None
     mode: Mode | None = None
+    webhook_url: str | None = None
+    """Public HTTPS URL Telegram posts the bot's updates to; unset: long polling."""
+    webhook_listen: str = "127.0.0.1"
+    webhook_port: int = Field(default=8443, ge=1, le=65535)
+    webhook_secret: SecretStr | None = None
+    summary_at: time | None = time(18, 0)
+    """Local time of the editors' daily summary; empty: none."""
+
+    @field_validator("summary_at", mode="before")
+    @classmethod
+    def _no_summary(cls, value: object) -> object:
+        return None if value in ("", "off", "no") else value
 
     @field_validator("editors", mode="before")
     @classmethod
@@ -116,6 +129,10 @@ class SmtpSettings(BaseModel):
     from_: str | None = Field(default=None, alias="from")
     connections: int = Field(default=4, ge=1, le=64)
     rate: float = Field(default=50.0, gt=0)
+    dkim_selector: str | None = None
+    dkim_domain: str | None = None
+    dkim_key: SecretStr | None = None
+    """PEM text or a path to the private key; DKIM signs when all three are set."""
 
     model_config = {"populate_by_name": True}
 

@@ -72,7 +72,7 @@ class MailingAdapter:
 
     async def _ready(self) -> tuple[Ledger, Plan, CampaignSender]:
         if self._ledger is None:
-            import dispatcher.mailing  # noqa: F401  (registers the mailing tables)
+            import dispatcher.db  # noqa: F401  (registers every table)
             from dispatcher.ledger import Ledger
 
             self._ledger = Ledger.from_url(self.settings.resolved_database_url)

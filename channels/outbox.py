@@ -89,6 +89,8 @@ class OutboxAdapter:
 
     def _write(self, post: Post) -> Receipt:
         stem = f"{post.item_id}.r{post.revision}"
+        if post.meta.get("early"):  # the call to journalists ahead of the public release
+            stem += ".convocatoria"
         ext = "html" if self.name in HTML_CHANNELS else "txt"
         main = self._dir / f"{stem}.{ext}"
         text = post.text

@@ -34,6 +34,17 @@ channels_app = typer.Typer(help="Canales configurados.", no_args_is_help=True)
 app.add_typer(channels_app, name="channels")
 
 
+def _register_parts() -> None:
+    from dispatcher.mailing.cli import register as register_mailing
+    from dispatcher.scale_cli import register as register_scale
+
+    register_mailing(app)
+    register_scale(app)
+
+
+_register_parts()
+
+
 def main() -> None:
     app()
 
@@ -216,6 +227,38 @@ def cancel(item_id: Annotated[str, typer.Argument(metavar="ID")]) -> None:
             return 1
         typer.echo(f"Pieza {item_id} cancelada: {count} entrega(s) pendiente(s) anulada(s).")
         return 0
+
+    raise typer.Exit(_with_app(settings, body))
+
+
+@app.command()
+def approve(
+    item_id: Annotated[str, typer.Argument(metavar="ID")],
+    editor: Annotated[str, typer.Option("--editor", "-e", help="Nombre de quien aprueba.")],
+    editor_id: Annotated[
+        int | None,
+        typer.Option(
+            "--editor-id",
+            help="ID de Telegram de quien aprueba: cuenta como la misma persona en el bot.",
+        ),
+    ] = None,
+) -> None:
+    """Aprobar una pieza que espera aprobación (una de las que pide el plan)."""
+    settings = _settings()
+    roster = settings.telegram.editors
+    if editor_id is not None and roster and editor_id not in roster:
+        _fail(f"El ID {editor_id} no está en PREGONERO_TELEGRAM__EDITORS.")
+
+    async def body(application: App) -> int:
+        from dispatcher.bot.approvals import approve as record_approval
+
+        try:
+            result = await record_approval(application, item_id, editor_id, editor, "cli")
+        except KeyError:
+            typer.echo(f"No existe la pieza {item_id!r}.", err=True)
+            return 1
+        typer.echo(result.message(settings.tz, application.clock()))
+        return 0 if result.outcome in ("approved", "recorded", "already") else 1
 
     raise typer.Exit(_with_app(settings, body))
 

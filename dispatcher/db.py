@@ -105,7 +105,7 @@ deliveries = Table(
     Column("item_id", String(120), ForeignKey("items.id"), nullable=False),
     Column("channel", String(40), nullable=False),
     Column("revision", Integer, nullable=False),
-    # publish | update
+    # publish | update | early (the plan's call ahead of an event: kinds.<kind>.early)
     Column("action", String(16), nullable=False, default="publish"),
     # pending | sending | sent | failed | retry_wait | unknown | cancelled
     Column("status", String(16), nullable=False),
@@ -119,7 +119,11 @@ deliveries = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     Column("sent_at", UTCDateTime, nullable=True),
-    UniqueConstraint("item_id", "channel", "revision", name="uq_delivery"),
+    # who holds a ``sending`` row and until when: recovery only touches expired leases
+    # (or its own, after a restart), never another live worker's delivery in flight
+    Column("claimed_by", String(160), nullable=True),
+    Column("lease_until", UTCDateTime, nullable=True),
+    UniqueConstraint("item_id", "channel", "revision", "action", name="uq_delivery"),
 )
 Index("ix_deliveries_due", deliveries.c.status, deliveries.c.not_before)
 Index("ix_deliveries_item", deliveries.c.item_id)
@@ -138,6 +142,26 @@ attempts = Table(
     Column("retry_after", Integer, nullable=True),
 )
 Index("ix_attempts_delivery", attempts.c.delivery_id)
+
+
+slots = Table(
+    "slots",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    # e.g. ``boletin-diario`` or ``anuncio:mesa-publica``; the unique key makes each slot
+    # run once however many schedulers race for it (the INSERT that wins runs it)
+    Column("name", String(80), nullable=False),
+    Column("scheduled_for", UTCDateTime, nullable=False),
+    # running | done | skipped | failed | retry (taken over after lease_until)
+    Column("status", String(16), nullable=False),
+    Column("owner", String(160), nullable=True),
+    Column("lease_until", UTCDateTime, nullable=True),
+    Column("runs", Integer, nullable=False, default=1),
+    Column("detail", Text, nullable=True),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime, nullable=True),
+    UniqueConstraint("name", "scheduled_for", name="uq_slot"),
+)
 
 
 def async_url(url: str) -> str:
@@ -173,3 +197,8 @@ def create_engine(url: str) -> AsyncEngine:
             cursor.close()
 
     return engine
+
+
+# Tables of the optional parts, on the same metadata so ``create_all`` sees them.
+from dispatcher.bot import tables as _bot_tables  # noqa: E402,F401
+from dispatcher.mailing import tables as _mailing_tables  # noqa: E402,F401

@@ -174,7 +174,8 @@ class Intake:
 
         A file outside the inbox is moved into it first (with a ``.md`` suffix, under a
         free name); media it names are looked for in the inbox. Raises ``OSError`` if the
-        file cannot be moved in.
+        file cannot be moved in, ``FileNotFoundError`` if it vanished (taken by the
+        watcher) before it could be read.
         """
         with self._lock:
             if path.parent.resolve() != self.inbox.resolve():
@@ -183,7 +184,8 @@ class Intake:
                 _move(path, target)
                 path = target
             event = self._consider(path, force=True)
-            assert event is not None  # force: never "not settled yet"
+            if event is None:  # with force, only a file that vanished meanwhile
+                raise FileNotFoundError(path)
             return event
 
     async def watch(self, stop: asyncio.Event) -> AsyncIterator[list[IntakeEvent]]:

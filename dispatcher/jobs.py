@@ -9,13 +9,23 @@ never re-sent here: it becomes ``unknown`` and the editors are told.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import random
 from datetime import datetime, timedelta
 from typing import Any
 
-from channels.base import ChannelError, OutcomeUnknown, PermanentError, TransientError
+from channels.base import (
+    Adapter,
+    ChannelError,
+    OutcomeUnknown,
+    PermanentError,
+    Post,
+    Receipt,
+    TransientError,
+)
 from dispatcher.app import App
+from dispatcher.leases import kept_alive, lease_seconds, lease_until
 from dispatcher.ledger import Claim, content_from_row
 
 log = logging.getLogger("pregonero.jobs")
@@ -31,10 +41,21 @@ def backoff(attempt: int, *, base: float, cap: float, retry_after: float | None 
     return delay
 
 
-async def deliver(ctx: dict[str, Any], delivery_id: int, channel: str | None = None) -> str:
-    """Send one delivery once. Returns its new status (``skipped`` if it was not sendable).
+def publish_timeout(app: App, channel: str) -> float | None:
+    """How long one publish may take on ``channel``: an adapter that bounds its own work (a
+    resumable mail campaign) says so with ``publish_timeout = None``; everything else gets
+    ``PREGONERO_DELIVERY__TIMEOUT``."""
+    default = app.settings.delivery.timeout
+    value = getattr(app.adapter(channel), "publish_timeout", default)
+    return None if value is None else float(value)
 
-    ``channel`` saves a lookup when the caller already knows it (the runner does)."""
+
+async def deliver(ctx: dict[str, Any], delivery_id: int, channel: str | None = None) -> str:
+    """Send one delivery once. Returns its new status (``skipped`` if it was not sendable
+    or not due yet — a queued job that runs early sends nothing).
+
+    ``channel`` saves a lookup when the caller already knows it (the runner does).
+    ``ctx["worker_id"]``, when present, is the owner recorded with the claim's lease."""
     app: App = ctx["app"]
     if channel is None:
         row = (await app.ledger.deliveries_by_id([delivery_id])).get(delivery_id)
@@ -44,7 +65,16 @@ async def deliver(ctx: dict[str, Any], delivery_id: int, channel: str | None = N
     mode = app.mode(channel)
     adapter = app.adapter(channel)
     idempotent = mode == "outbox" or bool(getattr(adapter, "idempotent", False))
-    claim = await app.ledger.claim(delivery_id, idempotent=idempotent, mode=mode)
+    timeout = publish_timeout(app, channel)
+    lease = lease_seconds(timeout, app.settings.delivery.timeout)
+    claim = await app.ledger.claim(
+        delivery_id,
+        idempotent=idempotent,
+        mode=mode,
+        owner=ctx.get("worker_id"),
+        lease_until=lease_until(lease),
+        due_at=app.clock(),
+    )
     if claim is None:
         return "skipped"
     try:
@@ -55,7 +85,7 @@ async def deliver(ctx: dict[str, Any], delivery_id: int, channel: str | None = N
         await app.notify(f"❌ {claim.item_id} · {channel}: {reason}")
         return "failed"
     try:
-        receipt = await asyncio.wait_for(adapter.publish(post), app.settings.delivery.timeout)
+        receipt = await _publish(app, claim, adapter, post, timeout, lease)
     except asyncio.CancelledError:
         # Shutdown mid-send: leave the row 'sending'; recovery decides on the next start.
         raise
@@ -68,20 +98,43 @@ async def deliver(ctx: dict[str, Any], delivery_id: int, channel: str | None = N
     return "sent"
 
 
-async def _render(app: App, claim: Claim) -> Any:
+async def _publish(
+    app: App, claim: Claim, adapter: Adapter, post: Post, limit: float | None, lease: float
+) -> Receipt:
+    """``adapter.publish`` within ``limit`` seconds; an unbounded send renews its lease."""
+    if limit is not None:
+        return await asyncio.wait_for(adapter.publish(post), limit)
+
+    async def renew() -> bool:
+        return await app.ledger.renew(claim, lease_until(lease))
+
+    async with kept_alive(renew, lease / 3):
+        return await adapter.publish(post)
+
+
+async def _render(app: App, claim: Claim) -> Post:
     row = await app.ledger.get_item(claim.item_id)
     if row is None:
         raise LookupError(f"la pieza {claim.item_id} no está en el registro")
     item = content_from_row(row)
-    url = None if claim.channel == "website" else row["url"]
+    early = claim.action == "early"
+    # the call ahead of an event goes out before the website page exists: no URL
+    url = None if claim.channel == "website" or early else row["url"]
     remote_id = None
     if claim.action == "update":
         remote_id = await app.ledger.previous_remote_id(
             claim.item_id, claim.channel, claim.revision
         )
-    return app.renderer.render(
+    post = app.renderer.render(
         item, claim.channel, url=url, revision=claim.revision, remote_id=remote_id
     )
+    if early:
+        kind = app.plan.kinds.get(item.kind)
+        audiences = list(kind.early.audiences) if kind and kind.early else []
+        post = dataclasses.replace(
+            post, meta={**post.meta, "early": True, "audiences": audiences or None}
+        )
+    return post
 
 
 async def _failed(app: App, claim: Claim, exc: BaseException, idempotent: bool) -> str:

@@ -9,18 +9,32 @@ import asyncio
 import contextlib
 import json
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy import (
+    Boolean,
+    ColumnElement,
+    Integer,
+    String,
+    and_,
+    bindparam,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from dispatcher.content import ContentItem, FrontMatter
 from dispatcher.db import (
+    UTCDateTime,
     attempts,
     create_engine,
     deliveries,
@@ -117,6 +131,9 @@ class Ledger:
 
     async def init(self) -> None:
         async with self._tx() as conn:
+            if not self.sqlite:
+                # several workers starting at once on a fresh database: one creates the tables
+                await conn.execute(text("SELECT pg_advisory_xact_lock(7402519)"))
             await conn.run_sync(metadata.create_all)
 
     async def close(self) -> None:
@@ -147,8 +164,13 @@ class Ledger:
         *,
         status: str,
         not_before: dict[str, datetime] | None = None,
+        early: Mapping[str, datetime] | None = None,
     ) -> None:
-        """A new item and one pending delivery per channel, in one transaction."""
+        """A new item and one pending delivery per channel, in one transaction.
+
+        ``early`` adds the plan's call ahead of an event (``kinds.<kind>.early``): one
+        ``action='early'`` delivery per channel, not before the given time and exempt from
+        the item's embargo (see :mod:`dispatcher.early`)."""
         now = utcnow()
         not_before = not_before or {}
         async with self._tx() as conn:
@@ -175,6 +197,20 @@ class Ledger:
                         status="pending",
                         attempts=0,
                         not_before=not_before.get(channel),
+                        created_at=now,
+                        updated_at=now,
+                    )
+                )
+            for channel, when in (early or {}).items():
+                await conn.execute(
+                    insert(deliveries).values(
+                        item_id=item.id,
+                        channel=channel,
+                        revision=1,
+                        action="early",
+                        status="pending",
+                        attempts=0,
+                        not_before=when,
                         created_at=now,
                         updated_at=now,
                     )
@@ -283,32 +319,20 @@ class Ledger:
             )
             return list(result.mappings())
 
-    async def due(self, now: datetime, limit: int = 500) -> list[RowMapping]:
+    async def due(
+        self, now: datetime, limit: int = 500, *, item_id: str | None = None
+    ) -> list[RowMapping]:
         """Deliveries that may be claimed now: sendable, not deferred, item ready and released.
 
-        Other channels wait for the item's website delivery (its URL goes into their posts).
+        Other channels wait for the item's website delivery (its URL goes into their posts);
+        an ``early`` delivery (the call ahead of an event) waits for neither the website nor
+        the item's embargo. Rows carry what a queue needs to schedule them: ``attempts``,
+        ``not_before``, ``action``, the item's ``publish_at`` and ``has_website``.
         """
-        web = deliveries.alias("web")
-        website_open = (
-            select(web.c.id)
-            .where(web.c.item_id == deliveries.c.item_id, web.c.channel == "website")
-            .where(web.c.status.in_(OPEN))
-            .exists()
-        )
-        query = (
-            select(deliveries.c.id, deliveries.c.item_id, deliveries.c.channel)
-            .join(items, items.c.id == deliveries.c.item_id)
-            .where(deliveries.c.status.in_(SENDABLE))
-            .where(or_(deliveries.c.not_before.is_(None), deliveries.c.not_before <= now))
-            .where(items.c.status == "ready")
-            .where(or_(items.c.publish_at.is_(None), items.c.publish_at <= now))
-            .where(or_(deliveries.c.channel == "website", ~website_open))
-            # websites first: their URL unblocks every other channel of the item
-            .order_by((deliveries.c.channel != "website"), deliveries.c.id)
-            .limit(limit)
-        )
+        query = _DUE if item_id is None else _DUE_FOR_ITEM
+        params = {"due_at": now, "due_limit": limit, "due_item": item_id}
         async with self.engine.connect() as conn:
-            return list((await conn.execute(query)).mappings())
+            return list((await conn.execute(query, params)).mappings())
 
     async def next_retry(self, now: datetime) -> datetime | None:
         """The earliest deferred attempt still in the future."""
@@ -339,37 +363,43 @@ class Ledger:
             )
             return int(value or 0)
 
-    async def claim(self, delivery_id: int, *, idempotent: bool, mode: str) -> Claim | None:
+    async def claim(
+        self,
+        delivery_id: int,
+        *,
+        idempotent: bool,
+        mode: str,
+        owner: str | None = None,
+        lease_until: datetime | None = None,
+        due_at: datetime | None = None,
+    ) -> Claim | None:
         """The status guard: move one sendable delivery to ``sending`` (one atomic
-        ``UPDATE … WHERE status IN ('pending','retry_wait') RETURNING``).
+        ``UPDATE … WHERE status IN ('pending','retry_wait') RETURNING``; on PostgreSQL a
+        concurrent claim waits for the first to commit, re-reads the row and finds it taken).
 
         Returns ``None`` when another task or worker got there first, or the delivery is no
-        longer sendable (sent, cancelled, unknown…). The attempt row is written with the
-        outcome in :meth:`finish` (or as ``interrupted`` by :meth:`recover`).
+        longer sendable (sent, cancelled, unknown…). With ``due_at`` the same statement also
+        requires the delivery to be due then (retry time, embargo, website first, item
+        ready), so a queued job that runs early — a rescheduled embargo, a stale copy — sends
+        nothing. ``owner`` and ``lease_until`` say who holds the row and until when (see
+        :meth:`recover`). The attempt row is written with the outcome in :meth:`finish` (or
+        as ``interrupted`` by :meth:`recover`).
         """
         now = utcnow()
+        params = {
+            "claim_id": delivery_id,
+            "claim_idempotent": idempotent,
+            "claim_mode": mode,
+            "claim_owner": owner,
+            "claim_lease": lease_until,
+            "claim_now": now,
+            "due_at": due_at,
+        }
+        # prebuilt statements: building the due-ness clause per call costs more than the query
+        statement = _CLAIM if due_at is None else _CLAIM_DUE
 
         async def op(conn: AsyncConnection) -> Any:
-            return (
-                await conn.execute(
-                    update(deliveries)
-                    .where(deliveries.c.id == delivery_id, deliveries.c.status.in_(SENDABLE))
-                    .values(
-                        status="sending",
-                        attempts=deliveries.c.attempts + 1,
-                        idempotent=idempotent,
-                        mode=mode,
-                        updated_at=now,
-                    )
-                    .returning(
-                        deliveries.c.item_id,
-                        deliveries.c.channel,
-                        deliveries.c.revision,
-                        deliveries.c.action,
-                        deliveries.c.attempts,
-                    )
-                )
-            ).first()
+            return (await conn.execute(statement, params)).first()
 
         row = await self._batched(op)
         if row is None:
@@ -384,6 +414,24 @@ class Ledger:
             started_at=now,
         )
 
+    async def renew(self, claim: Claim, lease_until: datetime) -> bool:
+        """Extend the lease of a delivery still being sent under ``claim`` (a long send, e.g.
+        a mailing campaign). False when the row is no longer this claim's."""
+
+        async def op(conn: AsyncConnection) -> int:
+            result = await conn.execute(
+                update(deliveries)
+                .where(
+                    deliveries.c.id == claim.delivery_id,
+                    deliveries.c.status == "sending",
+                    deliveries.c.attempts == claim.attempt_number,
+                )
+                .values(lease_until=lease_until)
+            )
+            return int(result.rowcount or 0)
+
+        return bool(await self._batched(op))
+
     async def finish(
         self,
         claim: Claim,
@@ -396,9 +444,19 @@ class Ledger:
         remote_id: str | None = None,
         url: str | None = None,
     ) -> None:
-        """Record an attempt's outcome and the delivery's new state in one transaction."""
+        """Record an attempt's outcome and the delivery's new state in one transaction.
+
+        The row changes only while it still belongs to this attempt: ``sending`` — or
+        ``unknown`` after recovery gave up on a slow attempt, whose late answer then settles
+        it — with the same attempt number. A row recovered and claimed again by another
+        worker is left alone; the attempt row is recorded either way."""
         now = utcnow()
-        values: dict[str, Any] = {"status": status, "updated_at": now, "last_error": error}
+        values: dict[str, Any] = {
+            "status": status,
+            "updated_at": now,
+            "last_error": error,
+            "lease_until": None,
+        }
         if status == "sent":
             values.update(remote_id=remote_id, url=url, sent_at=now, not_before=None)
         elif status == "retry_wait":
@@ -407,7 +465,11 @@ class Ledger:
         async def op(conn: AsyncConnection) -> None:
             await conn.execute(
                 update(deliveries)
-                .where(deliveries.c.id == claim.delivery_id, deliveries.c.status == "sending")
+                .where(
+                    deliveries.c.id == claim.delivery_id,
+                    deliveries.c.status.in_(("sending", "unknown")),
+                    deliveries.c.attempts == claim.attempt_number,
+                )
                 .values(**values)
             )
             await conn.execute(
@@ -443,15 +505,23 @@ class Ledger:
                     deliveries.c.channel == channel,
                     deliveries.c.revision < before_revision,
                     deliveries.c.status == "sent",
+                    deliveries.c.action != "early",
                 )
                 .order_by(deliveries.c.revision.desc())
                 .limit(1)
             )
 
-    async def recover(self) -> dict[str, int]:
+    async def recover(self, owner: str | None = None) -> dict[str, int]:
         """After a crash: deliveries left ``sending`` become ``unknown`` when re-sending could
-        double-post (social channels), ``pending`` when it is harmless (idempotent)."""
+        double-post (social channels), ``pending`` when it is harmless (idempotent).
+
+        Only rows nobody holds any more are touched: the lease expired (or there is none),
+        or the holder is ``owner`` — this same process after a restart. Another live
+        worker's delivery in flight is never marked."""
         now = utcnow()
+        abandoned = or_(deliveries.c.lease_until.is_(None), deliveries.c.lease_until < now)
+        if owner is not None:
+            abandoned = or_(abandoned, deliveries.c.claimed_by == owner)
         async with self._tx() as conn:
             stuck = (
                 await conn.execute(
@@ -460,7 +530,7 @@ class Ledger:
                         deliveries.c.idempotent,
                         deliveries.c.attempts,
                         deliveries.c.updated_at,
-                    ).where(deliveries.c.status == "sending")
+                    ).where(deliveries.c.status == "sending", abandoned)
                 )
             ).all()
             if not stuck:
@@ -468,17 +538,19 @@ class Ledger:
             safe = [row.id for row in stuck if row.idempotent]
             unsafe = [row.id for row in stuck if not row.idempotent]
             reason = "el proceso se detuvo durante el envío; no se sabe si se publicó"
+            # the same guard again in the UPDATE: a row finished meanwhile is left alone
+            still = and_(deliveries.c.status == "sending", abandoned)
             if unsafe:
                 await conn.execute(
                     update(deliveries)
-                    .where(deliveries.c.id.in_(unsafe))
-                    .values(status="unknown", last_error=reason, updated_at=now)
+                    .where(deliveries.c.id.in_(unsafe), still)
+                    .values(status="unknown", last_error=reason, updated_at=now, lease_until=None)
                 )
             if safe:
                 await conn.execute(
                     update(deliveries)
-                    .where(deliveries.c.id.in_(safe))
-                    .values(status="pending", updated_at=now)
+                    .where(deliveries.c.id.in_(safe), still)
+                    .values(status="pending", updated_at=now, lease_until=None)
                 )
             await conn.execute(
                 insert(attempts),
@@ -507,11 +579,29 @@ class Ledger:
             )
             if item is None:
                 raise KeyError(item_id)
-            query = select(deliveries).where(deliveries.c.item_id == item_id)
+            query = select(deliveries).where(
+                deliveries.c.item_id == item_id, deliveries.c.action != "early"
+            )
             if channel:
                 query = query.where(deliveries.c.channel == channel)
-            rows = list((await conn.execute(query.order_by(deliveries.c.revision))).mappings())
+            order = (deliveries.c.revision, deliveries.c.id)
+            rows = list((await conn.execute(query.order_by(*order))).mappings())
             latest: dict[str, RowMapping] = {row["channel"]: row for row in rows}
+            early = select(deliveries).where(
+                deliveries.c.item_id == item_id,
+                deliveries.c.action == "early",
+                deliveries.c.status.in_(("failed", "unknown", "cancelled")),
+            )
+            if channel:
+                early = early.where(deliveries.c.channel == channel)
+            for row in (await conn.execute(early)).mappings() if _ahead(item, now) else ():
+                # a call ahead of the event is retried only while the event is still ahead
+                await conn.execute(
+                    update(deliveries)
+                    .where(deliveries.c.id == row["id"])
+                    .values(status="pending", updated_at=now)
+                )
+                touched.append(f"{row['channel']} (convocatoria)")
             for name, row in latest.items():
                 if row["status"] in ("failed", "unknown", "cancelled"):
                     await conn.execute(
@@ -578,6 +668,45 @@ class Ledger:
             return list(result.mappings())
 
 
+def _ahead(item: RowMapping, now: datetime) -> bool:
+    """Whether the item's event (``event.starts_at`` in its front matter) is still ahead."""
+    starts_at = (json.loads(item["front_matter"]).get("event") or {}).get("starts_at")
+    if not starts_at:
+        return False
+    when = datetime.fromisoformat(starts_at)
+    return (when if when.tzinfo else when.replace(tzinfo=UTC)) > now
+
+
+def _item_released(now: datetime | ColumnElement[Any]) -> ColumnElement[bool]:
+    """The item side of due-ness (``items`` joined or correlated): ready, and past its
+    embargo unless the delivery is the early call."""
+    return and_(
+        items.c.status == "ready",
+        or_(
+            items.c.publish_at.is_(None),
+            items.c.publish_at <= now,
+            deliveries.c.action == "early",
+        ),
+    )
+
+
+def _delivery_due(now: datetime | ColumnElement[Any]) -> ColumnElement[bool]:
+    """The delivery side of due-ness: sendable, past its retry time, and the item's website
+    no longer open (its URL goes into the other posts) — the early call waits for nothing."""
+    web = deliveries.alias("web")
+    website_open = (
+        select(web.c.id)
+        .where(web.c.item_id == deliveries.c.item_id, web.c.channel == "website")
+        .where(web.c.status.in_(OPEN), web.c.action != "early")
+        .exists()
+    )
+    return and_(
+        deliveries.c.status.in_(SENDABLE),
+        or_(deliveries.c.not_before.is_(None), deliveries.c.not_before <= now),
+        or_(deliveries.c.channel == "website", deliveries.c.action == "early", ~website_open),
+    )
+
+
 def _item_values(item: ContentItem, status: str | None, now: datetime) -> dict[str, Any]:
     return {
         "id": item.id,
@@ -610,3 +739,57 @@ def content_from_row(row: RowMapping) -> ContentItem:
         digest=row["digest"],
         source_name=row["source_name"],
     )
+
+
+# Statements run for every delivery, built once (parameters bound per call).
+_AT = bindparam("due_at", type_=UTCDateTime)
+_WEB = deliveries.alias("item_web")
+_DUE = (
+    select(
+        deliveries.c.id,
+        deliveries.c.item_id,
+        deliveries.c.channel,
+        deliveries.c.action,
+        deliveries.c.attempts,
+        deliveries.c.not_before,
+        items.c.publish_at,
+        select(_WEB.c.id)
+        .where(
+            _WEB.c.item_id == deliveries.c.item_id,
+            _WEB.c.channel == "website",
+            _WEB.c.action != "early",
+        )
+        .exists()
+        .label("has_website"),
+    )
+    .join(items, items.c.id == deliveries.c.item_id)
+    .where(_delivery_due(_AT), _item_released(_AT))
+    # websites first: their URL unblocks every other channel of the item
+    .order_by((deliveries.c.channel != "website"), deliveries.c.id)
+    .limit(bindparam("due_limit", type_=Integer))
+)
+_DUE_FOR_ITEM = _DUE.where(deliveries.c.item_id == bindparam("due_item"))
+_CLAIM = (
+    update(deliveries)
+    .where(deliveries.c.id == bindparam("claim_id"), deliveries.c.status.in_(SENDABLE))
+    .values(
+        status="sending",
+        attempts=deliveries.c.attempts + 1,
+        idempotent=bindparam("claim_idempotent", type_=Boolean),
+        mode=bindparam("claim_mode", type_=String),
+        claimed_by=bindparam("claim_owner", type_=String),
+        lease_until=bindparam("claim_lease", type_=UTCDateTime),
+        updated_at=bindparam("claim_now", type_=UTCDateTime),
+    )
+    .returning(
+        deliveries.c.item_id,
+        deliveries.c.channel,
+        deliveries.c.revision,
+        deliveries.c.action,
+        deliveries.c.attempts,
+    )
+)
+_CLAIM_DUE = _CLAIM.where(
+    _delivery_due(_AT),
+    select(items.c.id).where(items.c.id == deliveries.c.item_id, _item_released(_AT)).exists(),
+)

@@ -19,9 +19,13 @@ log = logging.getLogger("pregonero.runner")
 
 
 class InProcessRunner:
-    def __init__(self, app: App, *, concurrency: int | None = None) -> None:
+    """``owner`` is recorded with each claim's lease (see :mod:`dispatcher.leases`)."""
+
+    def __init__(
+        self, app: App, *, concurrency: int | None = None, owner: str | None = None
+    ) -> None:
         self.app = app
-        self.ctx: dict[str, Any] = {"app": app}
+        self.ctx: dict[str, Any] = {"app": app, "worker_id": owner}
         self._limit = concurrency or app.settings.delivery.concurrency
         self._running: dict[int, asyncio.Task[str]] = {}
         self._changed = asyncio.Event()

@@ -1,8 +1,12 @@
 """``pregonero run``: intake → ledger → runner, once or continuously.
 
 Intake events are recorded in the ledger (new item, duplicate, correction); the runner
-then delivers whatever the ledger says is due. On start, deliveries left ``sending`` by a
-crash are recovered (``unknown`` for social channels, ``pending`` for idempotent ones).
+then delivers whatever the ledger says is due — in this process (the default), or, with
+``PREGONERO_REDIS_URL`` set, by enqueueing it for ``pregonero worker`` processes. A
+scheduler task runs the plan's slots (daily bulletin, recurring announcements; see
+:mod:`dispatcher.schedule`). On start, deliveries left ``sending`` by a crash of this
+runner, or whose lease expired, are recovered (``unknown`` for social channels,
+``pending`` for idempotent ones).
 """
 
 from __future__ import annotations
@@ -12,11 +16,17 @@ import contextlib
 import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from dispatcher.app import App
 from dispatcher.content import ContentItem
+from dispatcher.early import early_calls
 from dispatcher.intake import Accepted, Held, Intake, IntakeEvent, Rejected
+from dispatcher.leases import RUN_ROLE, owner_id
 from dispatcher.runner import InProcessRunner
+
+if TYPE_CHECKING:
+    from dispatcher.queue import QueueRunner
 
 log = logging.getLogger("pregonero")
 
@@ -76,10 +86,16 @@ async def record(app: App, event: IntakeEvent, tally: Tally) -> None:
         kind = app.plan.kinds[item.kind]
         channels = app.plan.channels_for(item.kind, item.meta.channels)
         status = "awaiting_approval" if kind.approval == "required" else "ready"
-        await app.ledger.add_item(item, channels, status=status)
+        early = early_calls(app.plan, item, channels, app.clock())
+        await app.ledger.add_item(item, channels, status=status, early=early)
         tally.accepted += 1
         tally.messages.append(f"aceptado {item.id} → {', '.join(channels)}")
         log.info("aceptado %s (%s) → %s", item.id, item.kind, ", ".join(channels))
+        if early:
+            when = min(early.values()).astimezone(app.plan.tz)
+            tally.messages.append(
+                f"convocatoria de {item.id} → {', '.join(early)} desde {when:%Y-%m-%d %H:%M}"
+            )
     elif existing["digest"] == item.digest:
         await app.ledger.add_duplicate(item, int(existing["revision"]))
         tally.duplicates += 1
@@ -111,18 +127,60 @@ async def take_in(
     return events
 
 
+def run_owner() -> str:
+    """The owner of this host's in-process runner's claims (stable across restarts, so a
+    restarted ``run`` takes back its own deliveries at once)."""
+    return owner_id(RUN_ROLE, per_process=False)
+
+
+def make_runner(app: App) -> InProcessRunner | QueueRunner:
+    """The in-process runner, or with ``PREGONERO_REDIS_URL`` the arq queue's enqueuer."""
+    if app.settings.redis_url:
+        from dispatcher.queue import QueueRunner
+
+        return QueueRunner(app)
+    return InProcessRunner(app, owner=run_owner())
+
+
 async def run_once(app: App) -> Tally:
     """Take in the inbox (waiting for files to settle and held media), deliver everything
-    due, wait for retries due within a minute, and return."""
+    due, wait for retries due within a minute, run the slots that are due (within their
+    grace window), and return. With Redis, due work is enqueued for the workers instead."""
     tally = Tally()
-    await _recover(app)
+    owner = run_owner()
+    await recover(app, owner)
     intake = make_intake(app)
     while True:
         await take_in(app, intake, tally)
         if not intake.pending:
             break
         await asyncio.sleep(max(0.05, app.settings.intake.settle_seconds / 2))
-    runner = InProcessRunner(app)
+    runner = make_runner(app)
+    if not isinstance(runner, InProcessRunner):
+        await _run_slots(app, owner, tally)
+        try:
+            queued = await runner.reconcile()
+        finally:
+            await runner.drain()
+        tally.messages.append(f"{queued} entrega(s) puestas en la cola para los trabajadores")
+        return tally
+    await deliver_due(app, runner)
+    if await _run_slots(app, owner, tally):
+        await deliver_due(app, runner)
+    return tally
+
+
+async def _run_slots(app: App, owner: str, tally: Tally) -> int:
+    from dispatcher.schedule import run_due
+
+    runs = await run_due(app, owner=owner)
+    for run in runs:
+        tally.messages.append(f"franja {run.slot.name}: {run.detail}")
+    return len(runs)
+
+
+async def deliver_due(app: App, runner: InProcessRunner) -> None:
+    """Deliver everything due, waiting for retries due within a minute."""
     while True:
         started = await runner.pump()
         if runner.busy:
@@ -136,46 +194,66 @@ async def run_once(app: App) -> Tally:
             break
         await asyncio.sleep(max(0.0, (next_retry - now).total_seconds()) + 0.01)
     await runner.drain()
-    return tally
 
 
 async def run_forever(app: App, stop: asyncio.Event) -> None:
-    """Watch the inbox and deliver until ``stop`` is set."""
-    await _recover(app)
+    """Watch the inbox, run the scheduler and deliver (or enqueue) until ``stop`` is set.
+    With ``PREGONERO_TELEGRAM__BOT_TOKEN`` set the editors' bot runs too, started first so
+    the recovery notice reaches the editors, and stopped last so the notices of deliveries
+    finishing during the drain do too."""
+    from dispatcher.schedule import loop as schedule_loop
+
+    owner = run_owner()
     intake = make_intake(app)
-    runner = InProcessRunner(app)
-    tally = Tally()
+    runner = make_runner(app)
+    bot = None
+    if app.settings.telegram.bot_token is not None:
+        from dispatcher.bot.app import start_bot
 
-    async def watch() -> None:
-        async for batch in intake.watch(stop):
-            for event in batch:
-                await record(app, event, tally)
-            runner.poke()
-
-    watcher = asyncio.create_task(watch(), name="intake")
+        bot = await start_bot(app, stop, intake=intake, poke=runner.poke)
     try:
-        while not stop.is_set():
-            await runner.pump()
-            now = app.clock()
-            wake = [
-                t
-                for t in (await app.ledger.next_retry(now), await app.ledger.next_embargo(now))
-                if t
-            ]
-            timeout = 2.0
-            if wake:
-                timeout = min(timeout, max(0.01, (min(wake) - now).total_seconds()))
-            await runner.wait_change(timeout)
+        await recover(app, owner)
+        tally = Tally()
+
+        async def watch() -> None:
+            async for batch in intake.watch(stop):
+                for event in batch:
+                    await record(app, event, tally)
+                if bot is not None:
+                    await bot.observe(batch)
+                runner.poke()
+
+        watcher = asyncio.create_task(watch(), name="intake")
+        scheduler = asyncio.create_task(schedule_loop(app, stop, owner=owner), name="scheduler")
+        try:
+            while not stop.is_set():
+                await runner.pump()
+                now = app.clock()
+                wake = [
+                    t
+                    for t in (await app.ledger.next_retry(now), await app.ledger.next_embargo(now))
+                    if t
+                ]
+                timeout = 2.0
+                if wake:
+                    timeout = min(timeout, max(0.01, (min(wake) - now).total_seconds()))
+                await runner.wait_change(timeout)
+        finally:
+            stop.set()
+            for task in (watcher, scheduler):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            await runner.drain(grace=SHUTDOWN_GRACE)
     finally:
-        stop.set()
-        watcher.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await watcher
-        await runner.drain(grace=SHUTDOWN_GRACE)
+        if bot is not None:
+            await bot.stop()
 
 
-async def _recover(app: App) -> None:
-    result = await app.ledger.recover()
+async def recover(app: App, owner: str | None) -> dict[str, int]:
+    """Take back deliveries nobody holds any more (expired lease, or ``owner``'s own after
+    a restart) and tell the editors about the ones whose outcome is now unknown."""
+    result = await app.ledger.recover(owner)
     if result["unknown"]:
         await app.notify(
             f"⚠️ {result['unknown']} entrega(s) quedaron a medio enviar al detenerse el proceso: "
@@ -183,3 +261,4 @@ async def _recover(app: App) -> None:
         )
     if result["pending"]:
         log.info("%d entrega(s) idempotentes se reanudan tras la parada", result["pending"])
+    return result

@@ -86,6 +86,9 @@ async def item_report(app: App, item_id: str) -> str | None:
         f"  enlace: {item['url'] or '—'}",
         f"  archivo: {item['archive_dir']}",
     ]
+    from dispatcher.bot.approvals import approval_lines
+
+    lines.extend(await approval_lines(app, item_id))
     deliveries = await app.ledger.deliveries_for([item_id])
     attempts = await app.ledger.attempts_for([d["id"] for d in deliveries])
     by_delivery: dict[int, list[str]] = defaultdict(list)
@@ -104,7 +107,10 @@ async def item_report(app: App, item_id: str) -> str | None:
         if d["last_error"] and d["status"] != "sent":
             extra.append(d["last_error"])
         mode = f" ({d['mode']})" if d["mode"] else ""
-        action = " [actualización]" if d["action"] == "update" else ""
+        action = {
+            "update": " [actualización]",
+            "early": f" [convocatoria desde {_local(app, d['not_before'])}]",
+        }.get(d["action"], "")
         lines.append(
             f"    {d['channel']}{mode} r{d['revision']}{action}: {STATE_ES.get(d['status'], d['status'])}"
             + (f" — {' · '.join(extra)}" if extra else "")

@@ -3,6 +3,7 @@ messages, partial refusals, 421 and hang-ups, STARTTLS + AUTH, resuming, the lea
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import os
@@ -19,6 +20,7 @@ from pydantic import SecretStr
 from dispatcher.ledger import Ledger
 from dispatcher.mailing.bulletin import item_campaign, list_for
 from dispatcher.mailing.campaign import CampaignBusy, CampaignSender
+from dispatcher.mailing.journal import Journal
 from dispatcher.mailing.message import MailContent
 from dispatcher.mailing.subscribers import unsubscribe
 from dispatcher.mailing.tables import audience_mask
@@ -248,3 +250,30 @@ async def test_lease_keeps_a_second_sender_out_until_its_owner_is_gone(tmp_path:
 def test_sink_parses_what_it_receives() -> None:
     raw = b"Subject: hola\r\n\r\ncuerpo\r\n"
     assert email.message_from_bytes(raw, policy=email.policy.default)["Subject"] == "hola"
+
+
+async def test_journal_waits_off_the_loop_when_another_writer_holds_the_lock(
+    tmp_path: Path,
+) -> None:
+    _, ledger = await _setup(tmp_path, free_port(), 3)
+    campaign_id = await _campaign(ledger)
+    other = sqlite3.connect(tmp_path / "pregonero.db", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # e.g. the dispatcher recording a delivery
+    journal = Journal(ledger, campaign_id, "test")
+    ticket = journal.mark(1)
+    ticks = 0
+
+    async def loop_is_alive() -> None:
+        nonlocal ticks
+        while not ticket.done():
+            ticks += 1
+            await asyncio.sleep(0.01)
+
+    asyncio.get_running_loop().call_later(0.3, other.execute, "COMMIT")
+    await asyncio.gather(ticket, loop_is_alive())
+    assert ticks >= 10  # the event loop kept running while the commit waited
+    journal.outcome(1, "sent", "250 ok")
+    await journal.close()
+    other.close()
+    assert _statuses(tmp_path)["persona0@example.org"] == ("sent", 1, "250 ok")
+    await ledger.close()

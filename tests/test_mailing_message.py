@@ -7,6 +7,7 @@ import email.policy
 import re
 from datetime import UTC, datetime
 from email.message import EmailMessage
+from pathlib import Path
 
 import dkim
 from cryptography.hazmat.primitives import serialization
@@ -145,3 +146,26 @@ def test_dkim_signature_covers_both_list_headers_and_verifies() -> None:
     wire = template.wire("ana@example.org", 9, make_token(KEY, 9))
     assert dkim.verify(wire[:-3].replace(b"\r\n..", b"\r\n."), dnsfunc=dns)
     assert not dkim.verify(raw.replace(b"Hola", b"Chao"), dnsfunc=dns)
+
+
+def test_dkim_key_from_settings_accepts_pem_or_a_path(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from pydantic import SecretStr
+
+    pem = "-----BEGIN RSA PRIVATE KEY-----\nMIIB\n-----END RSA PRIVATE KEY-----\n"
+    smtp = SimpleNamespace(
+        dkim_selector="pregonero", dkim_key=SecretStr(pem), dkim_domain=None,
+        from_="Prensa <prensa@bucaramanga.gov.co>",
+    )  # fmt: skip
+    key = DkimKey.from_settings(SimpleNamespace(smtp=smtp))  # type: ignore[arg-type]
+    assert key == DkimKey("pregonero", "bucaramanga.gov.co", pem.encode())
+    path = tmp_path / "dkim.pem"
+    path.write_text(pem)
+    smtp.dkim_key = SecretStr(str(path))
+    smtp.dkim_domain = "prensa.bucaramanga.gov.co"
+    key = DkimKey.from_settings(SimpleNamespace(smtp=smtp))  # type: ignore[arg-type]
+    assert key is not None and key.private_key == pem.encode()
+    assert key.domain == "prensa.bucaramanga.gov.co"
+    smtp.dkim_selector = None
+    assert DkimKey.from_settings(SimpleNamespace(smtp=smtp)) is None  # type: ignore[arg-type]

@@ -1,21 +1,16 @@
 """The same mailing path on PostgreSQL (the ledger of multi-machine deployments): import,
 a campaign with refusals and a 421, the daily bulletin's variants, unsubscribe.
 
-Uses ``PREGONERO_TEST_POSTGRES_URL`` (default: the local server CI starts) and a database
-of its own, dropped afterwards; skipped when no server answers.
+Uses the ``postgres_url`` fixture (tests/conftest.py): a database of its own on the local
+server, dropped afterwards; skipped without a server, failed in CI.
 """
 
 from __future__ import annotations
 
 import io
-import os
-import secrets
-from collections.abc import AsyncIterator
 from datetime import date
 from pathlib import Path
 
-import asyncpg
-import pytest
 from sqlalchemy import select
 
 from dispatcher.app import App
@@ -28,31 +23,12 @@ from dispatcher.mailing.tables import audience_mask, mail_recipients, subscriber
 from dispatcher.plan import load_plan
 from tests.test_mailing_support import ROOT, Sink, make_settings, smtp_server, subscriber_rows
 
-SERVER = os.environ.get(
-    "PREGONERO_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-)
 
-
-@pytest.fixture
-async def pg_url() -> AsyncIterator[str]:
-    name = f"pregonero_mail_{secrets.token_hex(4)}"
-    try:
-        admin = await asyncpg.connect(SERVER, timeout=3)
-    except (OSError, asyncpg.PostgresError) as exc:
-        pytest.skip(f"PostgreSQL no disponible en {SERVER}: {exc}")
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        yield SERVER.rsplit("/", 1)[0] + "/" + name
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
-
-
-async def test_campaign_and_bulletin_on_postgresql(pg_url: str, tmp_path: Path) -> None:
+async def test_campaign_and_bulletin_on_postgresql(postgres_url: str, tmp_path: Path) -> None:
     sink = Sink(refuse={"persona1@example.org": "550 5.1.1 no existe"}, reply_421_at={4})
     with smtp_server(sink) as port:
-        settings = make_settings(tmp_path, port).model_copy(update={"database_url": pg_url})
-        ledger = Ledger.from_url(pg_url)
+        settings = make_settings(tmp_path, port).model_copy(update={"database_url": postgres_url})
+        ledger = Ledger.from_url(postgres_url)
         await ledger.init()
         header = ["email", "name", "audiences", "consent_at", "consent_source"]
         rows = subscriber_rows(6, "ciudadania") + subscriber_rows(3, "periodistas", start=10)

@@ -19,7 +19,7 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, Session
 
-import dispatcher.mailing  # noqa: F401  (registers the mailing tables)
+import dispatcher.db  # noqa: F401  (registers every table)
 from dispatcher.ledger import Ledger
 from dispatcher.mailing.subscribers import csv_text, import_csv
 from settings import Settings

@@ -119,7 +119,9 @@ def needed_approvals(app: App, kind: str) -> int:
 
 
 @contextlib.asynccontextmanager
-async def _locked_item(ledger: Ledger, item_id: str) -> AsyncIterator[tuple[AsyncConnection, RowMapping]]:
+async def _locked_item(
+    ledger: Ledger, item_id: str
+) -> AsyncIterator[tuple[AsyncConnection, RowMapping]]:
     async with ledger.engine.begin() as conn:
         lock = await conn.execute(
             update(items).where(items.c.id == item_id).values(updated_at=items.c.updated_at)
@@ -189,16 +191,12 @@ async def approve(
         key = editor_key(editor_id, editor_name)
         if key in found:
             names = tuple(found.values())
-            return ApprovalResult(
-                outcome="already", status=row["status"], approvers=names, **base
-            )
+            return ApprovalResult(outcome="already", status=row["status"], approvers=names, **base)
         await _record(conn, row, "approve", editor_id, editor_name, via)
         found[key] = " ".join(editor_name.split()) or "(sin nombre)"
         names = tuple(found.values())
         if len(found) < needed:
-            return ApprovalResult(
-                outcome="recorded", status=row["status"], approvers=names, **base
-            )
+            return ApprovalResult(outcome="recorded", status=row["status"], approvers=names, **base)
         await conn.execute(
             update(items).where(items.c.id == item_id).values(status="ready", updated_at=utcnow())
         )

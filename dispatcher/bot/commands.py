@@ -10,14 +10,15 @@ import logging
 from datetime import date
 
 from sqlalchemy import func, select
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update, User
+from sqlalchemy.engine import RowMapping
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update, User
 from telegram.ext import ContextTypes
 
 from dispatcher.bot import approvals
 from dispatcher.bot.dates import DateError, parse_when
 from dispatcher.bot.gate import say
 from dispatcher.bot.preview import send_preview
-from dispatcher.bot.reports import Lookup, find_item, local, not_found, queue_report
+from dispatcher.bot.reports import find_item, local, not_found, queue_report
 from dispatcher.bot.state import BotState
 from dispatcher.status import item_report, overview
 
@@ -60,15 +61,15 @@ class Commands:
     def __init__(self, state: BotState) -> None:
         self.state = state
 
-    async def _item(self, message: Message, args: list[str], command: str) -> Lookup | None:
+    async def _item(self, message: Message, args: list[str], command: str) -> RowMapping | None:
+        """The item named by the first argument, or ``None`` after telling the editor why."""
         if not args:
             await message.reply_text(f"Uso: {USAGE[command]}")
             return None
         lookup = await find_item(self.state.app, args[0])
         if lookup.row is None:
             await message.reply_text(not_found(args[0], lookup))
-            return None
-        return lookup
+        return lookup.row
 
     async def ayuda(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if update.effective_message:
@@ -85,11 +86,13 @@ class Commands:
         if not context.args:
             await say(context.bot, message.chat_id, await overview(app))
             return
-        lookup = await self._item(message, context.args, "estado")
-        if lookup is None or lookup.row is None:
+        row = await self._item(message, context.args, "estado")
+        if row is None:
             return
-        text = await item_report(app, lookup.row["id"]) or ""
-        extra = [line for line in await approvals.approval_lines(app, lookup.row["id"]) if line not in text]
+        text = await item_report(app, row["id"]) or ""
+        extra = [
+            line for line in await approvals.approval_lines(app, row["id"]) if line not in text
+        ]
         await say(context.bot, message.chat_id, "\n".join([text, *extra]))
 
     async def vista(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -97,40 +100,43 @@ class Commands:
         if message is None:
             return
         args = context.args or []
-        lookup = await self._item(message, args, "vista")
-        if lookup is None or lookup.row is None:
+        row = await self._item(message, args, "vista")
+        if row is None:
             return
         channel = args[1].lower() if len(args) > 1 else None
-        await send_preview(self.state, message, lookup.row, channel)
+        await send_preview(self.state, message, row, channel)
 
     async def publicar(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
         if message is None:
             return
-        lookup = await self._item(message, context.args or [], "publicar")
-        if lookup is None or lookup.row is None:
+        row = await self._item(message, context.args or [], "publicar")
+        if row is None:
             return
-        await self.decide(message, lookup.row["id"], update.effective_user)
+        await self.decide(context.bot, message.chat_id, row["id"], update.effective_user)
 
-    async def decide(self, message: Message, item_id: str, user: User | None) -> None:
-        """``/publicar`` and the approve button."""
+    async def decide(self, bot: Bot, chat_id: int, item_id: str, user: User | None) -> str:
+        """``/publicar`` and the approve button; returns the outcome."""
         app = self.state.app
         try:
             result = await approvals.publish(
                 app, item_id, user.id if user else None, editor_name(user), "bot"
             )
         except KeyError:
-            await message.reply_text(f"La pieza {item_id} ya no existe.")
-            return
+            await bot.send_message(chat_id, f"La pieza {item_id} ya no existe.")
+            return "missing"
         if result.changed:
-            log.info("bot: %s %s por el editor %s", result.outcome, item_id, user.id if user else "?")
+            log.info(
+                "bot: %s %s por el editor %s", result.outcome, item_id, user.id if user else "?"
+            )
             self.state.poke()
         text = result.message(app.settings.tz, app.clock())
         if result.outcome == "cancelled":
             text += f" Use /reintentar {item_id}."
         elif result.outcome == "approved" and result.publish_at and result.publish_at > app.clock():
             text += f" Para publicarla antes, envíe /publicar {item_id} otra vez."
-        await message.reply_text(text)
+        await bot.send_message(chat_id, text)
+        return result.outcome
 
     async def programar(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message, app, user = update.effective_message, self.state.app, update.effective_user
@@ -140,10 +146,10 @@ class Commands:
         if len(args) < 2:
             await message.reply_text(f"Uso: {USAGE['programar']}")
             return
-        lookup = await self._item(message, args, "programar")
-        if lookup is None or lookup.row is None:
+        row = await self._item(message, args, "programar")
+        if row is None:
             return
-        item_id, now = lookup.row["id"], app.clock()
+        item_id, now = row["id"], app.clock()
         try:
             when = parse_when(" ".join(args[1:]), now, app.settings.tz)
         except DateError as exc:
@@ -158,7 +164,7 @@ class Commands:
             app, item_id, when, user.id if user else None, editor_name(user), "bot"
         )
         text = result.message(app.settings.tz, now)
-        if result.outcome == "scheduled" and lookup.row["status"] == "awaiting_approval":
+        if result.outcome == "scheduled" and row["status"] == "awaiting_approval":
             text += f" Además espera aprobación: /publicar {item_id}."
         if result.changed:
             self.state.poke()
@@ -168,21 +174,22 @@ class Commands:
         message = update.effective_message
         if message is None:
             return
-        lookup = await self._item(message, context.args or [], "cancelar")
-        if lookup is None or lookup.row is None:
+        row = await self._item(message, context.args or [], "cancelar")
+        if row is None:
             return
-        await self.cancel(message, lookup.row["id"], update.effective_user)
+        await self.cancel(context.bot, message.chat_id, row["id"], update.effective_user)
 
-    async def cancel(self, message: Message, item_id: str, user: User | None) -> None:
+    async def cancel(self, bot: Bot, chat_id: int, item_id: str, user: User | None) -> None:
         try:
             count = await self.state.app.ledger.cancel(item_id)
         except KeyError:
-            await message.reply_text(f"La pieza {item_id} ya no existe.")
+            await bot.send_message(chat_id, f"La pieza {item_id} ya no existe.")
             return
         log.info("bot: %s cancelada por el editor %s", item_id, user.id if user else "?")
-        await message.reply_text(
+        await bot.send_message(
+            chat_id,
             f"🚫 {item_id} cancelada: {count} entrega(s) pendiente(s) anulada(s). "
-            f"Para reanudarla: /reintentar {item_id}"
+            f"Para reanudarla: /reintentar {item_id}",
         )
 
     async def reintentar(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -190,13 +197,12 @@ class Commands:
         if message is None:
             return
         args = context.args or []
-        lookup = await self._item(message, args, "reintentar")
-        if lookup is None or lookup.row is None:
+        row = await self._item(message, args, "reintentar")
+        if row is None:
             return
-        row = lookup.row
         channel = args[1].lower() if len(args) > 1 else None
-        rows = await app.ledger.deliveries_for([row["id"]])
-        channels = list(dict.fromkeys(d["channel"] for d in rows))
+        deliveries = await app.ledger.deliveries_for([row["id"]])
+        channels = list(dict.fromkeys(d["channel"] for d in deliveries))
         if channel is not None and channel not in channels:
             await message.reply_text(
                 f"{row['id']} no va a «{channel}». Canales: {', '.join(channels) or '—'}."
@@ -243,7 +249,9 @@ class Commands:
         markup = InlineKeyboardMarkup(
             [
                 [
-                    InlineKeyboardButton("📧 Enviar el boletín", callback_data=f"boletin:{day.isoformat()}"),
+                    InlineKeyboardButton(
+                        "📧 Enviar el boletín", callback_data=f"boletin:{day.isoformat()}"
+                    ),
                     InlineKeyboardButton("No", callback_data="no"),
                 ]
             ]

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -39,10 +40,10 @@ def _plain(text: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
-def _names(getter: object, fixes: dict[str, int]) -> dict[str, int]:
+def _names(getter: Callable[..., Mapping[int, str]], fixes: dict[str, int]) -> dict[str, int]:
     found: dict[str, int] = {}
     for width in ("wide", "abbreviated"):
-        for number, name in getter(width, locale="es_CO").items():  # type: ignore[operator]
+        for number, name in getter(width, locale="es_CO").items():
             found[_plain(str(name)).rstrip(".")] = int(number)
     return found | fixes
 
@@ -55,7 +56,7 @@ _FILLER = re.compile(r"\b(el|este|esta|proximo|proxima|siguiente|para|a|las|la|d
 _AMPM = re.compile(r"\b([ap])\.?\s*m\b\.?")
 _PERIOD = re.compile(r"\bde la (manana|tarde|noche)\b")
 _RELATIVE = re.compile(r"en (\d{1,4}) ?(minutos?|mins?|m|horas?|h|dias?|d)")
-_NUMERIC_DATE = re.compile(r"(\d{1,2})[/-](\d{1,2})(?:[/-](\d{2}|\d{4}))?")
+_NUMERIC_DATE = re.compile(r"(\d{1,2})[/-](\d{1,2})(?:[/-](\d{4}|\d{2}))?(?!\d)")
 _NAMED_DATE = re.compile(r"(\d{1,2}) (?:de )?([a-z]+)\.?(?: (?:de )?(\d{4}))?")
 _CLOCK = re.compile(r"(\d{1,2})(?:(?::|h|\.)(\d{2})?)? ?(am|pm)?|(mediodia)|(medianoche)")
 

@@ -25,8 +25,8 @@ from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 
 from telegram import Bot, Message, Update
-from telegram.ext import ContextTypes
 from telegram.error import TelegramError
+from telegram.ext import ContextTypes
 
 from dispatcher.bot.approvals import needed_approvals
 from dispatcher.bot.gate import say
@@ -120,7 +120,7 @@ class Documents:
                 return  # the inbox watcher took it meanwhile; observe() answers
             try:
                 event = await asyncio.to_thread(self.state.intake.take_file, held.path)
-            except (AssertionError, FileNotFoundError):  # taken between the check and now
+            except FileNotFoundError:  # taken by the watcher between the check and now
                 return
             await self._record_and_answer(message, event)
             return
@@ -238,6 +238,7 @@ class Documents:
             remote = await context.bot.get_file(file_id)
             await remote.download_to_drive(partial)
         except TelegramError as exc:
+            partial.unlink(missing_ok=True)
             log.warning("bot: no se pudo descargar %s: %s", name, exc)
             await message.reply_text(f"No pude descargar «{name}» de Telegram: {exc.message}")
             return None

@@ -70,9 +70,7 @@ async def send_preview(
             await _send_channel(message, post)
         except TelegramError as exc:
             log.warning("bot: no se pudo mostrar la vista de %s en %s: %s", row["id"], name, exc)
-            await message.reply_text(
-                f"═══ {name} ═══\nTelegram no aceptó la vista: {exc.message}"
-            )
+            await message.reply_text(f"═══ {name} ═══\nTelegram no aceptó la vista: {exc.message}")
     await message.reply_text(
         f"Vista de {row['id']} ({', '.join(channels)}).",
         reply_markup=await decision_buttons(state, row),
@@ -82,10 +80,14 @@ async def send_preview(
 async def decision_buttons(state: BotState, row: RowMapping) -> InlineKeyboardMarkup | None:
     buttons = []
     if row["status"] == "awaiting_approval":
-        buttons.append(InlineKeyboardButton("✅ Aprobar", callback_data=state.button("aprobar", row["id"])))
+        buttons.append(
+            InlineKeyboardButton("✅ Aprobar", callback_data=state.button("aprobar", row["id"]))
+        )
     deliveries = await state.app.ledger.deliveries_for([row["id"]])
     if row["status"] != "cancelled" and any(d["status"] in OPEN for d in deliveries):
-        buttons.append(InlineKeyboardButton("🚫 Cancelar", callback_data=state.button("cancelar", row["id"])))
+        buttons.append(
+            InlineKeyboardButton("🚫 Cancelar", callback_data=state.button("cancelar", row["id"]))
+        )
     return InlineKeyboardMarkup([buttons]) if buttons else None
 
 

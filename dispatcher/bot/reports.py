@@ -7,6 +7,7 @@ Read-only queries on the ledger's tables; every time is shown in the settings' z
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -14,6 +15,7 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.engine import RowMapping
 
 from dispatcher.app import App
+from dispatcher.bot.approvals import needed_approvals
 from dispatcher.db import deliveries, items
 from dispatcher.ledger import OPEN
 from dispatcher.status import STATE_ES
@@ -102,18 +104,17 @@ def _channels(rows: list[RowMapping]) -> str:
     return " ".join(f"{c} {STATE_ICON.get(d['status'], d['status'])}" for c, d in latest.items())
 
 
-def _section(app: App, title: str, rows: list[RowMapping], by_item: dict[str, list[RowMapping]], extra: str = "") -> list[str]:
+def _section(
+    title: str,
+    rows: list[RowMapping],
+    by_item: dict[str, list[RowMapping]],
+    detail: Callable[[RowMapping], str] = lambda row: "",
+) -> list[str]:
     if not rows:
         return []
     lines = [f"{title} ({len(rows)}):"]
     for row in rows[:LIST_LIMIT]:
-        detail = extra
-        if extra == "when":
-            detail = f" · sale el {local(app, row['publish_at'])}"
-        elif extra == "approval":
-            needed = app.plan.kinds[row["kind"]].approvers if row["kind"] in app.plan.kinds else 1
-            detail = f" · necesita {needed} aprobación(es)"
-        lines.append(f"• {row['id']} — {row['title']}{detail}")
+        lines.append(f"• {row['id']} — {row['title']}{detail(row)}")
         lines.append(f"   {_channels(by_item[row['id']])}")
     if len(rows) > LIST_LIMIT:
         lines.append(f"… y {len(rows) - LIST_LIMIT} más.")
@@ -124,17 +125,27 @@ async def queue_report(app: App) -> str:
     """``/cola``: awaiting approval, scheduled for later, and pending now."""
     now = app.clock()
     rows, by_item = await _open_items(app)
-    waiting = [r for r in rows if r["status"] == "awaiting_approval"]
-    ready = [r for r in rows if r["status"] == "ready"]
-    scheduled = [r for r in ready if r["publish_at"] is not None and r["publish_at"] > now]
-    pending = [r for r in ready if r not in scheduled]
     if not rows:
         return "La cola está vacía: no hay piezas pendientes, programadas ni por aprobar."
+    waiting = [r for r in rows if r["status"] == "awaiting_approval"]
+    ready = [r for r in rows if r["status"] == "ready"]
+    scheduled = sorted(
+        (r for r in ready if r["publish_at"] is not None and r["publish_at"] > now),
+        key=lambda r: r["publish_at"],
+    )
+    pending = [r for r in ready if r not in scheduled]
+
+    def needs(row: RowMapping) -> str:
+        return f" · necesita {needed_approvals(app, row['kind']) or 1} aprobación(es)"
+
+    def when(row: RowMapping) -> str:
+        return f" · sale el {local(app, row['publish_at'])}"
+
     lines: list[str] = []
     for block in (
-        _section(app, "🖊 Esperan aprobación (/publicar ID)", waiting, by_item, "approval"),
-        _section(app, "🗓 Programadas", sorted(scheduled, key=lambda r: r["publish_at"]), by_item, "when"),
-        _section(app, "⏳ Pendientes de envío", pending, by_item),
+        _section("🖊 Esperan aprobación (/publicar ID)", waiting, by_item, needs),
+        _section("🗓 Programadas", scheduled, by_item, when),
+        _section("⏳ Pendientes de envío", pending, by_item),
     ):
         if block:
             lines += [*block, ""]
@@ -165,7 +176,9 @@ async def daily_summary(app: App, now: datetime | None = None) -> str:
     attention = await app.ledger.needing_attention()
     rows, _ = await _open_items(app)
     waiting = [r for r in rows if r["status"] == "awaiting_approval"]
-    scheduled = [r for r in rows if r["status"] == "ready" and r["publish_at"] and r["publish_at"] > now]
+    scheduled = [
+        r for r in rows if r["status"] == "ready" and r["publish_at"] and r["publish_at"] > now
+    ]
     lines = [f"📋 Resumen del {day:%d/%m/%Y}", f"Piezas recibidas hoy: {received or 0}"]
     if sent:
         lines.append("Publicado hoy: " + ", ".join(f"{c} {n}" for c, n in sent))

@@ -17,6 +17,7 @@ from telegram.constants import MessageLimit
 
 if TYPE_CHECKING:
     from dispatcher.app import App
+    from dispatcher.bot.documents import Documents
     from dispatcher.intake import Intake
     from dispatcher.service import Tally
 
@@ -50,6 +51,7 @@ class BotState:
     tokens: dict[str, str] = field(default_factory=dict)
     bulletin: asyncio.Task[None] | None = None
     bot: Bot | None = None
+    documents: Documents | None = None
     """Set once the application is built (for messages not answering an update)."""
 
     @property

@@ -1,15 +1,16 @@
 """Mass mailing: subscribers, resumable campaigns, the daily bulletin, one-click unsubscribe.
 
-Modules: ``tables`` (the ledger tables), ``tokens`` (HMAC tokens and address hashes),
-``subscribers`` (CSV import/export, erasure, unsubscribe), ``message`` (MIME built once per
-campaign, spliced per recipient), ``campaign`` (the sender: a pool of aiosmtplib
-connections, a rate cap, per-recipient ledger rows), ``bulletin`` (campaign creation for an
-item and the daily bulletin), ``web`` (``serve``: ``/baja/{token}``, ``/salud``) and
-``cli`` (the ``mail``/``subscribers`` commands and ``serve``).
+Modules:
 
-Importing the package registers the mailing tables on ``dispatcher.db.metadata``.
+- ``tables``: the mailing tables on the ledger's metadata (``dispatcher.db`` imports
+  them, so ``Ledger.init`` creates them);
+- ``tokens``: HMAC unsubscribe tokens and the keyed hash kept after an erasure;
+- ``subscribers``: CSV import/export, erasure on request, unsubscribe;
+- ``message``: the MIME built once per campaign and spliced per recipient (+ DKIM);
+- ``campaign``: ``CampaignSender`` — runs a campaign under a lease, reports a result;
+- ``pool``: one pass of the sender: persistent aiosmtplib connections, rate cap, retries;
+- ``journal``: group commit of per-recipient states (the crash-safety bound);
+- ``bulletin``: campaigns for an item and ``send_daily_bulletin``;
+- ``web``: the Starlette app of ``serve`` (``/baja/{token}``, ``/salud``);
+- ``cli`` / ``progress``: ``mail send``, ``subscribers …``, ``serve``.
 """
-
-from __future__ import annotations
-
-from dispatcher.mailing import tables as tables

@@ -13,16 +13,18 @@ Speed: the journal is a group commit — every connection's marks and outcomes t
 while one commit runs go into the next — so the ledger costs one small transaction per
 batch, not per message; MAIL and RCPT go out while the mark is being committed.
 
-Outcomes: 2xx → ``sent``; 5xx at RCPT or DATA → ``failed`` with the server's reply, the
-rest continue; 4xx, a dropped connection or a timeout → ``retry``, re-sent in this run
-after a backoff, at most :data:`MAX_ATTEMPTS` times, then ``failed``. A refused sender
-(5xx to MAIL) or refused credentials stop the run: nothing more would get through.
+Outcomes (see ``pool.py``): 2xx → ``sent``; 5xx at RCPT or DATA → ``failed`` with the
+server's reply, the rest continue; 4xx, a dropped connection or a timeout → ``retry``,
+re-sent in this run after a backoff, at most ``MAX_ATTEMPTS`` times, then ``failed``. A
+refused sender (5xx to MAIL) or refused credentials stop the run.
+
+One run holds the campaign's lease (owner + heartbeat in ``mail_campaigns``), so two
+processes never send the same campaign at once; a lease whose process died on this machine
+(kill -9) or whose heartbeat is older than ``LEASE`` is taken over.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import os
 import secrets
@@ -32,27 +34,24 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, NamedTuple
+from typing import Any
 
 import aiosmtplib
 from aiolimiter import AsyncLimiter
-from aiosmtplib import SMTPResponse
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import func, select, update
 
 from dispatcher.db import utcnow
 from dispatcher.ledger import Ledger
 from dispatcher.mailing.journal import Journal
 from dispatcher.mailing.message import DkimKey, MailContent, MessageTemplate, Sender
-from dispatcher.mailing.tables import OPEN_RECIPIENT, mail_campaigns, mail_recipients, subscribers
-from dispatcher.mailing.tokens import make_token, token_key
+from dispatcher.mailing.pool import Stop, run_pool
+from dispatcher.mailing.tables import OPEN_RECIPIENT, mail_campaigns, mail_recipients
+from dispatcher.mailing.tokens import token_key
 from settings import Settings, SmtpSettings
 
 log = logging.getLogger("pregonero.mailing")
 
-MAX_ATTEMPTS = 3
-PAGE = 1000
 LEASE = timedelta(seconds=90)
-REPLY_MAX = 300
 
 
 @dataclass
@@ -114,21 +113,6 @@ class CampaignBusy(Exception):
     """Another live process holds the campaign's lease."""
 
 
-class _Stop(Exception):
-    """The run cannot go on: ``retryable`` when a later run may succeed."""
-
-    def __init__(self, reason: str, *, auth: bool = False, retryable: bool = False) -> None:
-        super().__init__(reason)
-        self.reason, self.auth, self.retryable = reason, auth, retryable
-
-
-class _Recipient(NamedTuple):
-    id: int
-    subscriber_id: int
-    email: str
-    attempts: int
-
-
 def smtp_client(
     smtp: SmtpSettings, *, tls_context: ssl.SSLContext | None = None, timeout: float = 30.0
 ) -> aiosmtplib.SMTP:
@@ -144,10 +128,6 @@ def smtp_client(
         timeout=timeout,
         tls_context=tls_context,
     )
-
-
-def _reply(code: int, message: str) -> str:
-    return f"{code} {' '.join(message.split())}"[:REPLY_MAX]
 
 
 def _owner_alive(owner: str) -> bool:
@@ -252,14 +232,13 @@ class CampaignSender:
         key = await token_key(self.settings, self.ledger)
         owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
         await self._acquire(campaign_id, owner)
-        error: _Stop | None = None
+        error: Stop | None = None
         journal = Journal(self.ledger, campaign_id, owner)
-        run = _Run(self, journal, template, key, campaign_id)
         base = result_of(campaign_id, before)
         if self.progress is not None:
             journal.on_commit = lambda: self._report(base, journal, started)
         try:
-            error = await run.go()
+            error = await run_pool(self, journal, template, key, campaign_id)
         finally:
             try:
                 await journal.close()
@@ -339,241 +318,3 @@ class CampaignSender:
             if owner is not None:
                 query = query.where(mail_campaigns.c.owner == owner)
             await conn.execute(query.values(**values))
-
-
-class _NoConnection(Exception):
-    pass
-
-
-class _Run:
-    """One pass over a campaign's open recipients with ``connections`` workers."""
-
-    def __init__(
-        self, sender: CampaignSender, journal: Journal, template: MessageTemplate, key: bytes,
-        campaign_id: int,
-    ) -> None:  # fmt: skip
-        self.s, self.journal, self.template, self.key = sender, journal, template, key
-        self.campaign_id = campaign_id
-        self.queue: asyncio.Queue[_Recipient | None] = asyncio.Queue()
-        self.stopping = False
-        self.stop: _Stop | None = None
-        self.connect_error: str | None = None
-        self.requeues: set[asyncio.Task[None]] = set()
-        self.room = asyncio.Event()  # the feeder waits for it when the queue is full
-        self.mail_from = b"FROM:<" + sender.sender.address.encode("ascii") + b">"
-
-    async def go(self) -> _Stop | None:
-        workers = [
-            asyncio.create_task(self.work(), name=f"mail-{self.campaign_id}-{i}")
-            for i in range(self.s.settings.smtp.connections)
-        ]
-        feeder = asyncio.create_task(self.feed())
-        finished = asyncio.create_task(self.finish(feeder))
-        alive: set[asyncio.Task[Any]] = set(workers)
-        try:
-            while True:
-                done, _ = await asyncio.wait(
-                    alive | {finished}, return_when=asyncio.FIRST_COMPLETED
-                )
-                if finished in done:
-                    finished.result()
-                    break
-                alive -= done
-                for task in done:
-                    task.result()  # an unexpected error propagates
-                if self.stop is not None:
-                    break
-                if not alive:
-                    self.stop = _Stop(
-                        self.connect_error or "no quedó ninguna conexión SMTP", retryable=True
-                    )
-                    break
-        finally:
-            self.stopping = True
-            for task in (feeder, finished, *self.requeues):
-                task.cancel()
-            for _ in workers:
-                self.queue.put_nowait(None)
-            outcomes = await asyncio.gather(*workers, feeder, finished, return_exceptions=True)
-        for outcome in outcomes:
-            if isinstance(outcome, Exception):
-                raise outcome
-        return self.stop
-
-    async def finish(self, feeder: asyncio.Task[None]) -> None:
-        await feeder
-        await self.queue.join()
-
-    async def feed(self) -> None:
-        """Page through open recipients (bounded memory); skip those no longer active."""
-        r, s = mail_recipients, subscribers
-        query = (
-            select(r.c.id, r.c.subscriber_id, r.c.attempts, s.c.email, s.c.status)
-            .join(s, s.c.id == r.c.subscriber_id)
-            .where(r.c.campaign_id == self.campaign_id, r.c.status.in_(OPEN_RECIPIENT))
-            .where(r.c.id > bindparam("last"))
-            .order_by(r.c.id)
-            .limit(PAGE)
-        )
-        last = 0
-        while not self.stopping:
-            if self.queue.qsize() >= PAGE:
-                self.room.clear()
-                await self.room.wait()
-            async with self.s.ledger.engine.connect() as conn:
-                rows = (await conn.execute(query, {"last": last})).all()
-            if not rows:
-                return
-            last = rows[-1].id
-            for row in rows:
-                if row.status != "active" or not row.email:
-                    self.journal.outcome(row.id, "skipped", f"suscripción {row.status}")
-                else:
-                    self.queue.put_nowait(
-                        _Recipient(row.id, row.subscriber_id, row.email, row.attempts)
-                    )
-
-    async def work(self) -> None:
-        smtp: aiosmtplib.SMTP | None = None
-        try:
-            while True:
-                rec = await self.queue.get()
-                if self.queue.qsize() < PAGE // 2:
-                    self.room.set()
-                if rec is None:
-                    return
-                if self.stopping:
-                    self.queue.task_done()
-                    continue
-                try:
-                    if smtp is None or not smtp.is_connected:
-                        smtp = await self.connect()
-                    await self.s.limiter.acquire()
-                    await self.send(smtp, rec)
-                except _NoConnection:
-                    self.queue.put_nowait(rec)  # another connection may still take it
-                    self.queue.task_done()
-                    return
-                except _Stop as stop:
-                    self.stop = self.stop or stop
-                    self.stopping = True
-                    self.queue.task_done()
-                    return
-                except BaseException:
-                    self.queue.task_done()
-                    raise
-        finally:
-            if smtp is not None and smtp.is_connected:
-                with contextlib.suppress(Exception):
-                    await asyncio.wait_for(smtp.quit(), 2)
-
-    async def connect(self) -> aiosmtplib.SMTP:
-        delay = self.s.retry_delay
-        where = f"{self.s.settings.smtp.host}:{self.s.settings.smtp.port}"
-        for attempt in range(self.s.connect_attempts):
-            if self.stopping:
-                raise _NoConnection
-            if attempt:
-                await asyncio.sleep(delay)
-                delay *= 2
-            smtp = self.s.client()
-            try:
-                await smtp.connect()
-                if smtp.is_ehlo_or_helo_needed:
-                    try:
-                        await smtp.ehlo()
-                    except aiosmtplib.SMTPHeloError:
-                        await smtp.helo()
-                return smtp
-            except aiosmtplib.SMTPAuthenticationError as exc:
-                reply = _reply(exc.code, exc.message)
-                raise _Stop(
-                    f"el servidor SMTP rechazó el usuario o la contraseña ({reply})", auth=True
-                ) from exc
-            except (ssl.SSLError, ssl.CertificateError) as exc:
-                raise _Stop(f"falló TLS con {where}: {exc}") from exc
-            except (aiosmtplib.SMTPConnectError, aiosmtplib.SMTPServerDisconnected,
-                    aiosmtplib.SMTPTimeoutError, OSError) as exc:  # fmt: skip
-                if isinstance(exc.__cause__, ssl.SSLError):
-                    raise _Stop(f"falló TLS con {where}: {exc.__cause__}") from exc
-                self.connect_error = f"no se pudo conectar a {where}: {exc}"
-            except aiosmtplib.SMTPException as exc:
-                raise _Stop(f"no se pudo abrir la sesión SMTP con {where}: {exc}") from exc
-            smtp.close()
-        log.warning("%s", self.connect_error)
-        raise _NoConnection
-
-    async def send(self, smtp: aiosmtplib.SMTP, rec: _Recipient) -> None:
-        """One SMTP transaction. MAIL and RCPT go out while the ``sending`` mark commits;
-        DATA waits for that commit. One deadline per phase, not one timer per command."""
-        ticket = self.journal.mark(rec.id)
-        limit = self.s.command_timeout
-        rcpt: SMTPResponse | None = None
-        try:
-            async with asyncio.timeout(limit):
-                mail = await smtp.execute_command(b"MAIL", self.mail_from, timeout=None)
-                if mail.code == 250:
-                    to = b"TO:<" + rec.email.encode("ascii") + b">"
-                    rcpt = await smtp.execute_command(b"RCPT", to, timeout=None)
-                if rcpt is None or rcpt.code not in (250, 251):
-                    await self.reset(smtp)
-            await ticket
-            if rcpt is None:
-                if mail.code >= 500:
-                    self.journal.outcome(rec.id, "pending", _reply(*mail))
-                    raise _Stop(f"el servidor rechazó el remitente: {_reply(*mail)}")
-                return self.resolve(rec, False, _reply(*mail))
-            if rcpt.code not in (250, 251):
-                return self.resolve(rec, rcpt.code >= 500, _reply(*rcpt))
-            wire = self.template.wire(rec.email, rec.id, make_token(self.key, rec.subscriber_id))
-            async with asyncio.timeout(limit * 2):
-                start = await smtp.execute_command(b"DATA", timeout=None)
-                if start.code != 354:
-                    await self.reset(smtp)
-                    return self.resolve(rec, start.code >= 500, _reply(*start))
-                # The message is already CRLF, dot-stuffed and terminated (see message.py):
-                # written as is, without aiosmtplib's two regex passes per message.
-                protocol = smtp.protocol
-                if protocol is None:
-                    raise aiosmtplib.SMTPServerDisconnected("conexión cerrada")
-                protocol.write(wire)
-                done = await protocol.read_response(timeout=None)
-        except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError,
-                aiosmtplib.SMTPResponseException, OSError) as exc:  # fmt: skip
-            smtp.close()
-            await ticket
-            reason = "sin respuesta" if isinstance(exc, TimeoutError) else str(exc)
-            return self.resolve(rec, False, f"conexión perdida: {reason}"[:REPLY_MAX])
-        if done.code != 250:
-            return self.resolve(rec, done.code >= 500, _reply(*done))
-        self.journal.outcome(rec.id, "sent", _reply(*done))
-        self.queue.task_done()
-
-    async def reset(self, smtp: aiosmtplib.SMTP) -> None:
-        try:
-            await smtp.execute_command(b"RSET")
-        except (aiosmtplib.SMTPException, OSError):
-            smtp.close()
-
-    def resolve(self, rec: _Recipient, permanent: bool, reply: str) -> None:
-        """A refusal or a dropped connection: fail it, or retry it later in this run."""
-        attempts = rec.attempts + 1
-        if permanent or attempts >= MAX_ATTEMPTS:
-            if not permanent:
-                reply = f"{reply} (tras {attempts} intentos)"[:REPLY_MAX]
-            self.journal.outcome(rec.id, "failed", reply)
-            self.queue.task_done()
-            return
-        self.journal.outcome(rec.id, "retry", reply)
-        task = asyncio.create_task(
-            self.requeue(rec._replace(attempts=attempts), self.s.retry_delay * 2 ** (attempts - 1))
-        )
-        self.requeues.add(task)
-        task.add_done_callback(self.requeues.discard)
-
-    async def requeue(self, rec: _Recipient, delay: float) -> None:
-        try:
-            await asyncio.sleep(delay)
-            self.queue.put_nowait(rec)
-        finally:
-            self.queue.task_done()

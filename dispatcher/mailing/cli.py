@@ -51,7 +51,7 @@ def _settings() -> Settings:
 
 
 def _with_app(settings: Settings, body: Callable[[App], Awaitable[T]]) -> T:
-    import dispatcher.mailing  # noqa: F401  (registers the mailing tables)
+    import dispatcher.db  # noqa: F401  (registers every table)
     from dispatcher.app import build_app
     from dispatcher.plan import PlanError
 

@@ -107,7 +107,7 @@ mail_recipients = Table(
     Column("updated_at", UTCDateTime, nullable=True),
     UniqueConstraint("campaign_id", "subscriber_id", name="uq_mail_recipient"),
 )
-Index("ix_mail_recipients_campaign", mail_recipients.c.campaign_id, mail_recipients.c.status)
+Index("ix_mail_recipients_campaign", mail_recipients.c.campaign_id)
 
 mail_digest = Table(
     "mail_digest",

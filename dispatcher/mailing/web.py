@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
-import dispatcher.mailing  # noqa: F401  (registers the mailing tables)
+import dispatcher.db  # noqa: F401  (registers every table)
 from dispatcher.ledger import Ledger
 from dispatcher.mailing.subscribers import describe, unsubscribe
 from dispatcher.mailing.tokens import read_token, token_key
