@@ -654,3 +654,39 @@ def test_x_fits_or_fails_loudly(
         return
     assert twitter_text.parse_tweet(text).weightedLength <= 280
     assert URL in text
+
+
+def test_subject_does_not_repeat_the_kind_label() -> None:
+    from dispatcher.render import Renderer, builtin_templates_dir
+
+    renderer = Renderer(
+        [builtin_templates_dir()],
+        ZoneInfo("America/Bogota"),
+        {"informe_especial": "Informe especial"},
+    )
+    meta = FrontMatter(kind="informe_especial", title="Informe especial: la alimentación escolar")
+    item = ContentItem(
+        meta=meta,
+        body="Texto.",
+        id="informe-pae",
+        summary="Texto.",
+        date=date(2026, 11, 24),
+        publish_at=None,
+        base_dir=Path("."),
+        digest="x",
+    )
+    subject = renderer.render(item, "mailing").parts["subject"]
+    assert subject == "Informe especial: la alimentación escolar"
+    other = ContentItem(
+        meta=FrontMatter(kind="informe_especial", title="Así llega la alimentación escolar"),
+        body="Texto.",
+        id="informe-pae-2",
+        summary="Texto.",
+        date=date(2026, 11, 24),
+        publish_at=None,
+        base_dir=Path("."),
+        digest="y",
+    )
+    assert renderer.render(other, "mailing").parts["subject"] == (
+        "Informe especial: Así llega la alimentación escolar"
+    )
