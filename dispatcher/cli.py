@@ -197,14 +197,18 @@ def retry(
     settings = _settings()
 
     async def body(application: App) -> int:
+        from dispatcher.bot.approvals import retry as retry_item
+
         try:
-            touched = await application.ledger.retry(item_id, channel)
+            touched, waiting = await retry_item(application, item_id, channel)
         except KeyError:
             typer.echo(f"No existe la pieza {item_id!r}.", err=True)
             return 1
         if not touched:
             typer.echo("No hay entregas fallidas, desconocidas o canceladas para reintentar.")
             return 1
+        if waiting:
+            typer.echo(f"La pieza sigue esperando aprobación: pregonero approve {item_id}.")
         typer.echo(
             f"Reintento programado para: {', '.join(touched)}. Saldrá con 'pregonero run' "
             "(o en la próxima pasada de 'pregonero run --once')."

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import inspect
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
-import dispatcher.cli
-import dispatcher.status
 from dispatcher.app import App, build_app
 from dispatcher.bot import tables  # noqa: F401  (registers the approvals table)
 from dispatcher.bot.approvals import approval_lines, approvals_for, approve, release, schedule
@@ -112,11 +109,6 @@ async def test_schedule_keeps_the_approval_requirement(app: App) -> None:
     assert (await schedule(app, "informe-pae", when, 111, "Ana", "bot")).outcome == "cancelled"
 
 
-CLI_APPROVE = "def approve" in inspect.getsource(dispatcher.cli)
-STATUS_SHOWS = "approval_lines" in inspect.getsource(dispatcher.status)
-
-
-@pytest.mark.skipif(not CLI_APPROVE, reason="waiting for the lead to add 'pregonero approve'")
 def test_pregonero_approve_and_status(workspace: Workspace) -> None:
     plan_with_approvals(workspace.content / "plan.yaml")
     workspace.write("licitacion.md", content_file("licitacion-vias", kind="contratacion"))
@@ -129,7 +121,21 @@ def test_pregonero_approve_and_status(workspace: Workspace) -> None:
     )
     assert "aprobada por Ana Gómez, Luis" in second.stdout
     assert workspace.cli("approve", "no-existe", "--editor", "Ana").returncode == 1
-    if STATUS_SHOWS:
-        report = workspace.cli("status", "licitacion-vias", check=True).stdout
-        assert "aprobaciones: 2 de 2" in report
-        assert "Ana Gómez aprobó · r1 · vía cli" in report
+    report = workspace.cli("status", "licitacion-vias", check=True).stdout
+    assert "aprobaciones: 2 de 2" in report
+    assert "Ana Gómez aprobó · r1 · vía cli" in report
+
+
+def test_cli_retry_of_a_cancelled_item_keeps_the_approval_requirement(
+    workspace: Workspace,
+) -> None:
+    plan_with_approvals(workspace.content / "plan.yaml")
+    workspace.write("licitacion.md", content_file("licitacion-vias", kind="contratacion"))
+    workspace.cli("run", "--once", check=True)
+    workspace.cli("cancel", "licitacion-vias", check=True)
+    out = workspace.cli("retry", "licitacion-vias", check=True).stdout
+    assert "sigue esperando aprobación" in out
+    workspace.cli("run", "--once", check=True)
+    report = workspace.cli("status", "licitacion-vias", check=True).stdout
+    assert "espera aprobación" in report
+    assert "enviado" not in report  # nothing went out without its two approvals

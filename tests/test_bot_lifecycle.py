@@ -4,7 +4,6 @@ the webhook mode, the daily summary, the bulletin mailing, and ``pregonero run``
 from __future__ import annotations
 
 import asyncio
-import inspect
 import signal
 import socket
 import time
@@ -15,7 +14,6 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-import dispatcher.service
 from dispatcher.app import build_app
 from dispatcher.bot.app import BotOptions, start_bot
 from dispatcher.bot.notify import notify_editors, summary_loop
@@ -46,7 +44,6 @@ from tests.test_mailing_support import (
 )
 
 TZ = ZoneInfo("America/Bogota")
-WIRED = "dispatcher.bot" in inspect.getsource(dispatcher.service)
 
 
 def free_port() -> int:
@@ -196,7 +193,6 @@ async def test_boletin_sends_the_days_mailing_after_confirmation(
             assert len(sink.messages) == 3
 
 
-@pytest.mark.skipif(not WIRED, reason="waiting for the lead to start the bot from run_forever")
 def test_sigterm_ends_pregonero_run_within_seconds(workspace: Workspace) -> None:
     with BotDouble() as double:
         double.poll_cap = 30.0

@@ -262,6 +262,37 @@ async def publish(
     return await release(app, item_id, editor_id, editor_name, via)
 
 
+async def approved_enough(app: App, item_id: str) -> bool:
+    """Whether the item's current revision has the approvals its kind needs."""
+    row = await app.ledger.get_item(item_id)
+    if row is None:
+        return True
+    needed = needed_approvals(app, row["kind"])
+    if not needed:
+        return True
+    recorded = await approvals_for(app.ledger, item_id)
+    keys = {
+        editor_key(a.editor_id, a.editor_name)
+        for a in recorded
+        if a.action == "approve" and a.revision == row["revision"]
+    }
+    return len(keys) >= needed
+
+
+async def retry(app: App, item_id: str, channel: str | None) -> tuple[list[str], bool]:
+    """``Ledger.retry`` for the CLI and the bot; a cancelled item that never got its
+    approvals goes back to waiting for them. Returns (channels, still awaiting approval)."""
+    row = await app.ledger.get_item(item_id)
+    if row is None:
+        raise KeyError(item_id)
+    touched = await app.ledger.retry(item_id, channel)
+    waiting = False
+    if touched and row["status"] == "cancelled" and not await approved_enough(app, item_id):
+        await app.ledger.set_item_status(item_id, "awaiting_approval")
+        waiting = True
+    return touched, waiting
+
+
 async def approvals_for(ledger: Ledger, item_id: str) -> list[Approval]:
     """Every decision recorded for the item, oldest first."""
     async with ledger.engine.connect() as conn:

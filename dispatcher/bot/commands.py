@@ -208,37 +208,17 @@ class Commands:
                 f"{row['id']} no va a «{channel}». Canales: {', '.join(channels) or '—'}."
             )
             return
-        touched = await app.ledger.retry(row["id"], channel)
+        touched, waiting = await approvals.retry(app, row["id"], channel)
         if not touched:
             await message.reply_text(
                 "No hay entregas fallidas, desconocidas o canceladas para reintentar "
                 f"(vea /estado {row['id']})."
             )
             return
-        note = ""
-        if row["status"] == "cancelled" and not await self._approved_enough(row["id"]):
-            # A cancelled item that never got its approvals goes back to waiting for them.
-            await app.ledger.set_item_status(row["id"], "awaiting_approval")
-            note = f" Sigue esperando aprobación: /publicar {row['id']}."
+        note = f" Sigue esperando aprobación: /publicar {row['id']}." if waiting else ""
         log.info("bot: reintento de %s (%s)", row["id"], ", ".join(touched))
         self.state.poke()
         await message.reply_text(f"🔁 Reintento programado para: {', '.join(touched)}.{note}")
-
-    async def _approved_enough(self, item_id: str) -> bool:
-        app = self.state.app
-        row = await app.ledger.get_item(item_id)
-        if row is None:
-            return True
-        needed = approvals.needed_approvals(app, row["kind"])
-        if not needed:
-            return True
-        recorded = await approvals.approvals_for(app.ledger, item_id)
-        keys = {
-            approvals.editor_key(a.editor_id, a.editor_name)
-            for a in recorded
-            if a.action == "approve" and a.revision == row["revision"]
-        }
-        return len(keys) >= needed
 
     async def boletin(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message, app = update.effective_message, self.state.app
