@@ -163,7 +163,6 @@ class Ledger:
         channels: Sequence[str],
         *,
         status: str,
-        not_before: dict[str, datetime] | None = None,
         early: Mapping[str, datetime] | None = None,
     ) -> None:
         """A new item and one pending delivery per channel, in one transaction.
@@ -172,7 +171,8 @@ class Ledger:
         ``action='early'`` delivery per channel, not before the given time and exempt from
         the item's embargo (see :mod:`dispatcher.early`)."""
         now = utcnow()
-        not_before = not_before or {}
+        planned: list[tuple[str, str, datetime | None]] = [(c, "publish", None) for c in channels]
+        planned += [(channel, "early", when) for channel, when in (early or {}).items()]
         async with self._tx() as conn:
             await conn.execute(
                 insert(items).values(**_item_values(item, status, now), created_at=now)
@@ -187,33 +187,23 @@ class Ledger:
                     received_at=now,
                 )
             )
-            for channel in channels:
+            if planned:
                 await conn.execute(
-                    insert(deliveries).values(
-                        item_id=item.id,
-                        channel=channel,
-                        revision=1,
-                        action="publish",
-                        status="pending",
-                        attempts=0,
-                        not_before=not_before.get(channel),
-                        created_at=now,
-                        updated_at=now,
-                    )
-                )
-            for channel, when in (early or {}).items():
-                await conn.execute(
-                    insert(deliveries).values(
-                        item_id=item.id,
-                        channel=channel,
-                        revision=1,
-                        action="early",
-                        status="pending",
-                        attempts=0,
-                        not_before=when,
-                        created_at=now,
-                        updated_at=now,
-                    )
+                    insert(deliveries),
+                    [
+                        {
+                            "item_id": item.id,
+                            "channel": channel,
+                            "revision": 1,
+                            "action": action,
+                            "status": "pending",
+                            "attempts": 0,
+                            "not_before": when,
+                            "created_at": now,
+                            "updated_at": now,
+                        }
+                        for channel, action, when in planned
+                    ],
                 )
 
     async def add_duplicate(self, item: ContentItem, revision: int) -> None:
