@@ -70,11 +70,11 @@ def settings_for(workdir: Path, port: int, connections: int) -> Any:
 
 def rendered_example() -> Any:
     """The example bulletin rendered for the mailing channel by the real templates."""
-    from dispatcher.app import plan_path
-    from dispatcher.frontmatter import check_file
-    from dispatcher.mailing.message import MailContent
-    from dispatcher.plan import load_plan
-    from dispatcher.render import Renderer, builtin_templates_dir
+    from dispatcher.items.parse import check_file
+    from dispatcher.items.plan import load_plan
+    from dispatcher.render.renderer import Renderer, builtin_templates_dir
+    from dispatcher.services.context import plan_path
+    from dispatcher.services.mailing.message import MailContent
     from settings import Settings
 
     settings = Settings(_env_file=None)
@@ -91,9 +91,9 @@ def rendered_example() -> Any:
 
 
 async def child_populate(workdir: Path, recipients: int) -> dict[str, Any]:
-    import dispatcher.mailing  # noqa: F401
-    from dispatcher.ledger import Ledger
-    from dispatcher.mailing.subscribers import import_csv
+    import dispatcher.services.mailing  # noqa: F401
+    from dispatcher.ledger.store import Ledger
+    from dispatcher.services.mailing.subscribers import import_csv
 
     settings = settings_for(workdir, 25, 1)
     ledger = Ledger.from_url(settings.resolved_database_url)
@@ -113,11 +113,11 @@ async def child_populate(workdir: Path, recipients: int) -> dict[str, Any]:
 async def child_send(workdir: Path, port: int, connections: int) -> dict[str, Any]:
     from sqlalchemy import func, select
 
-    import dispatcher.mailing  # noqa: F401
-    from dispatcher.ledger import Ledger
-    from dispatcher.mailing.bulletin import item_campaign, list_for
-    from dispatcher.mailing.campaign import CampaignSender
-    from dispatcher.mailing.tables import audience_mask, mail_recipients
+    import dispatcher.services.mailing  # noqa: F401
+    from dispatcher.ledger.schema import audience_mask, mail_recipients
+    from dispatcher.ledger.store import Ledger
+    from dispatcher.services.mailing.bulletin import item_campaign, list_for
+    from dispatcher.services.mailing.campaign import CampaignSender
 
     settings = settings_for(workdir, port, connections)
     ledger = Ledger.from_url(settings.resolved_database_url)
@@ -151,7 +151,7 @@ async def child_send(workdir: Path, port: int, connections: int) -> dict[str, An
 def sender_message_size(content: Any, settings: Any) -> bytes:
     from datetime import UTC, datetime
 
-    from dispatcher.mailing.message import MessageTemplate, Sender
+    from dispatcher.services.mailing.message import MessageTemplate, Sender
 
     template = MessageTemplate(
         content, sender=Sender.parse(FROM), list_id="boletin.bucaramanga.gov.co",

@@ -20,7 +20,7 @@ token or password in a message.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -149,3 +149,25 @@ class Adapter(Protocol):
     async def check(self) -> CheckResult: ...
 
     async def aclose(self) -> None: ...
+
+
+class MailService(Protocol):
+    """The core's campaign service, handed to the ``mailing`` channel through its context:
+    it owns the per-recipient rows in the ledger, the audiences and the SMTP pool, so the
+    channel never opens a ledger or loads the plan of its own."""
+
+    async def publish(self, post: Post) -> Receipt: ...
+
+    async def check(self) -> CheckResult: ...
+
+
+@dataclass(frozen=True)
+class ChannelContext:
+    """What an adapter is handed when it is built, beside its settings section: facts with
+    one source in the core (the site's name, the clock) and the ledger-facing services a
+    channel needs. A channel never imports ``dispatcher``: everything comes through here.
+    """
+
+    site_name: str
+    clock: Callable[[], datetime]
+    mail: MailService | None = None

@@ -38,9 +38,9 @@ from channels.base import (
 )
 
 if TYPE_CHECKING:
-    from dispatcher.ledger import Ledger
-    from dispatcher.mailing.campaign import CampaignSender
-    from dispatcher.plan import Plan
+    from dispatcher.items.plan import Plan
+    from dispatcher.ledger.store import Ledger
+    from dispatcher.services.mailing.campaign import CampaignSender
     from settings import Settings
 
 BUSY_RETRY = 60.0
@@ -72,18 +72,18 @@ class MailingAdapter:
 
     async def _ready(self) -> tuple[Ledger, Plan, CampaignSender]:
         if self._ledger is None:
-            import dispatcher.db  # noqa: F401  (registers every table)
-            from dispatcher.ledger import Ledger
+            import dispatcher.ledger.schema  # noqa: F401  (registers every table)
+            from dispatcher.ledger.store import Ledger
 
             self._ledger = Ledger.from_url(self.settings.resolved_database_url)
             await self._ledger.init()
         if self._plan is None:
-            from dispatcher.app import channel_names, plan_path
-            from dispatcher.plan import load_plan
+            from dispatcher.items.plan import load_plan
+            from dispatcher.services.context import channel_names, plan_path
 
             self._plan = load_plan(plan_path(self.settings), channel_names())
         if self._sender is None:
-            from dispatcher.mailing.campaign import CampaignSender
+            from dispatcher.services.mailing.campaign import CampaignSender
 
             try:
                 self._sender = CampaignSender(
@@ -105,10 +105,10 @@ class MailingAdapter:
         return None if audiences is None else list(audiences)
 
     async def publish(self, post: Post) -> Receipt:
-        from dispatcher.mailing.bulletin import add_to_digest, item_campaign, list_for
-        from dispatcher.mailing.campaign import CampaignBusy
-        from dispatcher.mailing.message import MailContent
-        from dispatcher.mailing.tables import audience_mask
+        from dispatcher.ledger.schema import audience_mask
+        from dispatcher.services.mailing.bulletin import add_to_digest, item_campaign, list_for
+        from dispatcher.services.mailing.campaign import CampaignBusy
+        from dispatcher.services.mailing.message import MailContent
 
         ledger, plan, sender = await self._ready()
         kind = plan.kinds.get(post.kind)
@@ -159,7 +159,7 @@ class MailingAdapter:
 
     async def check(self) -> CheckResult:
         """Connect, greet, log in when configured, and leave: nothing is sent."""
-        from dispatcher.mailing.campaign import smtp_client
+        from dispatcher.services.mailing.campaign import smtp_client
 
         smtp = self.settings.smtp
         if not (smtp.host and smtp.from_):

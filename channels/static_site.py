@@ -225,7 +225,7 @@ class StaticSiteAdapter:
         self._out = Path.cwd() / settings.website.output_dir.expanduser()
         self._base_url = settings.website.base_url
         self._page_size = settings.website.page_size
-        from dispatcher import render  # lazily: the renderer pulls in every channel's helpers
+        from dispatcher.render import renderer as render  # lazily: pulls in every helper
 
         self._render = render
         self._site_name: str = (

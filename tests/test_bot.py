@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from dispatcher.bot.approvals import approvals_for
+from dispatcher.services.approvals import approvals_for
 from tests.test_bot_support import (
     EDITOR,
     GROUP_CHAT,

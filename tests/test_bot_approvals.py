@@ -9,10 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from dispatcher.app import App, build_app
-from dispatcher.bot import tables  # noqa: F401  (registers the approvals table)
-from dispatcher.bot.approvals import approval_lines, approvals_for, approve, release, schedule
-from dispatcher.service import Tally, make_intake, record
+from dispatcher.services.approvals import approval_lines, approvals_for, approve, release, schedule
+from dispatcher.services.context import App, build_app
+from dispatcher.services.ingest import Tally, make_intake, record
 from settings import load_settings
 from tests.conftest import Workspace
 from tests.test_bot_support import content_file, plan_with_approvals

@@ -14,12 +14,12 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from dispatcher.app import build_app
 from dispatcher.bot.app import BotOptions, start_bot
 from dispatcher.bot.notify import notify_editors, summary_loop
 from dispatcher.bot.webhook import Webhook
-from dispatcher.mailing.bulletin import add_to_digest
-from dispatcher.mailing.tables import audience_mask
+from dispatcher.ledger.schema import audience_mask
+from dispatcher.services.context import build_app
+from dispatcher.services.mailing.bulletin import add_to_digest
 from settings import load_settings
 from tests.conftest import Workspace
 from tests.doubles.telegram import GROUP_CHAT, TOKEN

@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 import yaml
 
-from dispatcher.app import App, build_app
 from dispatcher.bot.app import BotHandle, BotOptions, start_bot
-from dispatcher.runner import InProcessRunner
+from dispatcher.services.context import App, build_app
+from dispatcher.services.delivery.runner import InProcessRunner
 from settings import Settings
 from tests.doubles.base import Request
 from tests.doubles.config import live_settings

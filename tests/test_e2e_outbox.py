@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from dispatcher.plan import load_plan
+from dispatcher.items.plan import load_plan
 from tests.conftest import EXAMPLES, ROOT, Workspace
 
 CHANNELS = ("website", "facebook", "x", "telegram", "mailing")
@@ -23,7 +23,7 @@ def _front(path: Path) -> dict[str, object]:
 def _planned() -> dict[str, list[str]]:
     """Example id → channels the plan maps it to (after its only/exclude)."""
     plan = load_plan(ROOT / "content" / "plan.yaml", CHANNELS)
-    from dispatcher.content import FrontMatter
+    from dispatcher.items.model import FrontMatter
 
     out = {}
     for path in sorted(EXAMPLES.glob("*.md")):

@@ -12,8 +12,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dispatcher.content import ContentItem, FrontMatter
-from dispatcher.frontmatter import (
+from dispatcher.items.model import ContentItem, FrontMatter
+from dispatcher.items.parse import (
     ContentError,
     MissingMedia,
     Problem,

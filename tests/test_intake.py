@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from dispatcher.intake import Accepted, Held, Intake, IntakeEvent, Rejected, is_candidate
+from dispatcher.services.intake import Accepted, Held, Intake, IntakeEvent, Rejected, is_candidate
 from tests.corpus.bad_inputs import BAD, GOOD, GOOD_MEDIA, KINDS, MAX_BYTES, PNG, md
 
 TZ = ZoneInfo("America/Bogota")

@@ -7,8 +7,8 @@ import asyncio
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from dispatcher.content import ContentItem, FrontMatter
-from dispatcher.ledger import Ledger
+from dispatcher.items.model import ContentItem, FrontMatter
+from dispatcher.ledger.store import Ledger
 
 NOW = datetime(2026, 11, 26, 15, 0, tzinfo=UTC)
 CHANNELS = ["website", "facebook", "x", "telegram"]

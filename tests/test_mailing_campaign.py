@@ -17,15 +17,15 @@ import pytest
 import trustme
 from pydantic import SecretStr
 
-from dispatcher.ledger import Ledger
-from dispatcher.mailing.bulletin import item_campaign, list_for
-from dispatcher.mailing.campaign import CampaignBusy, CampaignSender
-from dispatcher.mailing.journal import Journal
-from dispatcher.mailing.message import MailContent
-from dispatcher.mailing.subscribers import unsubscribe
-from dispatcher.mailing.tables import audience_mask
-from dispatcher.mailing.tokens import read_token, token_key
-from dispatcher.render import UNSUBSCRIBE_PLACEHOLDER as P
+from dispatcher.ledger.journal import Journal
+from dispatcher.ledger.schema import audience_mask
+from dispatcher.ledger.store import Ledger
+from dispatcher.render.renderer import UNSUBSCRIBE_PLACEHOLDER as P
+from dispatcher.services.mailing.bulletin import item_campaign, list_for
+from dispatcher.services.mailing.campaign import CampaignBusy, CampaignSender
+from dispatcher.services.mailing.message import MailContent
+from dispatcher.services.mailing.subscribers import unsubscribe
+from dispatcher.services.mailing.tokens import read_token, token_key
 from settings import Settings
 from tests.test_mailing_support import (
     Sink,

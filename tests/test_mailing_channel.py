@@ -12,13 +12,13 @@ import pytest
 
 from channels.base import AuthError, Post, Rejected
 from channels.mailing import MailingAdapter
-from dispatcher.app import App
-from dispatcher.content import ContentItem
-from dispatcher.frontmatter import check_file
-from dispatcher.ledger import Ledger
-from dispatcher.mailing.bulletin import bulletin_time, send_daily_bulletin, variants
-from dispatcher.mailing.campaign import CampaignSender
-from dispatcher.plan import Plan, load_plan
+from dispatcher.items.model import ContentItem
+from dispatcher.items.parse import check_file
+from dispatcher.items.plan import Plan, load_plan
+from dispatcher.ledger.store import Ledger
+from dispatcher.services.context import App
+from dispatcher.services.mailing.bulletin import bulletin_time, send_daily_bulletin, variants
+from dispatcher.services.mailing.campaign import CampaignSender
 from settings import Settings
 from tests.test_mailing_support import (
     ROOT,

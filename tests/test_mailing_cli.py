@@ -1,4 +1,4 @@
-"""The mailing commands in a subprocess (``python -m dispatcher.mailing.cli``; the main
+"""The mailing commands in a subprocess (``python -m dispatcher.cli.mail``; the main
 ``pregonero`` CLI mounts the same sub-apps), including kill -9 in the middle of
 ``mail send`` and the run after it."""
 
@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from dispatcher.frontmatter import check_file
-from dispatcher.mailing.bulletin import add_to_digest
-from dispatcher.mailing.tables import audience_mask
+from dispatcher.items.parse import check_file
+from dispatcher.ledger.schema import audience_mask
+from dispatcher.services.mailing.bulletin import add_to_digest
 from settings import Settings
 from tests.conftest import clean_env
 from tests.test_mailing_support import (
@@ -62,7 +62,7 @@ def _env(tmp_path: Path, smtp_port: int | None = None, **extra: str) -> dict[str
 
 def _cli(tmp_path: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "dispatcher.mailing.cli", *args],
+        [sys.executable, "-m", "dispatcher.cli", *args],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
 
@@ -139,7 +139,7 @@ def test_kill_9_mid_campaign_then_run_again(tmp_path: Path) -> None:
             PREGONERO_SMTP__CONNECTIONS=str(connections), PREGONERO_SMTP__RATE="1500",
         )  # fmt: skip
         first = subprocess.Popen(
-            [sys.executable, "-m", "dispatcher.mailing.cli", "mail", "send", "--date", DAY],
+            [sys.executable, "-m", "dispatcher.cli", "mail", "send", "--date", DAY],
             cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         )  # fmt: skip
         deadline = time.monotonic() + 60
@@ -160,7 +160,7 @@ def test_kill_9_mid_campaign_then_run_again(tmp_path: Path) -> None:
         assert delivered_before - states.get("sent", 0) <= connections
 
         second = subprocess.run(
-            [sys.executable, "-m", "dispatcher.mailing.cli", "mail", "send", "--date", DAY],
+            [sys.executable, "-m", "dispatcher.cli", "mail", "send", "--date", DAY],
             cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
         )  # fmt: skip
         assert second.returncode == 0, second.stderr

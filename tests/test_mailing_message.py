@@ -13,9 +13,9 @@ import dkim
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from dispatcher import render
-from dispatcher.mailing.message import DkimKey, MailContent, MessageTemplate, Sender
-from dispatcher.mailing.tokens import email_hash, make_token, read_token
+from dispatcher.render import renderer as render
+from dispatcher.services.mailing.message import DkimKey, MailContent, MessageTemplate, Sender
+from dispatcher.services.mailing.tokens import email_hash, make_token, read_token
 
 P = render.UNSUBSCRIBE_PLACEHOLDER
 KEY = b"clave-de-prueba"

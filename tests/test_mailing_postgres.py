@@ -13,14 +13,14 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from dispatcher.app import App
-from dispatcher.frontmatter import check_file
-from dispatcher.ledger import Ledger
-from dispatcher.mailing.bulletin import add_to_digest, send_daily_bulletin
-from dispatcher.mailing.campaign import CampaignSender
-from dispatcher.mailing.subscribers import csv_text, import_csv, remove, unsubscribe
-from dispatcher.mailing.tables import audience_mask, mail_recipients, subscribers
-from dispatcher.plan import load_plan
+from dispatcher.items.parse import check_file
+from dispatcher.items.plan import load_plan
+from dispatcher.ledger.schema import audience_mask, mail_recipients, subscribers
+from dispatcher.ledger.store import Ledger
+from dispatcher.services.context import App
+from dispatcher.services.mailing.bulletin import add_to_digest, send_daily_bulletin
+from dispatcher.services.mailing.campaign import CampaignSender
+from dispatcher.services.mailing.subscribers import csv_text, import_csv, remove, unsubscribe
 from tests.test_mailing_support import ROOT, Sink, make_settings, smtp_server, subscriber_rows
 
 

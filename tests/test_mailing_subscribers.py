@@ -6,15 +6,15 @@ import io
 import sqlite3
 from pathlib import Path
 
-from dispatcher.ledger import Ledger
-from dispatcher.mailing.subscribers import (
+from dispatcher.ledger.schema import audience_names
+from dispatcher.ledger.store import Ledger
+from dispatcher.services.mailing.subscribers import (
     export_csv,
     import_csv,
     normalise_email,
     remove,
     unsubscribe,
 )
-from dispatcher.mailing.tables import audience_names
 from settings import Settings
 from tests.test_mailing_support import make_settings, new_ledger
 

@@ -19,9 +19,9 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, Session
 
-import dispatcher.db  # noqa: F401  (registers every table)
-from dispatcher.ledger import Ledger
-from dispatcher.mailing.subscribers import csv_text, import_csv
+import dispatcher.ledger.schema  # noqa: F401  (registers every table)
+from dispatcher.ledger.store import Ledger
+from dispatcher.services.mailing.subscribers import csv_text, import_csv
 from settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -13,12 +13,12 @@ from pathlib import Path
 import httpx
 import uvicorn
 
-from dispatcher.mailing.bulletin import item_campaign
-from dispatcher.mailing.campaign import CampaignSender
-from dispatcher.mailing.message import MailContent
-from dispatcher.mailing.tables import audience_mask
-from dispatcher.mailing.tokens import make_token, token_key
-from dispatcher.mailing.web import create_app
+from dispatcher.ledger.schema import audience_mask
+from dispatcher.services.mailing.bulletin import item_campaign
+from dispatcher.services.mailing.campaign import CampaignSender
+from dispatcher.services.mailing.message import MailContent
+from dispatcher.services.mailing.tokens import make_token, token_key
+from dispatcher.web.unsubscribe import create_app
 from settings import Settings
 from tests.test_mailing_support import (
     Sink,

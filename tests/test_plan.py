@@ -13,8 +13,8 @@ import pytest
 import yaml
 from twitter_text import parse_tweet
 
-from dispatcher.content import ChannelSelection, FrontMatter
-from dispatcher.plan import Plan, PlanError, default_plan_path, load_plan
+from dispatcher.items.model import ChannelSelection, FrontMatter
+from dispatcher.items.plan import Plan, PlanError, default_plan_path, load_plan
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "content" / "examples"

@@ -17,9 +17,9 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from dispatcher.content import ContentItem, FrontMatter
-from dispatcher.filters import fecha, hashtags, markdown_html, plain, telegram_html
-from dispatcher.render import (
+from dispatcher.items.model import ContentItem, FrontMatter
+from dispatcher.render.filters import fecha, hashtags, markdown_html, plain, telegram_html
+from dispatcher.render.renderer import (
     UNSUBSCRIBE_PLACEHOLDER,
     Renderer,
     RenderError,
@@ -171,7 +171,7 @@ EXAMPLE_FILES = sorted(EXAMPLES.glob("*.md")) if EXAMPLES.is_dir() else []
 
 @pytest.mark.parametrize("path", EXAMPLE_FILES, ids=lambda p: p.stem)
 def test_examples_render_on_every_channel(renderer: Renderer, path: Path) -> None:
-    from dispatcher.frontmatter import check_file
+    from dispatcher.items.parse import check_file
 
     item = check_file(path, tz=TZ, known_kinds=KINDS, max_bytes=1_000_000, today=date(2026, 11, 1))
     for channel in CHANNELS:
@@ -657,7 +657,7 @@ def test_x_fits_or_fails_loudly(
 
 
 def test_subject_does_not_repeat_the_kind_label() -> None:
-    from dispatcher.render import Renderer, builtin_templates_dir
+    from dispatcher.render.renderer import Renderer, builtin_templates_dir
 
     renderer = Renderer(
         [builtin_templates_dir()],

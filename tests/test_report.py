@@ -8,11 +8,10 @@ from pathlib import Path
 
 from sqlalchemy import insert, update
 
-from dispatcher.app import App
-from dispatcher.db import deliveries, utcnow
-from dispatcher.mailing.tables import mail_campaigns, mail_digest
-from dispatcher.report import compliance
-from dispatcher.report_view import table, write
+from dispatcher.ledger.schema import deliveries, mail_campaigns, mail_digest, utcnow
+from dispatcher.services.context import App
+from dispatcher.services.plan_report import compliance
+from dispatcher.services.plan_report_view import table, write
 from tests.conftest import Workspace
 from tests.test_scale_support import BOGOTA, Clock, bogota, content_item, make_app, make_settings
 

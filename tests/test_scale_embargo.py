@@ -8,8 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from dispatcher.queue import DELIVER_QUEUE, LONG_QUEUE, Enqueuer, connect, job_id, queue_for
-from dispatcher.worker import JOB_MARGIN, WorkerProcess, delivery_functions
+from dispatcher.run.worker import JOB_MARGIN, WorkerProcess, delivery_functions
+from dispatcher.services.delivery.queue import (
+    DELIVER_QUEUE,
+    LONG_QUEUE,
+    Enqueuer,
+    connect,
+    job_id,
+    queue_for,
+)
 from tests.test_scale_support import Clock, bogota, boletin, make_app, make_settings, take_in
 
 pytest_plugins = ["tests.test_scale_support"]

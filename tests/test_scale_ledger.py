@@ -7,8 +7,8 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
-from dispatcher.db import utcnow
-from dispatcher.ledger import Ledger
+from dispatcher.ledger.schema import utcnow
+from dispatcher.ledger.store import Ledger
 from tests.test_ledger import CHANNELS, NOW, item, open_ledger
 
 

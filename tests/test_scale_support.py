@@ -24,12 +24,13 @@ import pytest
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from dispatcher.app import App, build_app
-from dispatcher.content import ContentItem
-from dispatcher.frontmatter import parse
-from dispatcher.intake import Accepted
-from dispatcher.runner import InProcessRunner
-from dispatcher.service import Tally, deliver_due, record
+from dispatcher.items.model import ContentItem
+from dispatcher.items.parse import parse
+from dispatcher.run.loop import deliver_due
+from dispatcher.services.context import App, build_app
+from dispatcher.services.delivery.runner import InProcessRunner
+from dispatcher.services.ingest import Tally, record
+from dispatcher.services.intake import Accepted
 from settings import Settings
 from tests.conftest import REDIS_SERVER, Workspace, service_missing
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 from sqlalchemy import select, update
 
-from dispatcher.db import slots, utcnow
-from dispatcher.schedule import Slot, run_due
+from dispatcher.ledger.schema import slots, utcnow
+from dispatcher.services.schedule import Slot, run_due
 from tests.test_scale_support import (
     Clock,
     bogota,
@@ -172,10 +172,10 @@ async def test_bulletin_slot_is_skipped_in_outbox_mode(tmp_path: Path) -> None:
 
 async def test_bulletin_slot_sends_the_days_bulletin(tmp_path: Path) -> None:
     """At the plan's digest time the slot calls the mailing's ``send_daily_bulletin``."""
-    from dispatcher.app import build_app
-    from dispatcher.frontmatter import check_file
-    from dispatcher.mailing.bulletin import add_to_digest
-    from dispatcher.mailing.tables import audience_mask
+    from dispatcher.items.parse import check_file
+    from dispatcher.ledger.schema import audience_mask
+    from dispatcher.services.context import build_app
+    from dispatcher.services.mailing.bulletin import add_to_digest
     from tests.test_mailing_support import (
         ROOT,
         Sink,

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from dispatcher.early import early_calls
+from dispatcher.items.early import early_calls
 from tests.test_scale_support import (
     Clock,
     bogota,

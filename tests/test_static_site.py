@@ -55,7 +55,7 @@ MINIMAL_INDEX = """<!DOCTYPE html>
 
 def templates_dirs(tmp_path: Path) -> list[Path] | None:
     """The real layouts when the renderer ships them, else minimal ones in ``tmp_path``."""
-    from dispatcher.render import builtin_templates_dir
+    from dispatcher.render.renderer import builtin_templates_dir
 
     layout = builtin_templates_dir() / "website" / "_layout"
     if (layout / "page.html.j2").exists() and (layout / "index.html.j2").exists():

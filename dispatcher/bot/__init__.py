@@ -8,7 +8,7 @@ schedule — shared with the CLI), ``dates`` (Spanish dates), ``reports`` (``/co
 summary), ``notify`` (failures and the summary reach the editors), ``webhook`` (optional),
 ``tables`` (the ``approvals`` table on the ledger's metadata).
 
-Heavy imports stay in the submodules: ``from dispatcher.bot.approvals import approve`` does
+Heavy imports stay in the submodules: ``from dispatcher.services.approvals import approve`` does
 not load python-telegram-bot.
 """
 

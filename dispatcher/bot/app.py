@@ -30,8 +30,8 @@ from dispatcher.bot.state import BotState
 from dispatcher.bot.webhook import ALLOWED_UPDATES, Webhook, WebhookServer
 
 if TYPE_CHECKING:
-    from dispatcher.app import App
-    from dispatcher.intake import Intake, IntakeEvent
+    from dispatcher.services.context import App
+    from dispatcher.services.intake import Intake, IntakeEvent
     from settings import Settings
 
 log = logging.getLogger("pregonero.bot")
@@ -205,9 +205,9 @@ async def start_bot(
     inbox would race for the same file); ``poke`` wakes the runner after an approval.
     ``stop`` ends the background retries; the caller awaits :meth:`BotHandle.stop`.
     """
-    import dispatcher.bot.tables
-    import dispatcher.mailing  # noqa: F401  (both register their tables)
-    from dispatcher.service import Tally, make_intake
+    import dispatcher.ledger.schema
+    import dispatcher.services.mailing  # noqa: F401  (both register their tables)
+    from dispatcher.services.ingest import Tally, make_intake
 
     await app.ledger.init()  # creates the approvals (and mailing) tables if missing
     options = options or options_from_settings(app.settings)

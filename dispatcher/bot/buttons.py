@@ -95,7 +95,7 @@ class Buttons:
         )
 
     async def _send_bulletin(self, bot: Bot, chat_id: int, day: date) -> None:
-        from dispatcher.mailing.bulletin import send_daily_bulletin
+        from dispatcher.services.mailing.bulletin import send_daily_bulletin
 
         try:
             result = await send_daily_bulletin(self.state.app, day)

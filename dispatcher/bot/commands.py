@@ -14,13 +14,13 @@ from sqlalchemy.engine import RowMapping
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update, User
 from telegram.ext import ContextTypes
 
-from dispatcher.bot import approvals
 from dispatcher.bot.dates import DateError, parse_when
 from dispatcher.bot.gate import say
 from dispatcher.bot.preview import send_preview
 from dispatcher.bot.reports import find_item, local, not_found, queue_report
 from dispatcher.bot.state import BotState
-from dispatcher.status import item_report, overview
+from dispatcher.services import approvals
+from dispatcher.services.status import item_report, overview
 
 log = logging.getLogger("pregonero.bot")
 
@@ -257,8 +257,7 @@ class Commands:
 
 async def digest_waiting(state: BotState, day: date) -> int:
     """Items recorded for a bulletin up to ``day`` that no bulletin has taken yet."""
-    from dispatcher.db import items
-    from dispatcher.mailing.tables import mail_digest
+    from dispatcher.ledger.schema import items, mail_digest
 
     async with state.app.ledger.engine.connect() as conn:
         count = await conn.scalar(

@@ -5,7 +5,7 @@ Every document (or photo) is downloaded with ``getFile`` into the chat's staging
 are staged (matched by file name: Telegram keeps no folders) move to ``content/inbox/<path
 it names>``, and the ``.md`` itself is taken with :meth:`Intake.take_file` — the same
 validation, archive, rejection folder and ``.error.txt`` as a file dropped in the inbox —
-and recorded with :func:`dispatcher.service.record`. The editor gets the outcome: accepted
+and recorded with :func:`dispatcher.services.ingest.record`. The editor gets the outcome: accepted
 (and whether it waits for approval or a date), or rejected with each problem's field and line.
 
 A ``.md`` whose media have not arrived is held by intake (grace period); media sent after it
@@ -28,13 +28,13 @@ from telegram import Bot, Message, Update
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
-from dispatcher.bot.approvals import needed_approvals
 from dispatcher.bot.gate import say
 from dispatcher.bot.preview import decision_buttons
 from dispatcher.bot.reports import local
 from dispatcher.bot.state import BotState, HeldFile
-from dispatcher.frontmatter import referenced_media
-from dispatcher.intake import Accepted, Held, IntakeEvent, Rejected
+from dispatcher.items.parse import referenced_media
+from dispatcher.services.approvals import needed_approvals
+from dispatcher.services.intake import Accepted, Held, IntakeEvent, Rejected
 
 log = logging.getLogger("pregonero.bot")
 
@@ -151,7 +151,7 @@ class Documents:
         return None
 
     async def _record_and_answer(self, message: Message, event: IntakeEvent) -> None:
-        from dispatcher.service import record
+        from dispatcher.services.ingest import record
 
         tally = self.state.tally
         before = (tally.duplicates, tally.corrections)

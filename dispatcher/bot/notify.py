@@ -29,7 +29,7 @@ from dispatcher.bot.reports import daily_summary
 from dispatcher.bot.state import BotState
 
 if TYPE_CHECKING:
-    from dispatcher.app import App
+    from dispatcher.services.context import App
 
 log = logging.getLogger("pregonero.bot")
 

@@ -20,8 +20,8 @@ from telegram.error import TelegramError
 from channels.base import Post
 from dispatcher.bot.gate import chunks
 from dispatcher.bot.state import BotState
-from dispatcher.ledger import OPEN, content_from_row
-from dispatcher.render import RenderError, measure
+from dispatcher.ledger.store import OPEN, content_from_row
+from dispatcher.render.renderer import RenderError, measure
 
 log = logging.getLogger("pregonero.bot")
 

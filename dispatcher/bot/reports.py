@@ -14,11 +14,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, func, select
 from sqlalchemy.engine import RowMapping
 
-from dispatcher.app import App
-from dispatcher.bot.approvals import needed_approvals
-from dispatcher.db import deliveries, items
-from dispatcher.ledger import OPEN
-from dispatcher.status import STATE_ES
+from dispatcher.ledger.schema import deliveries, items
+from dispatcher.ledger.store import OPEN
+from dispatcher.services.approvals import needed_approvals
+from dispatcher.services.context import App
+from dispatcher.services.status import STATE_ES
 
 LIST_LIMIT = 25
 STATE_ICON = {

@@ -16,10 +16,10 @@ from telegram import Bot
 from telegram.constants import MessageLimit
 
 if TYPE_CHECKING:
-    from dispatcher.app import App
     from dispatcher.bot.documents import Documents
-    from dispatcher.intake import Intake
-    from dispatcher.service import Tally
+    from dispatcher.services.context import App
+    from dispatcher.services.ingest import Tally
+    from dispatcher.services.intake import Intake
 
 log = logging.getLogger("pregonero.bot")
 

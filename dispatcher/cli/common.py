@@ -1,0 +1,66 @@
+"""Helpers every command shares: settings and logging, the app's life, failures."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, NoReturn, TypeVar
+
+import typer
+
+if TYPE_CHECKING:
+    from dispatcher.services.context import App
+    from settings import Settings
+
+T = TypeVar("T")
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    typer.echo(message, err=True)
+    raise typer.Exit(code)
+
+
+def load() -> Settings:
+    from settings import SettingsError, load_settings
+
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        fail(str(exc))
+        raise
+    logging.basicConfig(
+        level=getattr(logging, settings.log_level.upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    for noisy in ("httpx", "httpcore", "telegram", "watchfiles", "aiosqlite", "apscheduler"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    return settings
+
+
+def with_app(settings: Settings, body: Callable[[App], Awaitable[T]]) -> T:
+    """Build the app (a bad plan stops here with its message), run ``body``, close."""
+    from dispatcher.items.plan import PlanError
+    from dispatcher.services.context import build_app
+
+    async def go() -> T:
+        try:
+            application = await build_app(settings)
+        except PlanError as exc:
+            fail(f"El plan no es válido:\n{exc}")
+            raise
+        try:
+            return await body(application)
+        finally:
+            await application.aclose()
+
+    return asyncio.run(go())
+
+
+def warn_outbox(application: App) -> None:
+    from dispatcher.services.status import outbox_warnings
+
+    for line in outbox_warnings(application):
+        typer.secho(line, fg=typer.colors.YELLOW, err=True)

@@ -1,0 +1,206 @@
+"""The item commands: ``run``, ``check``, ``preview``, ``status``, ``retry``, ``cancel``,
+``approve`` and ``channels check``. Messages are in Spanish.
+
+Heavy modules (channel clients, jinja, SQLAlchemy) are imported inside the commands so
+``pregonero --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from dispatcher.cli.app import app, channels_app
+from dispatcher.cli.common import fail, load, warn_outbox, with_app
+
+if TYPE_CHECKING:
+    from dispatcher.services.context import App
+
+
+@app.command()
+def run(
+    once: Annotated[
+        bool, typer.Option("--once", help="Procesar la bandeja y lo pendiente, y terminar.")
+    ] = False,
+) -> None:
+    """Vigilar content/inbox/, programar y entregar (con --once: una pasada y salir)."""
+    settings = load()
+
+    async def body(application: App) -> None:
+        from dispatcher.run.loop import run_forever, run_once
+
+        warn_outbox(application)
+        if once:
+            tally = await run_once(application)
+            for line in tally.messages:
+                typer.echo(line)
+            typer.echo(
+                f"Listo: {tally.accepted} aceptado(s), {tally.corrections} corrección(es), "
+                f"{tally.duplicates} duplicado(s), {tally.rejected} rechazado(s)."
+            )
+            return
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        typer.echo(f"Vigilando {settings.content_dir / 'inbox'} (Ctrl+C para salir)…", err=True)
+        await run_forever(application, stop)
+        typer.echo("Pregonero detenido.", err=True)
+
+    with_app(settings, body)
+
+
+@app.command()
+def check(
+    files: Annotated[list[Path], typer.Argument(help="Archivos de contenido (.md).")],
+) -> None:
+    """Validar archivos de contenido sin publicarlos (sale con 1 si hay errores)."""
+    settings = load()
+
+    async def body(application: App) -> int:
+        from dispatcher.services.preview import check_files
+
+        return check_files(application, files, typer.echo)
+
+    bad = with_app(settings, body)
+    raise typer.Exit(1 if bad else 0)
+
+
+@app.command()
+def preview(
+    file: Annotated[Path, typer.Argument(help="Archivo de contenido (.md).")],
+    channel: Annotated[str | None, typer.Option("--channel", "-c", help="Solo este canal.")] = None,
+) -> None:
+    """Mostrar cómo se verá la pieza en cada canal, con su longitud frente al límite."""
+    settings = load()
+
+    async def body(application: App) -> int:
+        from dispatcher.services.preview import preview_file
+
+        return preview_file(application, file, channel, typer.echo)
+
+    raise typer.Exit(with_app(settings, body))
+
+
+@app.command()
+def status(
+    item_id: Annotated[
+        str | None, typer.Argument(metavar="ID", help="Identificador de la pieza.")
+    ] = None,
+) -> None:
+    """Estado de las piezas y sus entregas (o de una pieza con su historial)."""
+    settings = load()
+
+    async def body(application: App) -> int:
+        from dispatcher.services.status import item_report, overview
+
+        if item_id is None:
+            typer.echo(await overview(application))
+            return 0
+        text = await item_report(application, item_id)
+        if text is None:
+            typer.echo(f"No existe la pieza {item_id!r}.", err=True)
+            return 1
+        typer.echo(text)
+        return 0
+
+    raise typer.Exit(with_app(settings, body))
+
+
+@app.command()
+def retry(
+    item_id: Annotated[str, typer.Argument(metavar="ID")],
+    channel: Annotated[str | None, typer.Option("--channel", "-c", help="Solo este canal.")] = None,
+) -> None:
+    """Volver a intentar las entregas fallidas o desconocidas de una pieza."""
+    settings = load()
+
+    async def body(application: App) -> int:
+        from dispatcher.services.approvals import retry as retry_item
+
+        try:
+            touched, waiting = await retry_item(application, item_id, channel)
+        except KeyError:
+            typer.echo(f"No existe la pieza {item_id!r}.", err=True)
+            return 1
+        if not touched:
+            typer.echo("No hay entregas fallidas, desconocidas o canceladas para reintentar.")
+            return 1
+        if waiting:
+            typer.echo(f"La pieza sigue esperando aprobación: pregonero approve {item_id}.")
+        typer.echo(
+            f"Reintento programado para: {', '.join(touched)}. Saldrá con 'pregonero run' "
+            "(o en la próxima pasada de 'pregonero run --once')."
+        )
+        return 0
+
+    raise typer.Exit(with_app(settings, body))
+
+
+@app.command()
+def cancel(item_id: Annotated[str, typer.Argument(metavar="ID")]) -> None:
+    """Cancelar lo que falta por enviar de una pieza."""
+    settings = load()
+
+    async def body(application: App) -> int:
+        try:
+            count = await application.ledger.cancel(item_id)
+        except KeyError:
+            typer.echo(f"No existe la pieza {item_id!r}.", err=True)
+            return 1
+        typer.echo(f"Pieza {item_id} cancelada: {count} entrega(s) pendiente(s) anulada(s).")
+        return 0
+
+    raise typer.Exit(with_app(settings, body))
+
+
+@app.command()
+def approve(
+    item_id: Annotated[str, typer.Argument(metavar="ID")],
+    editor: Annotated[str, typer.Option("--editor", "-e", help="Nombre de quien aprueba.")],
+    editor_id: Annotated[
+        int | None,
+        typer.Option(
+            "--editor-id",
+            help="ID de Telegram de quien aprueba: cuenta como la misma persona en el bot.",
+        ),
+    ] = None,
+) -> None:
+    """Aprobar una pieza que espera aprobación (una de las que pide el plan)."""
+    settings = load()
+    roster = settings.telegram.editors
+    if editor_id is not None and roster and editor_id not in roster:
+        fail(f"El ID {editor_id} no está en PREGONERO_TELEGRAM__EDITORS.")
+
+    async def body(application: App) -> int:
+        from dispatcher.services.approvals import approve as record_approval
+
+        try:
+            result = await record_approval(application, item_id, editor_id, editor, "cli")
+        except KeyError:
+            typer.echo(f"No existe la pieza {item_id!r}.", err=True)
+            return 1
+        typer.echo(result.message(settings.tz, application.clock()))
+        return 0 if result.outcome in ("approved", "recorded", "already") else 1
+
+    raise typer.Exit(with_app(settings, body))
+
+
+@channels_app.command("check")
+def channels_check() -> None:
+    """Una llamada inocua por canal: ¿funcionan las credenciales?"""
+    settings = load()
+
+    async def body(application: App) -> int:
+        from dispatcher.services.status import check_channels
+
+        ok, lines = await check_channels(application)
+        for line in lines:
+            typer.echo(line)
+        return 0 if ok else 1
+
+    raise typer.Exit(with_app(settings, body))

@@ -1,0 +1,739 @@
+"""Read a content file (Markdown with YAML front matter) into a :class:`ContentItem`.
+
+Every refusal is a :class:`ContentError` whose problems name the field and the line *of the
+file* in Spanish, so an editor can fix everything in one pass. :class:`MissingMedia` is the
+one refusal that may heal by itself (the picture is still being copied): intake holds such a
+file for a grace period instead of rejecting it at once.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import itertools
+import os
+import re
+import stat
+import unicodedata
+from collections import deque
+from collections.abc import Callable, Collection, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path, PurePosixPath
+from typing import Any, NoReturn
+from zoneinfo import ZoneInfo
+
+import yaml
+from markdown_it import MarkdownIt
+from pydantic import ValidationError
+
+from dispatcher.items.model import (
+    EVENT_REQUIRED,
+    IMAGE_ALT_REQUIRED,
+    ChannelSelection,
+    ContentItem,
+    Event,
+    FrontMatter,
+)
+
+IMAGE_MAGIC = {
+    ".png": (b"\x89PNG\r\n\x1a\n",),
+    ".jpg": (b"\xff\xd8\xff",),
+    ".jpeg": (b"\xff\xd8\xff",),
+    ".gif": (b"GIF87a", b"GIF89a"),
+    ".webp": (b"RIFF",),
+}
+BOM = b"\xef\xbb\xbf"
+MAX_PROBLEMS = 40
+SUMMARY_SOURCE_CHARS = 5000  # the first paragraph is looked for in the body's head only
+_BOOL, _INT, _FLOAT = (f"tag:yaml.org,2002:{t}" for t in ("bool", "int", "float"))
+_MD = MarkdownIt("commonmark")
+_Path = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a content file; ``message`` is Spanish, for editors."""
+
+    field: str | None
+    line: int | None
+    message: str
+
+    def __str__(self) -> str:
+        where = []
+        if self.line is not None:
+            where.append(f"línea {self.line}")
+        if self.field is not None:
+            where.append(f"campo '{self.field}'")
+        return f"{', '.join(where)}: {self.message}" if where else self.message
+
+
+class ContentError(Exception):
+    """A content file cannot be accepted; ``problems`` is never empty."""
+
+    def __init__(self, problems: Iterable[Problem]) -> None:
+        found = sorted(problems, key=lambda p: (p.line is None, p.line or 0))
+        if len(found) > MAX_PROBLEMS:
+            rest = Problem(None, None, f"… y {len(found) - MAX_PROBLEMS} problemas más")
+            found = [*found[:MAX_PROBLEMS], rest]
+        self.problems: list[Problem] = found or [Problem(None, None, "el archivo no es válido")]
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        return "\n".join(str(p) for p in self.problems)
+
+    @classmethod
+    def single(cls, field: str | None, line: int | None, message: str) -> ContentError:
+        return cls([Problem(field, line, message)])
+
+    @classmethod
+    def from_pairs(cls, pairs: Iterable[tuple[str | None, str]]) -> ContentError:
+        """From ``(field, message)`` pairs without lines (prefer ``parse(validate=…)``)."""
+        return cls([Problem(field, None, message) for field, message in pairs])
+
+
+Validator = Callable[[ContentItem], Iterable[tuple[str | None, str]]]
+"""Extra checks on a parsed item (e.g. against the plan): ``(field, Spanish message)`` pairs;
+``field`` may be dotted (``event.place``) and is mapped to its line in the file."""
+
+
+class MissingMedia(ContentError):
+    """The file is valid except that media it names are not there yet: absent, empty, or an
+    image whose first bytes are still zeros (a copy that pre-allocates, then fills)."""
+
+    def __init__(
+        self, problems: Iterable[Problem], missing: Iterable[str], item: ContentItem | None = None
+    ) -> None:
+        super().__init__(problems)
+        self.missing: list[str] = list(missing)
+        self.item = item  # what the file would be (no digest): its id finds earlier revisions
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader with YAML 1.2 plain scalars: only true/false are booleans (``no`` is
+    text), no octal or sexagesimal numbers, and an impossible date stays text so that
+    validation can name the field."""
+
+    def construct_yaml_timestamp(self, node: yaml.ScalarNode) -> Any:
+        try:
+            return super().construct_yaml_timestamp(node)
+        except (ValueError, OverflowError):
+            return self.construct_scalar(node)
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep)
+        except (ValueError, TypeError, OverflowError) as exc:  # an explicit tag like !!int x
+            mark = node.start_mark
+            raise yaml.constructor.ConstructorError(
+                None, None, f"valor inválido para la etiqueta {node.tag!r}", mark
+            ) from exc
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag not in (_BOOL, _INT, _FLOAT)]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    if first != "="
+}
+_Loader.add_implicit_resolver(
+    _BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+_Loader.add_implicit_resolver(_INT, re.compile(r"^[-+]?(?:0|[1-9][0-9]*)$"), list("-+0123456789"))
+_Loader.add_implicit_resolver(
+    _FLOAT,
+    re.compile(r"^[-+]?(?:0|[1-9][0-9]*)\.[0-9]+(?:[eE][-+]?[0-9]+)?$"),
+    list("-+0123456789"),
+)
+
+
+@dataclass
+class _Source:
+    """The file split into its parts, with the line numbers needed for errors."""
+
+    block: str
+    block_line: int  # file line of the first YAML line (1-based)
+    open_line: int  # file line of the opening '---'
+    body: str
+    body_line: int
+    lines: dict[_Path, int] = field(default_factory=dict)  # key path → file line
+
+    def line_of(self, path: _Path) -> int:
+        """The line of ``path``, or of its nearest present parent (a missing field)."""
+        for end in range(len(path), 0, -1):
+            if path[:end] in self.lines:
+                return self.lines[path[:end]]
+        return self.open_line
+
+
+def parse(
+    data: bytes,
+    *,
+    name: str,
+    base_dir: Path,
+    tz: ZoneInfo,
+    today: date,
+    max_bytes: int,
+    known_kinds: Collection[str],
+    max_media_bytes: int | None = None,
+    validate: Validator | None = None,
+    media_dirs: Sequence[Path] = (),
+) -> ContentItem:
+    """Validate one content file and resolve its defaults.
+
+    Media paths are checked against ``base_dir`` (existence, symlinks staying inside it,
+    regular files, image signatures); ``validate`` adds checks that need more than the
+    file (the plan). A media path with nothing under ``base_dir`` is looked for in
+    ``media_dirs`` (earlier revisions' archive folders: a correction need not resend its
+    pictures). Raises :class:`MissingMedia` when media not there yet are the only problem,
+    :class:`ContentError` for anything else.
+    """
+    text = _decode(data, max_bytes)
+    src = _split(text)
+    raw = _load(src)
+    problems = _check_raw(raw, src, known_kinds)
+    meta: FrontMatter | None = None
+    try:
+        meta = FrontMatter.model_validate(raw)
+    except ValidationError as exc:
+        problems += _validation_problems(exc, src, reported={p.field for p in problems})
+    if meta is None or problems:
+        raise ContentError(problems)
+    real_media, missing, media_problems = _check_media(
+        meta, src, base_dir, max_media_bytes, media_dirs
+    )
+    media = None if media_problems else real_media  # no digest for an incomplete item
+    item = _build(meta, src, data, media, name=name, base_dir=base_dir, tz=tz, today=today)
+    extra = [
+        Problem(field, src.line_of(tuple(field.split("."))) if field else None, message)
+        for field, message in (validate(item) if validate else ())
+    ]
+    if extra or media_problems:
+        if missing and len(missing) == len(media_problems) and not extra:
+            raise MissingMedia(media_problems, [rel for rel, _ in missing], item)
+        raise ContentError(media_problems + extra)
+    return item
+
+
+def _fail(line: int | None, message: str, field: str | None = None) -> NoReturn:
+    raise ContentError([Problem(field, line, message)])
+
+
+def check_file(
+    path: Path,
+    *,
+    tz: ZoneInfo,
+    known_kinds: Collection[str],
+    max_bytes: int,
+    max_media_bytes: int | None = None,
+    today: date | None = None,
+    validate: Validator | None = None,
+) -> ContentItem:
+    """``parse`` for a file on disk (``pregonero check``); media relative to its folder."""
+    try:
+        st = path.stat()
+    except OSError as exc:
+        _fail(None, f"no se puede leer el archivo: {exc.strerror}")
+    if not stat.S_ISREG(st.st_mode):
+        _fail(None, "no es un archivo normal")
+    if st.st_size > max_bytes:
+        _fail(None, too_big(st.st_size, max_bytes))
+    return parse(
+        path.read_bytes(),
+        name=path.name,
+        base_dir=path.parent,
+        tz=tz,
+        today=today or datetime.now(tz).date(),
+        max_bytes=max_bytes,
+        known_kinds=known_kinds,
+        max_media_bytes=max_media_bytes,
+        validate=validate,
+    )
+
+
+def referenced_media(data: bytes) -> list[str]:
+    """Best effort: the media paths a (possibly invalid) file names, normalised. Never raises."""
+    try:
+        raw = _load(_split(_decode(data, len(data) + 1)))
+        found = [raw.get("image"), *(raw.get("attachments") or [])]
+        return [
+            str(PurePosixPath(v.strip().replace("\\", "/")))
+            for v in found
+            if isinstance(v, str) and v.strip()
+        ]
+    except Exception:  # any malformed input simply references nothing
+        return []
+
+
+def too_big(size: int, limit: int) -> str:
+    """The Spanish message for a file over the size limit."""
+    return f"el archivo pesa {size:,} bytes; el máximo es {limit:,}".replace(",", ".")
+
+
+def _decode(data: bytes, max_bytes: int) -> str:
+    if not data.strip(BOM + b" \t\r\n"):
+        _fail(None, "el archivo está vacío")
+    if len(data) > max_bytes:
+        _fail(None, too_big(len(data), max_bytes))
+    skip = len(BOM) if data.startswith(BOM) else 0
+    try:
+        text = data[skip:].decode("utf-8")
+    except UnicodeDecodeError as exc:
+        offset = skip + exc.start
+        line = data[:offset].count(b"\n") + 1
+        column = offset - data.rfind(b"\n", 0, offset)
+        _fail(
+            line,
+            f"el archivo no está en UTF-8 (byte 0x{data[offset]:02X} en la columna {column}, "
+            f"posición {offset} del archivo): guárdelo con la codificación UTF-8",
+        )
+    if "\x00" in text:
+        line = text[: text.index("\x00")].count("\n") + 1
+        _fail(line, "el archivo contiene caracteres nulos: ¿es un archivo binario?")
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _split(text: str) -> _Source:
+    lines = text.split("\n")
+    start = next((i for i, line in enumerate(lines) if line.strip()), 0)
+    if lines[start].rstrip() != "---":
+        _fail(
+            start + 1,
+            "falta la cabecera: el archivo debe empezar con una línea '---', seguida de los "
+            "campos (kind, title…) y de otra línea '---'",
+        )
+    for end in range(start + 1, len(lines)):
+        if lines[end].rstrip() in ("---", "..."):
+            return _Source(
+                block="\n".join(lines[start + 1 : end]),
+                block_line=start + 2,
+                open_line=start + 1,
+                body="\n".join(lines[end + 1 :]),
+                body_line=end + 2,
+            )
+    _fail(start + 1, f"falta la línea '---' que cierra la cabecera abierta en la línea {start + 1}")
+
+
+def _load(src: _Source) -> dict[str, Any]:
+    loader: _Loader | None = None
+    try:
+        loader = _Loader(src.block)
+        node = loader.get_single_node()
+        if node is not None:
+            _index(node, src)
+        raw = loader.construct_document(node) if node is not None else None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        _fail(src.block_line + mark.line if mark else src.open_line, yaml_message(exc))
+    except yaml.reader.ReaderError as exc:  # a control character, before any parsing
+        line = src.block_line + src.block[: exc.position].count("\n")
+        _fail(line, f"la cabecera tiene un carácter no permitido (U+{exc.character:04X})")
+    except (yaml.YAMLError, RecursionError):
+        _fail(src.open_line, "la cabecera no se puede leer (YAML inválido o demasiado anidado)")
+    finally:
+        if loader is not None:
+            loader.dispose()
+    if raw is None:
+        _fail(src.open_line, "la cabecera está vacía: faltan 'kind' y 'title'")
+    if not isinstance(raw, dict):
+        _fail(src.block_line, "la cabecera debe ser una lista de campos 'clave: valor'")
+    return {k if isinstance(k, str) else str(k): v for k, v in raw.items()}
+
+
+def _index(root: yaml.Node, src: _Source) -> None:
+    """Record each key's file line; refuse duplicate keys and aliases (shared nodes)."""
+    problems: list[Problem] = []
+    seen: set[int] = set()
+    queue: deque[tuple[_Path, yaml.Node]] = deque([((), root)])
+    while queue:  # breadth-first: an alias is reported where it is used, after its anchor
+        path, node = queue.popleft()
+        if id(node) in seen:
+            line = src.lines.get(path, src.block_line + node.start_mark.line)
+            problems.append(
+                Problem(field_name(path) or None, line, "no use anclas ni alias de YAML ('&', '*')")
+            )
+            continue
+        seen.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            first: dict[str, int] = {}
+            for key_node, value_node in node.value:
+                key = (
+                    str(key_node.value)
+                    if isinstance(key_node, yaml.ScalarNode)
+                    else f"?{id(key_node)}"
+                )
+                line = src.block_line + key_node.start_mark.line
+                if key in first and key != "<<":
+                    problems.append(
+                        Problem(
+                            field_name((*path, key)),
+                            line,
+                            f"la clave '{key}' está repetida (ya aparece en la línea {first[key]})",
+                        )
+                    )
+                    continue
+                first[key] = line
+                src.lines[(*path, key)] = line
+                queue.append(((*path, key), value_node))
+        elif isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                src.lines[(*path, i)] = src.block_line + item.start_mark.line
+                queue.append(((*path, i), item))
+    if problems:
+        raise ContentError(problems)
+
+
+def _check_raw(raw: dict[str, Any], src: _Source, known_kinds: Collection[str]) -> list[Problem]:
+    """Checks that read better before pydantic: unknown kind, cross-field rules, empty body."""
+    problems = []
+    kind = raw.get("kind")
+    if isinstance(kind, str) and kind.strip() not in known_kinds:
+        valid = ", ".join(sorted(known_kinds)) or "(ninguno: revise content/plan.yaml)"
+        close = difflib.get_close_matches(kind.strip(), list(known_kinds), n=1, cutoff=0.6)
+        hint = f"; ¿quiso decir '{close[0]}'?" if close else ""
+        problems.append(
+            Problem(
+                "kind",
+                src.line_of(("kind",)),
+                f"tipo desconocido '{shorten(kind, 60)}'{hint} Tipos válidos: {valid}",
+            )
+        )
+    if raw.get("image") and not raw.get("image_alt"):
+        problems.append(Problem("image_alt", src.line_of(("image",)), IMAGE_ALT_REQUIRED))
+    if kind == "rueda_de_prensa" and not raw.get("event"):
+        problems.append(Problem("event", src.line_of(("kind",)), EVENT_REQUIRED))
+    summary = raw.get("summary")
+    if not src.body.strip() and not (isinstance(summary, str) and summary.strip()):
+        empty = "el texto está vacío: escríbalo debajo de la segunda línea '---'"
+        problems.append(Problem(None, src.body_line, f"{empty} o ponga al menos un 'summary'"))
+    return problems
+
+
+def _validation_problems(
+    exc: ValidationError, src: _Source, reported: set[str | None]
+) -> list[Problem]:
+    problems = []
+    for err in exc.errors():
+        ctx = err.get("ctx") or {}
+        if "field" in ctx:  # a cross-field rule: name the missing field, point at its cause
+            path: _Path = (str(ctx["field"]),)
+            line = src.line_of((str(ctx["near"]),))
+        else:
+            path = tuple(p if isinstance(p, int) else str(p) for p in err["loc"])
+            line = src.line_of(path)
+        name = field_name(path) or None
+        if name in reported:
+            continue
+        if err["type"] == "extra_forbidden":
+            message = unknown_key_message(path)
+        else:
+            message = pydantic_message(err)
+        problems.append(Problem(name, line, message))
+    return problems
+
+
+def find_media(rel: str, base_dir: Path, media_dirs: Sequence[Path]) -> tuple[Path, Path]:
+    """``(folder, folder/rel)``: ``base_dir``, or when nothing is there, the first folder of
+    ``media_dirs`` holding ``rel`` as a regular file (an earlier revision's archive)."""
+    if not os.path.lexists(base_dir / rel):
+        for folder in media_dirs:
+            alt = folder / rel
+            if alt.is_file() and not alt.is_symlink():
+                return folder, alt
+    return base_dir, base_dir / rel
+
+
+def _check_media(
+    meta: FrontMatter,
+    src: _Source,
+    base_dir: Path,
+    max_bytes: int | None,
+    media_dirs: Sequence[Path],
+) -> tuple[dict[str, Path], list[tuple[str, int]], list[Problem]]:
+    """Resolve each media path inside its folder; return (real paths, missing, problems)."""
+    real: dict[str, Path] = {}
+    missing: list[tuple[str, int]] = []
+    problems: list[Problem] = []
+    refs: list[tuple[_Path, str]] = [(("image",), meta.image)] if meta.image else []
+    refs += [(("attachments", i), a) for i, a in enumerate(meta.attachments)]
+    for path, rel in refs:
+        line = src.line_of(path)
+
+        def problem(message: str, path: _Path = path, line: int = line) -> None:
+            problems.append(Problem(field_name(path), line, message))
+
+        root, found = find_media(rel, base_dir, media_dirs)
+        try:
+            base = root.resolve()
+            target = found.resolve()
+        except (OSError, RuntimeError):
+            problem(f"no se puede resolver la ruta '{rel}' (¿enlace simbólico en bucle?)")
+            continue
+        if not target.is_relative_to(base):
+            problem(f"'{rel}' apunta fuera de la carpeta de contenido: copie el archivo real")
+            continue
+        try:
+            st = target.stat()
+        except FileNotFoundError:
+            missing.append((rel, line))
+            problem(f"falta el archivo '{rel}' (la ruta es relativa a la carpeta del .md)")
+            continue
+        except OSError as exc:
+            problem(f"no se puede leer '{rel}': {exc.strerror}")
+            continue
+        if not stat.S_ISREG(st.st_mode):
+            problem(f"'{rel}' no es un archivo")
+        elif st.st_size == 0 or (path == ("image",) and _unwritten(target)):
+            missing.append((rel, line))
+            problem(f"el archivo '{rel}' está vacío o aún se está copiando")
+        elif max_bytes is not None and st.st_size > max_bytes:
+            problem(
+                f"'{rel}' pesa {st.st_size / 1e6:.1f} MB; el máximo es {max_bytes / 1e6:.1f} MB"
+            )
+        elif path == ("image",) and not _is_image(target):
+            problem(f"'{rel}' no es una imagen PNG, JPG, GIF o WebP")
+        else:
+            real[rel] = target
+    return real, missing, problems
+
+
+def _unwritten(path: Path) -> bool:
+    with path.open("rb") as fh:
+        return not fh.read(16).strip(b"\0")
+
+
+def _is_image(path: Path) -> bool:
+    signatures = IMAGE_MAGIC.get(path.suffix.lower())
+    if signatures is None:
+        return False
+    with path.open("rb") as fh:
+        head = fh.read(16)
+    if path.suffix.lower() == ".webp":
+        return head.startswith(b"RIFF") and head[8:12] == b"WEBP"
+    return head.startswith(signatures)
+
+
+def _digest(data: bytes, media: dict[str, Path]) -> str:
+    """SHA-256 of the file's bytes, then each media file (sorted by path), length-prefixed."""
+    h = hashlib.sha256()
+    h.update(len(data).to_bytes(8, "big") + data)
+    for rel in sorted(media):
+        h.update(rel.encode() + b"\0" + media[rel].stat().st_size.to_bytes(8, "big"))
+        with media[rel].open("rb") as fh:
+            while chunk := fh.read(1 << 20):
+                h.update(chunk)
+    return h.hexdigest()
+
+
+def _localize(value: datetime | None, tz: ZoneInfo) -> datetime | None:
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=tz)
+
+
+def _build(
+    meta: FrontMatter,
+    src: _Source,
+    data: bytes,
+    media: dict[str, Path] | None,
+    *,
+    name: str,
+    base_dir: Path,
+    tz: ZoneInfo,
+    today: date,
+) -> ContentItem:
+    publish_at = _localize(meta.publish_at, tz)
+    update: dict[str, Any] = {"publish_at": publish_at}
+    if meta.event is not None:
+        update["event"] = meta.event.model_copy(
+            update={"starts_at": _localize(meta.event.starts_at, tz)}
+        )
+    meta = meta.model_copy(update=update)
+    day = meta.date or (publish_at.astimezone(tz).date() if publish_at else today)
+    slug = slugify(meta.title) or hashlib.sha1(meta.title.encode()).hexdigest()[:8]
+    summary = meta.summary or shorten(first_paragraph(_MD, src.body)) or meta.title
+    return ContentItem(
+        meta=meta,
+        body=src.body.strip("\n"),
+        id=meta.id or f"{day.isoformat()}-{slug}",
+        summary=summary,
+        date=day,
+        publish_at=publish_at,
+        base_dir=base_dir,
+        digest=_digest(data, media) if media is not None else "",
+        source_name=name,
+    )
+
+
+# --- text helpers: slugs, summaries, Spanish messages ----------------------------------------
+
+_FIELDS: dict[_Path, list[str]] = {
+    (): list(FrontMatter.model_fields),
+    ("event",): list(Event.model_fields),
+    ("channels",): list(ChannelSelection.model_fields),
+}
+# Spanish (and common English) names editors write for a field.
+_HINTS = {
+    "tipo": "kind",
+    "clase": "kind",
+    "titulo": "title",
+    "título": "title",
+    "resumen": "summary",
+    "fecha": "date",
+    "publicar": "publish_at",
+    "publicacion": "publish_at",
+    "publicación": "publish_at",
+    "etiquetas": "tags",
+    "imagen": "image",
+    "foto": "image",
+    "alt": "image_alt",
+    "descripcion": "image_alt",
+    "descripción": "image_alt",
+    "adjuntos": "attachments",
+    "anexos": "attachments",
+    "canales": "channels",
+    "audiencias": "audiences",
+    "publico": "audiences",
+    "público": "audiences",
+    "evento": "event",
+    "lugar": "place",
+    "inicio": "starts_at",
+    "hora": "starts_at",
+    "voceros": "speakers",
+    "ponentes": "speakers",
+    "solo": "only",
+    "excepto": "exclude",
+    "excluir": "exclude",
+    "author": "dependencia",
+    "autor": "dependencia",
+    "categories": "tags",
+    "categorias": "tags",
+}
+_TYPE_MESSAGES = {
+    "missing": "falta este campo obligatorio",
+    "string_type": "debe ser un texto",
+    "string_too_short": "es demasiado corto (mínimo {min_length} caracteres)",
+    "string_too_long": "es demasiado largo (máximo {max_length} caracteres)",
+    "list_type": "debe ser una lista (una línea '- valor' por elemento)",
+    "too_long": "tiene demasiados elementos (máximo {max_length})",
+    "model_type": "debe ser un grupo de campos 'clave: valor'",
+    "model_attributes_type": "debe ser un grupo de campos 'clave: valor'",
+    "dict_type": "debe ser un grupo de campos 'clave: valor'",
+}
+_BAD_DATETIME = "fecha y hora inválidas: use AAAA-MM-DDTHH:MM, p. ej. 2024-05-02T08:30"
+_TYPE_MESSAGES |= dict.fromkeys(
+    ("date_type", "date_parsing", "date_from_datetime_parsing", "date_from_datetime_inexact"),
+    "fecha inválida: use AAAA-MM-DD, p. ej. 2024-05-02",
+)
+_TYPE_MESSAGES |= dict.fromkeys(
+    ("datetime_type", "datetime_parsing", "datetime_from_date_parsing", "datetime_object_invalid"),
+    _BAD_DATETIME,
+)
+_PATTERN_MESSAGES = {
+    "kind": "el tipo solo puede tener minúsculas y '_' (p. ej. boletin)",
+    "id": "el id solo admite minúsculas sin tildes, números y guiones (p. ej. 2024-05-02-vias)",
+    "video": "debe ser una dirección que empiece por http:// o https://",
+}
+
+
+def field_name(path: _Path) -> str:
+    """``("event", "starts_at")`` → ``event.starts_at``, ``("tags", 1)`` → ``tags[1]``."""
+    name = ""
+    for part in path:
+        name += f"[{part}]" if isinstance(part, int) else (f".{part}" if name else part)
+    return name
+
+
+def slugify(text: str, limit: int = 80) -> str:
+    """Lowercase ASCII, accents removed, other runs of characters as '-', cut at a '-'."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
+    if len(slug) > limit:
+        cut = slug[: limit + 1].rfind("-")
+        slug = slug[: cut if cut > 0 else limit].strip("-")
+    return slug
+
+
+def shorten(text: str, limit: int = 300) -> str:
+    """Whitespace collapsed; if longer than ``limit``, cut at a word boundary with '…'."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    space = cut.rfind(" ")
+    if space > limit // 2:
+        cut = cut[:space]
+    return cut.rstrip(" ,;:.-–—") + "…"
+
+
+def first_paragraph(md: MarkdownIt, body: str) -> str:
+    """The first Markdown paragraph as plain text (markup, images and HTML dropped)."""
+    tokens = md.parse(body[:SUMMARY_SOURCE_CHARS])
+    for before, token in itertools.pairwise(tokens):
+        if before.type == "paragraph_open" and token.type == "inline":
+            parts = []
+            for child in token.children or []:
+                if child.type in ("text", "code_inline"):
+                    parts.append(child.content)
+                elif child.type in ("softbreak", "hardbreak"):
+                    parts.append(" ")
+            text = " ".join("".join(parts).split())
+            if text:
+                return text
+    return ""
+
+
+def unknown_key_message(path: _Path) -> str:
+    key = str(path[-1])
+    valid = _FIELDS.get(path[:-1], [])
+    guess = _HINTS.get(key.strip().lower())
+    if guess not in valid:
+        close = difflib.get_close_matches(key.strip().lower(), valid, n=1, cutoff=0.6)
+        guess = close[0] if close else None
+    if guess:
+        return f"campo desconocido '{shorten(key, 60)}'; ¿quiso decir '{guess}'?"
+    return f"campo desconocido '{shorten(key, 60)}'; los campos válidos son: {', '.join(valid)}"
+
+
+def pydantic_message(err: Any) -> str:
+    """A Spanish message for one pydantic error (our own validators already speak Spanish)."""
+    kind = err["type"]
+    ctx = err.get("ctx") or {}
+    if kind == "string_pattern_mismatch":
+        message = _PATTERN_MESSAGES.get(str(err["loc"][-1]), "tiene un formato inválido")
+    elif kind in _TYPE_MESSAGES:
+        message = _TYPE_MESSAGES[kind].format(**ctx)
+    elif kind == "value_error":
+        message = str(err["msg"]).removeprefix("Value error, ")
+    elif not str(err["msg"])[:1].isascii() or kind.endswith("_required"):
+        message = str(err["msg"])
+    else:
+        message = f"valor inválido ({err['msg']})"
+    if kind != "missing" and isinstance(err.get("input"), str | int | float | date):
+        message += f" (valor: {shorten(str(err['input']), 60)!r})"
+    return message
+
+
+# PyYAML's problems, for editors. Matched by prefix; anything else is shown as is.
+_YAML_PROBLEMS = {
+    "mapping values are not allowed": "hay un ':' de más en esta línea; si el valor lleva ':', "
+    "póngalo entre comillas",
+    "found character '\\t'": "hay un tabulador: use espacios para la sangría",
+    "could not find expected ':'": "falta ':' entre la clave y su valor",
+    "found unexpected end of stream": "la cabecera termina antes de tiempo (¿comillas sin cerrar?)",
+    "did not find expected key": "la sangría no cuadra o falta ':' (¿comillas sin cerrar?)",
+    "did not find expected '-' indicator": "la sangría de la lista no cuadra",
+    "expected <block end>": "la sangría no cuadra con la de las líneas anteriores",
+    "found character that cannot start any token": "un valor empieza por un carácter especial "
+    "(@, `, %): póngalo entre comillas",
+    "found unhashable key": "una clave no puede ser una lista ni un grupo",
+    "found undefined alias": "no use anclas ni alias de YAML ('&', '*')",
+    "expected a single document": "la cabecera tiene más de un documento YAML",
+}
+
+
+def yaml_message(exc: yaml.MarkedYAMLError) -> str:
+    problem = str(exc.problem or exc.context or "")
+    for prefix, message in _YAML_PROBLEMS.items():
+        if problem.startswith(prefix):
+            return f"la cabecera no se puede leer: {message}"
+    return f"la cabecera no se puede leer (YAML: {problem or 'error de sintaxis'})"

@@ -1,0 +1,327 @@
+"""The ledger's schema (SQLAlchemy 2 Core) and engine set-up for SQLite and PostgreSQL.
+
+The ledger is the truth: every item, revision, delivery and attempt is a row. The same
+tables and queries run on SQLite (WAL mode, the embedded default) and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    event,
+)
+from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.types import TypeDecorator
+
+from dispatcher.items.audiences import AUDIENCES, audience_mask, audience_names
+
+__all__ = ["AUDIENCES", "audience_mask", "audience_names"]  # re-exported for the mail code
+
+metadata = MetaData()
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware datetimes in, aware UTC datetimes out; stored as naive UTC everywhere."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the ledger")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+meta = Table(
+    "meta",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+items = Table(
+    "items",
+    metadata,
+    Column("id", String(120), primary_key=True),
+    Column("kind", String(40), nullable=False),
+    Column("title", Text, nullable=False),
+    Column("revision", Integer, nullable=False, default=1),
+    Column("digest", String(64), nullable=False),
+    # ready | awaiting_approval | cancelled
+    Column("status", String(24), nullable=False),
+    Column("publish_at", UTCDateTime, nullable=True),
+    Column("item_date", Date, nullable=False),
+    Column("summary", Text, nullable=False, default=""),
+    Column("front_matter", Text, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("archive_dir", Text, nullable=False),
+    Column("source_name", Text, nullable=False, default=""),
+    Column("url", Text, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+Index("ix_items_created", items.c.created_at)
+
+revisions = Table(
+    "revisions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("item_id", String(120), ForeignKey("items.id"), nullable=False),
+    Column("revision", Integer, nullable=False),
+    # new | correction | duplicate
+    Column("outcome", String(16), nullable=False),
+    Column("digest", String(64), nullable=False),
+    Column("archive_dir", Text, nullable=False),
+    Column("received_at", UTCDateTime, nullable=False),
+)
+Index("ix_revisions_item", revisions.c.item_id)
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("item_id", String(120), ForeignKey("items.id"), nullable=False),
+    Column("channel", String(40), nullable=False),
+    Column("revision", Integer, nullable=False),
+    # publish | update | early (the plan's call ahead of an event: kinds.<kind>.early)
+    Column("action", String(16), nullable=False, default="publish"),
+    # pending | sending | sent | failed | retry_wait | unknown | cancelled
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("not_before", UTCDateTime, nullable=True),
+    Column("idempotent", Boolean, nullable=True),
+    Column("mode", String(8), nullable=True),
+    Column("remote_id", Text, nullable=True),
+    Column("url", Text, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("sent_at", UTCDateTime, nullable=True),
+    # who holds a ``sending`` row and until when: recovery only touches expired leases
+    # (or its own, after a restart), never another live worker's delivery in flight
+    Column("claimed_by", String(160), nullable=True),
+    Column("lease_until", UTCDateTime, nullable=True),
+    UniqueConstraint("item_id", "channel", "revision", "action", name="uq_delivery"),
+)
+Index("ix_deliveries_due", deliveries.c.status, deliveries.c.not_before)
+Index("ix_deliveries_item", deliveries.c.item_id)
+
+attempts = Table(
+    "attempts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("delivery_id", Integer, ForeignKey("deliveries.id"), nullable=False),
+    Column("number", Integer, nullable=False),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime, nullable=True),
+    # sent | transient | permanent | unknown | interrupted
+    Column("outcome", String(16), nullable=True),
+    Column("error", Text, nullable=True),
+    Column("retry_after", Integer, nullable=True),
+)
+Index("ix_attempts_delivery", attempts.c.delivery_id)
+
+
+slots = Table(
+    "slots",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    # e.g. ``boletin-diario`` or ``anuncio:mesa-publica``; the unique key makes each slot
+    # run once however many schedulers race for it (the INSERT that wins runs it)
+    Column("name", String(80), nullable=False),
+    Column("scheduled_for", UTCDateTime, nullable=False),
+    # running | done | skipped | failed | retry (taken over after lease_until)
+    Column("status", String(16), nullable=False),
+    Column("owner", String(160), nullable=True),
+    Column("lease_until", UTCDateTime, nullable=True),
+    Column("runs", Integer, nullable=False, default=1),
+    Column("detail", Text, nullable=True),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime, nullable=True),
+    UniqueConstraint("name", "scheduled_for", name="uq_slot"),
+)
+
+
+def async_url(url: str) -> str:
+    """``sqlite:///x`` → ``sqlite+aiosqlite:///x``; ``postgresql://`` → ``+asyncpg``."""
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        parsed = parsed.set(drivername="sqlite+aiosqlite")
+    elif backend in {"postgresql", "postgres"}:
+        parsed = parsed.set(drivername="postgresql+asyncpg")
+    else:
+        raise ValueError(f"base de datos no soportada: {backend!r} (use sqlite o postgresql)")
+    return parsed.render_as_string(hide_password=False)
+
+
+def create_engine(url: str) -> AsyncEngine:
+    full = async_url(url)
+    kwargs: dict[str, Any] = {}
+    if full.startswith("sqlite"):
+        kwargs["connect_args"] = {"timeout": 30}
+    else:
+        kwargs["pool_pre_ping"] = True
+    engine = create_async_engine(full, **kwargs)
+    if full.startswith("sqlite"):
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cursor = dbapi_conn.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+
+    return engine
+
+
+# -- the editors' decisions ------------------------------------------------------------
+# The editors' decisions, defined on the ledger's ``metadata`` so ``Ledger.init`` creates it.
+#
+# ``approvals``: one row per editorial decision on an item, never updated or deleted —
+# ``approve`` (counts towards the plan's ``approvers``), ``release`` (``/publicar`` of a
+# scheduled item: its embargo ends now) and ``schedule`` (``/programar``: ``detail`` holds the
+# new ``publish_at`` in ISO 8601). Who decided is kept twice: ``editor_key`` identifies the
+# person across bot and CLI (``tg:<user id>``, or ``name:<name>`` when there is no Telegram
+# id), ``editor_id``/``editor_name`` are what is shown.
+APPROVAL_ACTIONS = ("approve", "release", "schedule")
+APPROVAL_VIA = ("bot", "cli")
+
+approvals = Table(
+    "approvals",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("item_id", String(120), ForeignKey("items.id"), nullable=False),
+    Column("revision", Integer, nullable=False),
+    # approve | release | schedule
+    Column("action", String(16), nullable=False, default="approve"),
+    Column("editor_key", String(200), nullable=False),
+    Column("editor_id", BigInteger, nullable=True),
+    Column("editor_name", Text, nullable=False),
+    # bot | cli
+    Column("via", String(8), nullable=False),
+    Column("detail", Text, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+Index("ix_approvals_item", approvals.c.item_id)
+
+
+# -- mailing ----------------------------------------------------------------------
+# The mailing tables, defined on the ledger's ``metadata`` so ``Ledger.init`` creates them.
+#
+# - ``subscribers``: one row per address ever known. Audiences are a bit mask (see
+#   :data:`AUDIENCES`). Erasure (``subscribers remove``) blanks every personal field and keeps
+#   only ``email_hash`` (HMAC-SHA256 of the normalised address), so a later import cannot
+#   silently resubscribe the person.
+# - ``mail_campaigns``: one row per mailing (an item sent at once, or one variant of a day's
+#   bulletin), holding the rendered subject/text/HTML so a resumed run sends the same thing.
+# - ``mail_recipients``: one row per (campaign, subscriber): the per-recipient ledger.
+# - ``mail_digest``: items waiting for (or taken by) a daily bulletin.
+
+SUBSCRIBER_STATUSES = ("active", "unsubscribed", "bounced", "erased")
+RECIPIENT_STATUSES = ("pending", "sending", "sent", "failed", "retry", "skipped")
+OPEN_RECIPIENT = ("pending", "sending", "retry")
+
+
+subscribers = Table(
+    "subscribers",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("email", String(320), nullable=True),  # NULL once erased
+    Column("email_hash", String(64), nullable=False, unique=True),
+    Column("name", Text, nullable=True),
+    Column("audiences", Integer, nullable=False, default=0),
+    Column("consent_at", UTCDateTime, nullable=True),
+    Column("consent_source", Text, nullable=True),
+    # active | unsubscribed | bounced | erased
+    Column("status", String(16), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("left_at", UTCDateTime, nullable=True),
+)
+Index("ix_subscribers_status", subscribers.c.status)
+
+mail_campaigns = Table(
+    "mail_campaigns",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    # item:<id>:r<revision> | digest:<YYYY-MM-DD>:<variant>
+    Column("key", String(200), nullable=False, unique=True),
+    Column("kind", String(16), nullable=False),  # item | digest
+    Column("item_id", String(120), nullable=True),
+    Column("revision", Integer, nullable=True),
+    Column("day", Date, nullable=True),
+    Column("audiences", Integer, nullable=False),
+    Column("items", Text, nullable=True),  # JSON list of item ids (digest)
+    Column("list_id", String(200), nullable=False),
+    Column("list_name", Text, nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("html", Text, nullable=False),
+    Column("nonce", String(32), nullable=False),
+    Column("total", Integer, nullable=False, default=0),
+    # sending | done
+    Column("status", String(16), nullable=False),
+    Column("owner", String(200), nullable=True),
+    Column("heartbeat", UTCDateTime, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime, nullable=True),
+)
+Index("ix_mail_campaigns_day", mail_campaigns.c.day)
+
+mail_recipients = Table(
+    "mail_recipients",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("campaign_id", Integer, ForeignKey("mail_campaigns.id"), nullable=False),
+    Column("subscriber_id", Integer, ForeignKey("subscribers.id"), nullable=False),
+    # pending | sending | sent | failed | retry | skipped
+    Column("status", String(12), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("reply", Text, nullable=True),
+    Column("updated_at", UTCDateTime, nullable=True),
+    UniqueConstraint("campaign_id", "subscriber_id", name="uq_mail_recipient"),
+)
+Index("ix_mail_recipients_campaign", mail_recipients.c.campaign_id)
+
+mail_digest = Table(
+    "mail_digest",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("item_id", String(120), ForeignKey("items.id"), nullable=False, unique=True),
+    Column("revision", Integer, nullable=False),
+    Column("day", Date, nullable=False),
+    Column("audiences", Integer, nullable=False),
+    Column("bulletin_day", Date, nullable=True),  # set when a bulletin took it
+    Column("created_at", UTCDateTime, nullable=False),
+)
+Index("ix_mail_digest_day", mail_digest.c.day, mail_digest.c.bulletin_day)

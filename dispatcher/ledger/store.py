@@ -1,0 +1,785 @@
+"""Ledger operations: every state change of items and deliveries, committed around each
+side effect. The status guard lives here: only a ``pending`` or ``retry_wait`` delivery is
+ever claimed for sending, by one atomic ``UPDATE … WHERE status IN (…) RETURNING``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy import (
+    Boolean,
+    ColumnElement,
+    Integer,
+    String,
+    and_,
+    bindparam,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from dispatcher.items.model import ContentItem, FrontMatter
+from dispatcher.ledger.schema import (
+    UTCDateTime,
+    attempts,
+    create_engine,
+    deliveries,
+    items,
+    meta,
+    metadata,
+    revisions,
+    utcnow,
+)
+
+T = TypeVar("T")
+WriteOp = Callable[[AsyncConnection], Awaitable[T]]
+
+SENDABLE = ("pending", "retry_wait")
+OPEN = ("pending", "sending", "retry_wait")
+FINAL = ("sent", "failed", "unknown", "cancelled")
+
+
+@dataclass(frozen=True)
+class Claim:
+    delivery_id: int
+    item_id: str
+    channel: str
+    revision: int
+    action: str
+    attempt_number: int
+    started_at: datetime
+
+
+class Ledger:
+    """Async access to the ledger. One instance per process; safe for concurrent tasks."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.sqlite = engine.dialect.name == "sqlite"
+        self._write_lock = asyncio.Lock()
+        self._queue: list[tuple[WriteOp[Any], asyncio.Future[Any]]] = []
+        self._writer: asyncio.Task[None] | None = None
+
+    async def _batched(self, op: WriteOp[T]) -> T:
+        """Run ``op`` in a write transaction and return once it is committed.
+
+        On SQLite, concurrent callers are group-committed: a single writer runs every op
+        queued meanwhile in one transaction (one COMMIT for the batch), so a burst of
+        deliveries does not queue on the lock one transaction at a time. If the batch
+        fails, each op is retried alone so one bad op cannot sink the others.
+        """
+        if not self.sqlite:
+            async with self.engine.begin() as conn:
+                return await op(conn)
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._queue.append((op, future))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_batches())
+        return await future
+
+    async def _write_batches(self) -> None:
+        while self._queue:
+            batch, self._queue = self._queue, []
+            try:
+                async with self._tx() as conn:
+                    results = [await op(conn) for op, _ in batch]
+            except Exception:
+                for op, future in batch:
+                    try:
+                        async with self._tx() as conn:
+                            result = await op(conn)
+                    except Exception as exc:
+                        if not future.done():
+                            future.set_exception(exc)
+                    else:
+                        if not future.done():
+                            future.set_result(result)
+                continue
+            for (_, future), result in zip(batch, results, strict=True):
+                if not future.done():
+                    future.set_result(result)
+
+    @contextlib.asynccontextmanager
+    async def _tx(self) -> AsyncIterator[AsyncConnection]:
+        """A write transaction. On SQLite, writers in this process take turns: SQLite
+        allows one writer, and letting connections race means busy-waiting in its lock
+        handler (sleeps of up to 100 ms each) instead of queueing here in microseconds."""
+        if not self.sqlite:
+            async with self.engine.begin() as conn:
+                yield conn
+            return
+        async with self._write_lock, self.engine.begin() as conn:
+            yield conn
+
+    @classmethod
+    def from_url(cls, url: str) -> Ledger:
+        return cls(create_engine(url))
+
+    async def init(self) -> None:
+        async with self._tx() as conn:
+            if not self.sqlite:
+                # several workers starting at once on a fresh database: one creates the tables
+                await conn.execute(text("SELECT pg_advisory_xact_lock(7402519)"))
+            await conn.run_sync(metadata.create_all)
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+    # -- meta ---------------------------------------------------------------------------
+
+    async def secret_key(self) -> str:
+        """The HMAC key kept in the ledger, generated on first use."""
+        async with self._tx() as conn:
+            value = await conn.scalar(select(meta.c.value).where(meta.c.key == "secret_key"))
+            if value is None:
+                value = secrets.token_urlsafe(48)
+                await conn.execute(insert(meta).values(key="secret_key", value=value))
+            return str(value)
+
+    # -- items --------------------------------------------------------------------------
+
+    async def get_item(self, item_id: str) -> RowMapping | None:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(select(items).where(items.c.id == item_id))).mappings()
+            return row.first()
+
+    async def add_item(
+        self,
+        item: ContentItem,
+        channels: Sequence[str],
+        *,
+        status: str,
+        early: Mapping[str, datetime] | None = None,
+    ) -> None:
+        """A new item and one pending delivery per channel, in one transaction.
+
+        ``early`` adds the plan's call ahead of an event (``kinds.<kind>.early``): one
+        ``action='early'`` delivery per channel, not before the given time and exempt from
+        the item's embargo (see :mod:`dispatcher.items.early`)."""
+        now = utcnow()
+        planned: list[tuple[str, str, datetime | None]] = [(c, "publish", None) for c in channels]
+        planned += [(channel, "early", when) for channel, when in (early or {}).items()]
+        async with self._tx() as conn:
+            await conn.execute(
+                insert(items).values(**_item_values(item, status, now), created_at=now)
+            )
+            await conn.execute(
+                insert(revisions).values(
+                    item_id=item.id,
+                    revision=1,
+                    outcome="new",
+                    digest=item.digest,
+                    archive_dir=str(item.base_dir),
+                    received_at=now,
+                )
+            )
+            if planned:
+                await conn.execute(
+                    insert(deliveries),
+                    [
+                        {
+                            "item_id": item.id,
+                            "channel": channel,
+                            "revision": 1,
+                            "action": action,
+                            "status": "pending",
+                            "attempts": 0,
+                            "not_before": when,
+                            "created_at": now,
+                            "updated_at": now,
+                        }
+                        for channel, action, when in planned
+                    ],
+                )
+
+    async def add_duplicate(self, item: ContentItem, revision: int) -> None:
+        async with self._tx() as conn:
+            await conn.execute(
+                insert(revisions).values(
+                    item_id=item.id,
+                    revision=revision,
+                    outcome="duplicate",
+                    digest=item.digest,
+                    archive_dir=str(item.base_dir),
+                    received_at=utcnow(),
+                )
+            )
+
+    async def add_correction(self, item: ContentItem, update_channels: Sequence[str]) -> int:
+        """Store the new revision and an ``update`` delivery for each channel given."""
+        now = utcnow()
+        async with self._tx() as conn:
+            current = await conn.scalar(select(items.c.revision).where(items.c.id == item.id))
+            revision = int(current or 0) + 1
+            values = _item_values(item, None, now)
+            for key in ("status", "revision", "id"):
+                values.pop(key)
+            await conn.execute(
+                update(items).where(items.c.id == item.id).values(**values, revision=revision)
+            )
+            await conn.execute(
+                insert(revisions).values(
+                    item_id=item.id,
+                    revision=revision,
+                    outcome="correction",
+                    digest=item.digest,
+                    archive_dir=str(item.base_dir),
+                    received_at=now,
+                )
+            )
+            for channel in update_channels:
+                await conn.execute(
+                    insert(deliveries).values(
+                        item_id=item.id,
+                        channel=channel,
+                        revision=revision,
+                        action="update",
+                        status="pending",
+                        attempts=0,
+                        created_at=now,
+                        updated_at=now,
+                    )
+                )
+            return revision
+
+    async def set_item_status(self, item_id: str, status: str) -> None:
+        async with self._tx() as conn:
+            await conn.execute(
+                update(items)
+                .where(items.c.id == item_id)
+                .values(status=status, updated_at=utcnow())
+            )
+
+    async def load_content(self, item_id: str) -> ContentItem:
+        row = await self.get_item(item_id)
+        if row is None:
+            raise KeyError(item_id)
+        return content_from_row(row)
+
+    async def list_items(self, limit: int = 50) -> list[RowMapping]:
+        async with self.engine.connect() as conn:
+            result = await conn.execute(
+                select(items).order_by(items.c.created_at.desc()).limit(limit)
+            )
+            return list(result.mappings())
+
+    # -- deliveries ---------------------------------------------------------------------
+
+    async def deliveries_for(self, item_ids: Iterable[str]) -> list[RowMapping]:
+        ids = list(item_ids)
+        if not ids:
+            return []
+        async with self.engine.connect() as conn:
+            result = await conn.execute(
+                select(deliveries)
+                .where(deliveries.c.item_id.in_(ids))
+                .order_by(deliveries.c.item_id, deliveries.c.revision, deliveries.c.id)
+            )
+            return list(result.mappings())
+
+    async def deliveries_by_id(self, ids: Iterable[int]) -> dict[int, RowMapping]:
+        wanted = list(ids)
+        if not wanted:
+            return {}
+        async with self.engine.connect() as conn:
+            result = await conn.execute(select(deliveries).where(deliveries.c.id.in_(wanted)))
+            return {row["id"]: row for row in result.mappings()}
+
+    async def attempts_for(self, delivery_ids: Iterable[int]) -> list[RowMapping]:
+        ids = list(delivery_ids)
+        if not ids:
+            return []
+        async with self.engine.connect() as conn:
+            result = await conn.execute(
+                select(attempts).where(attempts.c.delivery_id.in_(ids)).order_by(attempts.c.id)
+            )
+            return list(result.mappings())
+
+    async def due(
+        self, now: datetime, limit: int = 500, *, item_id: str | None = None
+    ) -> list[RowMapping]:
+        """Deliveries that may be claimed now: sendable, not deferred, item ready and released.
+
+        Other channels wait for the item's website delivery (its URL goes into their posts);
+        an ``early`` delivery (the call ahead of an event) waits for neither the website nor
+        the item's embargo. Rows carry what a queue needs to schedule them: ``attempts``,
+        ``not_before``, ``action``, the item's ``publish_at`` and ``has_website``.
+        """
+        query = _DUE if item_id is None else _DUE_FOR_ITEM
+        params = {"due_at": now, "due_limit": limit, "due_item": item_id}
+        async with self.engine.connect() as conn:
+            return list((await conn.execute(query, params)).mappings())
+
+    async def next_retry(self, now: datetime) -> datetime | None:
+        """The earliest deferred attempt still in the future."""
+        async with self.engine.connect() as conn:
+            return await conn.scalar(
+                select(func.min(deliveries.c.not_before)).where(
+                    deliveries.c.status.in_(SENDABLE), deliveries.c.not_before > now
+                )
+            )
+
+    async def next_embargo(self, now: datetime) -> datetime | None:
+        """The earliest ``publish_at`` still in the future of an item with work waiting."""
+        async with self.engine.connect() as conn:
+            return await conn.scalar(
+                select(func.min(items.c.publish_at))
+                .join(deliveries, deliveries.c.item_id == items.c.id)
+                .where(
+                    items.c.status == "ready",
+                    items.c.publish_at > now,
+                    deliveries.c.status.in_(SENDABLE),
+                )
+            )
+
+    async def count_open(self) -> int:
+        async with self.engine.connect() as conn:
+            value = await conn.scalar(
+                select(func.count()).select_from(deliveries).where(deliveries.c.status.in_(OPEN))
+            )
+            return int(value or 0)
+
+    async def claim(
+        self,
+        delivery_id: int,
+        *,
+        idempotent: bool,
+        mode: str,
+        owner: str | None = None,
+        lease_until: datetime | None = None,
+        due_at: datetime | None = None,
+    ) -> Claim | None:
+        """The status guard: move one sendable delivery to ``sending`` (one atomic
+        ``UPDATE … WHERE status IN ('pending','retry_wait') RETURNING``; on PostgreSQL a
+        concurrent claim waits for the first to commit, re-reads the row and finds it taken).
+
+        Returns ``None`` when another task or worker got there first, or the delivery is no
+        longer sendable (sent, cancelled, unknown…). With ``due_at`` the same statement also
+        requires the delivery to be due then (retry time, embargo, website first, item
+        ready), so a queued job that runs early — a rescheduled embargo, a stale copy — sends
+        nothing. ``owner`` and ``lease_until`` say who holds the row and until when (see
+        :meth:`recover`). The attempt row is written with the outcome in :meth:`finish` (or
+        as ``interrupted`` by :meth:`recover`).
+        """
+        now = utcnow()
+        params = {
+            "claim_id": delivery_id,
+            "claim_idempotent": idempotent,
+            "claim_mode": mode,
+            "claim_owner": owner,
+            "claim_lease": lease_until,
+            "claim_now": now,
+            "due_at": due_at,
+        }
+        # prebuilt statements: building the due-ness clause per call costs more than the query
+        statement = _CLAIM if due_at is None else _CLAIM_DUE
+
+        async def op(conn: AsyncConnection) -> Any:
+            return (await conn.execute(statement, params)).first()
+
+        row = await self._batched(op)
+        if row is None:
+            return None
+        return Claim(
+            delivery_id=delivery_id,
+            item_id=row.item_id,
+            channel=row.channel,
+            revision=row.revision,
+            action=row.action,
+            attempt_number=row.attempts,
+            started_at=now,
+        )
+
+    async def renew(self, claim: Claim, lease_until: datetime) -> bool:
+        """Extend the lease of a delivery still being sent under ``claim`` (a long send, e.g.
+        a mailing campaign). False when the row is no longer this claim's."""
+
+        async def op(conn: AsyncConnection) -> int:
+            result = await conn.execute(
+                update(deliveries)
+                .where(
+                    deliveries.c.id == claim.delivery_id,
+                    deliveries.c.status == "sending",
+                    deliveries.c.attempts == claim.attempt_number,
+                )
+                .values(lease_until=lease_until)
+            )
+            return int(result.rowcount or 0)
+
+        return bool(await self._batched(op))
+
+    async def finish(
+        self,
+        claim: Claim,
+        *,
+        status: str,
+        outcome: str,
+        error: str | None = None,
+        retry_at: datetime | None = None,
+        retry_after: float | None = None,
+        remote_id: str | None = None,
+        url: str | None = None,
+    ) -> None:
+        """Record an attempt's outcome and the delivery's new state in one transaction.
+
+        The row changes only while it still belongs to this attempt: ``sending`` — or
+        ``unknown`` after recovery gave up on a slow attempt, whose late answer then settles
+        it — with the same attempt number. A row recovered and claimed again by another
+        worker is left alone; the attempt row is recorded either way."""
+        now = utcnow()
+        values: dict[str, Any] = {
+            "status": status,
+            "updated_at": now,
+            "last_error": error,
+            "lease_until": None,
+        }
+        if status == "sent":
+            values.update(remote_id=remote_id, url=url, sent_at=now, not_before=None)
+        elif status == "retry_wait":
+            values["not_before"] = retry_at
+
+        async def op(conn: AsyncConnection) -> None:
+            await conn.execute(
+                update(deliveries)
+                .where(
+                    deliveries.c.id == claim.delivery_id,
+                    deliveries.c.status.in_(("sending", "unknown")),
+                    deliveries.c.attempts == claim.attempt_number,
+                )
+                .values(**values)
+            )
+            await conn.execute(
+                insert(attempts).values(
+                    delivery_id=claim.delivery_id,
+                    number=claim.attempt_number,
+                    started_at=claim.started_at,
+                    finished_at=now,
+                    outcome=outcome,
+                    error=error,
+                    retry_after=None if retry_after is None else round(retry_after),
+                )
+            )
+            if (
+                status == "sent"
+                and claim.channel == "website"
+                and url
+                and url.startswith(("https://", "http://"))
+            ):
+                # only a public address goes into other channels' posts (not an outbox file://)
+                await conn.execute(update(items).where(items.c.id == claim.item_id).values(url=url))
+
+        await self._batched(op)
+
+    async def previous_remote_id(
+        self, item_id: str, channel: str, before_revision: int
+    ) -> str | None:
+        async with self.engine.connect() as conn:
+            return await conn.scalar(
+                select(deliveries.c.remote_id)
+                .where(
+                    deliveries.c.item_id == item_id,
+                    deliveries.c.channel == channel,
+                    deliveries.c.revision < before_revision,
+                    deliveries.c.status == "sent",
+                    deliveries.c.action != "early",
+                )
+                .order_by(deliveries.c.revision.desc())
+                .limit(1)
+            )
+
+    async def recover(self, owner: str | None = None) -> dict[str, int]:
+        """After a crash: deliveries left ``sending`` become ``unknown`` when re-sending could
+        double-post (social channels), ``pending`` when it is harmless (idempotent).
+
+        Only rows nobody holds any more are touched: the lease expired (or there is none),
+        or the holder is ``owner`` — this same process after a restart. Another live
+        worker's delivery in flight is never marked."""
+        now = utcnow()
+        abandoned = or_(deliveries.c.lease_until.is_(None), deliveries.c.lease_until < now)
+        if owner is not None:
+            abandoned = or_(abandoned, deliveries.c.claimed_by == owner)
+        async with self._tx() as conn:
+            stuck = (
+                await conn.execute(
+                    select(
+                        deliveries.c.id,
+                        deliveries.c.idempotent,
+                        deliveries.c.attempts,
+                        deliveries.c.updated_at,
+                    ).where(deliveries.c.status == "sending", abandoned)
+                )
+            ).all()
+            if not stuck:
+                return {"unknown": 0, "pending": 0}
+            safe = [row.id for row in stuck if row.idempotent]
+            unsafe = [row.id for row in stuck if not row.idempotent]
+            reason = "el proceso se detuvo durante el envío; no se sabe si se publicó"
+            # the same guard again in the UPDATE: a row finished meanwhile is left alone
+            still = and_(deliveries.c.status == "sending", abandoned)
+            if unsafe:
+                await conn.execute(
+                    update(deliveries)
+                    .where(deliveries.c.id.in_(unsafe), still)
+                    .values(status="unknown", last_error=reason, updated_at=now, lease_until=None)
+                )
+            if safe:
+                await conn.execute(
+                    update(deliveries)
+                    .where(deliveries.c.id.in_(safe), still)
+                    .values(status="pending", updated_at=now, lease_until=None)
+                )
+            await conn.execute(
+                insert(attempts),
+                [
+                    {
+                        "delivery_id": row.id,
+                        "number": row.attempts,
+                        "started_at": row.updated_at,
+                        "finished_at": now,
+                        "outcome": "interrupted",
+                        "error": reason,
+                    }
+                    for row in stuck
+                ],
+            )
+        return {"unknown": len(unsafe), "pending": len(safe)}
+
+    async def retry(self, item_id: str, channel: str | None = None) -> list[str]:
+        """Put failed/unknown/cancelled deliveries back to ``pending``; for a correction, a
+        channel named explicitly gets a delivery of the latest revision. Returns the channels."""
+        now = utcnow()
+        touched: list[str] = []
+        async with self._tx() as conn:
+            item = (
+                (await conn.execute(select(items).where(items.c.id == item_id))).mappings().first()
+            )
+            if item is None:
+                raise KeyError(item_id)
+            query = select(deliveries).where(
+                deliveries.c.item_id == item_id, deliveries.c.action != "early"
+            )
+            if channel:
+                query = query.where(deliveries.c.channel == channel)
+            order = (deliveries.c.revision, deliveries.c.id)
+            rows = list((await conn.execute(query.order_by(*order))).mappings())
+            latest: dict[str, RowMapping] = {row["channel"]: row for row in rows}
+            early = select(deliveries).where(
+                deliveries.c.item_id == item_id,
+                deliveries.c.action == "early",
+                deliveries.c.status.in_(("failed", "unknown", "cancelled")),
+            )
+            if channel:
+                early = early.where(deliveries.c.channel == channel)
+            for row in (await conn.execute(early)).mappings() if _ahead(item, now) else ():
+                # a call ahead of the event is retried only while the event is still ahead
+                await conn.execute(
+                    update(deliveries)
+                    .where(deliveries.c.id == row["id"])
+                    .values(status="pending", updated_at=now)
+                )
+                touched.append(f"{row['channel']} (convocatoria)")
+            for name, row in latest.items():
+                if row["status"] in ("failed", "unknown", "cancelled"):
+                    await conn.execute(
+                        update(deliveries)
+                        .where(deliveries.c.id == row["id"])
+                        .values(status="pending", not_before=None, updated_at=now)
+                    )
+                    touched.append(name)
+                elif channel and row["status"] == "sent" and row["revision"] < item["revision"]:
+                    await conn.execute(
+                        insert(deliveries).values(
+                            item_id=item_id,
+                            channel=name,
+                            revision=item["revision"],
+                            action="update" if name == "website" else "publish",
+                            status="pending",
+                            attempts=0,
+                            created_at=now,
+                            updated_at=now,
+                        )
+                    )
+                    touched.append(name)
+            if touched and item["status"] == "cancelled":
+                await conn.execute(
+                    update(items).where(items.c.id == item_id).values(status="ready")
+                )
+        return touched
+
+    async def cancel(self, item_id: str) -> int:
+        now = utcnow()
+        async with self._tx() as conn:
+            found = await conn.scalar(select(items.c.id).where(items.c.id == item_id))
+            if found is None:
+                raise KeyError(item_id)
+            await conn.execute(
+                update(items)
+                .where(items.c.id == item_id)
+                .values(status="cancelled", updated_at=now)
+            )
+            result = await conn.execute(
+                update(deliveries)
+                .where(deliveries.c.item_id == item_id, deliveries.c.status.in_(SENDABLE))
+                .values(status="cancelled", updated_at=now, last_error="cancelado por un editor")
+            )
+            return int(result.rowcount or 0)
+
+    async def counts_by_status(self) -> dict[str, int]:
+        async with self.engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    select(deliveries.c.status, func.count()).group_by(deliveries.c.status)
+                )
+            ).all()
+        return {str(status): int(n) for status, n in rows}
+
+    async def needing_attention(self) -> list[RowMapping]:
+        async with self.engine.connect() as conn:
+            result = await conn.execute(
+                select(deliveries)
+                .where(deliveries.c.status.in_(("unknown", "failed")))
+                .order_by(deliveries.c.updated_at.desc())
+                .limit(50)
+            )
+            return list(result.mappings())
+
+
+def _ahead(item: RowMapping, now: datetime) -> bool:
+    """Whether the item's event (``event.starts_at`` in its front matter) is still ahead."""
+    starts_at = (json.loads(item["front_matter"]).get("event") or {}).get("starts_at")
+    if not starts_at:
+        return False
+    when = datetime.fromisoformat(starts_at)
+    return (when if when.tzinfo else when.replace(tzinfo=UTC)) > now
+
+
+def _item_released(now: datetime | ColumnElement[Any]) -> ColumnElement[bool]:
+    """The item side of due-ness (``items`` joined or correlated): ready, and past its
+    embargo unless the delivery is the early call."""
+    return and_(
+        items.c.status == "ready",
+        or_(
+            items.c.publish_at.is_(None),
+            items.c.publish_at <= now,
+            deliveries.c.action == "early",
+        ),
+    )
+
+
+def _delivery_due(now: datetime | ColumnElement[Any]) -> ColumnElement[bool]:
+    """The delivery side of due-ness: sendable, past its retry time, and the item's website
+    no longer open (its URL goes into the other posts) — the early call waits for nothing."""
+    web = deliveries.alias("web")
+    website_open = (
+        select(web.c.id)
+        .where(web.c.item_id == deliveries.c.item_id, web.c.channel == "website")
+        .where(web.c.status.in_(OPEN), web.c.action != "early")
+        .exists()
+    )
+    return and_(
+        deliveries.c.status.in_(SENDABLE),
+        or_(deliveries.c.not_before.is_(None), deliveries.c.not_before <= now),
+        or_(deliveries.c.channel == "website", deliveries.c.action == "early", ~website_open),
+    )
+
+
+def _item_values(item: ContentItem, status: str | None, now: datetime) -> dict[str, Any]:
+    return {
+        "id": item.id,
+        "kind": item.kind,
+        "title": item.title,
+        "revision": 1,
+        "digest": item.digest,
+        "status": status,
+        "publish_at": item.publish_at,
+        "item_date": item.date,
+        "summary": item.summary,
+        "front_matter": item.meta.model_dump_json(exclude_none=True),
+        "body": item.body,
+        "archive_dir": str(item.base_dir),
+        "source_name": item.source_name,
+        "updated_at": now,
+    }
+
+
+def content_from_row(row: RowMapping) -> ContentItem:
+    """Rebuild the ContentItem from its ledger row (media resolve in the archive folder)."""
+    return ContentItem(
+        meta=FrontMatter.model_validate(json.loads(row["front_matter"])),
+        body=row["body"],
+        id=row["id"],
+        summary=row["summary"],
+        date=row["item_date"],
+        publish_at=row["publish_at"],
+        base_dir=Path(row["archive_dir"]),
+        digest=row["digest"],
+        source_name=row["source_name"],
+    )
+
+
+# Statements run for every delivery, built once (parameters bound per call).
+_AT = bindparam("due_at", type_=UTCDateTime)
+_WEB = deliveries.alias("item_web")
+_DUE = (
+    select(
+        deliveries.c.id,
+        deliveries.c.item_id,
+        deliveries.c.channel,
+        deliveries.c.action,
+        deliveries.c.attempts,
+        deliveries.c.not_before,
+        items.c.publish_at,
+        select(_WEB.c.id)
+        .where(
+            _WEB.c.item_id == deliveries.c.item_id,
+            _WEB.c.channel == "website",
+            _WEB.c.action != "early",
+        )
+        .exists()
+        .label("has_website"),
+    )
+    .join(items, items.c.id == deliveries.c.item_id)
+    .where(_delivery_due(_AT), _item_released(_AT))
+    # websites first: their URL unblocks every other channel of the item
+    .order_by((deliveries.c.channel != "website"), deliveries.c.id)
+    .limit(bindparam("due_limit", type_=Integer))
+)
+_DUE_FOR_ITEM = _DUE.where(deliveries.c.item_id == bindparam("due_item"))
+_CLAIM = (
+    update(deliveries)
+    .where(deliveries.c.id == bindparam("claim_id"), deliveries.c.status.in_(SENDABLE))
+    .values(
+        status="sending",
+        attempts=deliveries.c.attempts + 1,
+        idempotent=bindparam("claim_idempotent", type_=Boolean),
+        mode=bindparam("claim_mode", type_=String),
+        claimed_by=bindparam("claim_owner", type_=String),
+        lease_until=bindparam("claim_lease", type_=UTCDateTime),
+        updated_at=bindparam("claim_now", type_=UTCDateTime),
+    )
+    .returning(
+        deliveries.c.item_id,
+        deliveries.c.channel,
+        deliveries.c.revision,
+        deliveries.c.action,
+        deliveries.c.attempts,
+    )
+)
+_CLAIM_DUE = _CLAIM.where(
+    _delivery_due(_AT),
+    select(items.c.id).where(items.c.id == deliveries.c.item_id, _item_released(_AT)).exists(),
+)

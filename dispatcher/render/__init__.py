@@ -1,0 +1,1 @@
+"""Rendering: items → per-channel posts through the jinja2 templates, and the filters."""

@@ -1,0 +1,148 @@
+"""``pregonero run``: intake → ledger → runner, once or continuously.
+
+Intake events are recorded in the ledger (new item, duplicate, correction); the runner
+then delivers whatever the ledger says is due — in this process (the default), or, with
+``PREGONERO_REDIS_URL`` set, by enqueueing it for ``pregonero worker`` processes. A
+scheduler task runs the plan's slots (daily bulletin, recurring announcements; see
+:mod:`dispatcher.services.schedule`). On start, deliveries left ``sending`` by a crash of
+this runner, or whose lease expired, are recovered (``unknown`` for social channels,
+``pending`` for idempotent ones).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from dispatcher.services.context import App
+from dispatcher.services.delivery.recovery import recover, run_owner
+from dispatcher.services.delivery.runner import InProcessRunner
+from dispatcher.services.ingest import Tally, make_intake, record, take_in
+
+if TYPE_CHECKING:
+    from dispatcher.services.delivery.queue import QueueRunner
+
+log = logging.getLogger("pregonero")
+
+ONCE_RETRY_WINDOW = timedelta(minutes=1)
+SHUTDOWN_GRACE = 5.0
+
+
+def make_runner(app: App) -> InProcessRunner | QueueRunner:
+    """The in-process runner, or with ``PREGONERO_REDIS_URL`` the arq queue's enqueuer."""
+    if app.settings.redis_url:
+        from dispatcher.services.delivery.queue import QueueRunner
+
+        return QueueRunner(app)
+    return InProcessRunner(app, owner=run_owner())
+
+
+async def run_once(app: App) -> Tally:
+    """Take in the inbox (waiting for files to settle and held media), deliver everything
+    due, wait for retries due within a minute, run the slots that are due (within their
+    grace window), and return. With Redis, due work is enqueued for the workers instead."""
+    tally = Tally()
+    owner = run_owner()
+    await recover(app, owner)
+    intake = make_intake(app)
+    while True:
+        await take_in(app, intake, tally)
+        if not intake.pending:
+            break
+        await asyncio.sleep(max(0.05, app.settings.intake.settle_seconds / 2))
+    runner = make_runner(app)
+    if not isinstance(runner, InProcessRunner):
+        await _run_slots(app, owner, tally)
+        try:
+            queued = await runner.reconcile()
+        finally:
+            await runner.drain()
+        tally.messages.append(f"{queued} entrega(s) puestas en la cola para los trabajadores")
+        return tally
+    await deliver_due(app, runner)
+    if await _run_slots(app, owner, tally):
+        await deliver_due(app, runner)
+    return tally
+
+
+async def _run_slots(app: App, owner: str, tally: Tally) -> int:
+    from dispatcher.services.schedule import run_due
+
+    runs = await run_due(app, owner=owner)
+    for run in runs:
+        tally.messages.append(f"franja {run.slot.name}: {run.detail}")
+    return len(runs)
+
+
+async def deliver_due(app: App, runner: InProcessRunner) -> None:
+    """Deliver everything due, waiting for retries due within a minute."""
+    while True:
+        started = await runner.pump()
+        if runner.busy:
+            await runner.wait_change(1.0)
+            continue
+        if started:
+            continue
+        now = app.clock()
+        next_retry = await app.ledger.next_retry(now)
+        if next_retry is None or next_retry - now > ONCE_RETRY_WINDOW:
+            break
+        await asyncio.sleep(max(0.0, (next_retry - now).total_seconds()) + 0.01)
+    await runner.drain()
+
+
+async def run_forever(app: App, stop: asyncio.Event) -> None:
+    """Watch the inbox, run the scheduler and deliver (or enqueue) until ``stop`` is set.
+    With ``PREGONERO_TELEGRAM__BOT_TOKEN`` set the editors' bot runs too, started first so
+    the recovery notice reaches the editors, and stopped last so the notices of deliveries
+    finishing during the drain do too."""
+    from dispatcher.services.schedule import loop as schedule_loop
+
+    owner = run_owner()
+    intake = make_intake(app)
+    runner = make_runner(app)
+    bot = None
+    if app.settings.telegram.bot_token is not None:
+        from dispatcher.bot.app import start_bot
+
+        bot = await start_bot(app, stop, intake=intake, poke=runner.poke)
+    try:
+        await recover(app, owner)
+        tally = Tally()
+
+        async def watch() -> None:
+            async for batch in intake.watch(stop):
+                for event in batch:
+                    await record(app, event, tally)
+                if bot is not None:
+                    await bot.observe(batch)
+                runner.poke()
+
+        watcher = asyncio.create_task(watch(), name="intake")
+        scheduler = asyncio.create_task(schedule_loop(app, stop, owner=owner), name="scheduler")
+        try:
+            while not stop.is_set():
+                await runner.pump()
+                now = app.clock()
+                wake = [
+                    t
+                    for t in (await app.ledger.next_retry(now), await app.ledger.next_embargo(now))
+                    if t
+                ]
+                timeout = 2.0
+                if wake:
+                    timeout = min(timeout, max(0.01, (min(wake) - now).total_seconds()))
+                await runner.wait_change(timeout)
+        finally:
+            stop.set()
+            for task in (watcher, scheduler):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            await runner.drain(grace=SHUTDOWN_GRACE)
+    finally:
+        if bot is not None:
+            await bot.stop()

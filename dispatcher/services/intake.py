@@ -1,0 +1,575 @@
+"""Take content files in from ``content/inbox/``: wait until each is complete, parse it,
+and move it (with its media) to ``content/archive/YYYY/MM/<id>/`` or ``content/rejected/``.
+
+Intake never deletes what an editor wrote and never overwrites a file: every move goes to a
+fresh name. It knows nothing of the ledger: it returns events and the dispatcher records
+them (duplicate or correction is the dispatcher's call, by digest).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import logging
+import os
+import shutil
+import stat
+import threading
+from collections.abc import AsyncIterator, Callable, Collection, Iterable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path, PurePosixPath
+from zoneinfo import ZoneInfo
+
+import watchfiles
+
+from dispatcher.items.model import ContentItem
+from dispatcher.items.parse import (
+    ContentError,
+    MissingMedia,
+    Problem,
+    Validator,
+    find_media,
+    parse,
+    referenced_media,
+    too_big,
+)
+
+log = logging.getLogger(__name__)
+
+PARTIAL_SUFFIXES = (".part", ".tmp", ".crdownload", ".swp", ".swx", ".partial", ".download")
+WATCH_BATCH = 25  # files taken in per scan while watching, so delivery starts early
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """The file was valid: it and its media now live in ``archive_dir`` (= ``item.base_dir``)."""
+
+    name: str
+    item: ContentItem
+    archive_dir: Path
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """The file was refused and moved to ``rejected_path``; ``error_path`` explains why."""
+
+    name: str
+    reason_text: str
+    rejected_path: Path
+    error_path: Path
+    problems: tuple[Problem, ...] = ()
+
+
+@dataclass(frozen=True)
+class Held:
+    """Valid but for media not there yet; retried on each scan, rejected after ``until``.
+
+    Emitted once, when the file is first held (and by every ``take_file`` call)."""
+
+    name: str
+    reason: str
+    until: datetime
+    missing: tuple[str, ...] = ()
+
+
+IntakeEvent = Accepted | Rejected | Held
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def is_candidate(name: str) -> bool:
+    """A ``.md`` an editor finished naming: not hidden, a backup, a lock or a partial copy."""
+    lower = name.lower()
+    return (
+        lower.endswith(".md")
+        and not name.startswith((".", "~"))
+        and not lower.endswith(("~", *PARTIAL_SUFFIXES))
+    )
+
+
+@dataclass
+class _Seen:
+    size: int
+    mtime_ns: int
+    first_seen: datetime
+    stable_since: datetime
+
+
+class Intake:
+    """The inbox reader. ``scan()`` is synchronous and thread-safe; ``watch()`` drives it."""
+
+    def __init__(
+        self,
+        content_dir: Path,
+        *,
+        tz: ZoneInfo,
+        known_kinds: Collection[str],
+        max_bytes: int,
+        max_media_bytes: int,
+        settle_seconds: float,
+        media_grace_seconds: float,
+        clock: Callable[[], datetime] = utcnow,
+        idle_rescan_seconds: float = 5.0,
+        validate: Validator | None = None,
+    ) -> None:
+        self.content_dir = content_dir
+        self.inbox = content_dir / "inbox"
+        self.archive = content_dir / "archive"
+        self.rejected = content_dir / "rejected"
+        for folder in (self.inbox, self.archive, self.rejected):
+            folder.mkdir(parents=True, exist_ok=True)
+        self.tz = tz
+        self.known_kinds = frozenset(known_kinds)
+        self.max_bytes = max_bytes
+        self.max_media_bytes = max_media_bytes
+        self.settle = timedelta(seconds=settle_seconds)
+        self.grace = timedelta(seconds=media_grace_seconds)
+        self.idle_rescan_seconds = idle_rescan_seconds
+        self.validate = validate
+        self._clock = clock
+        self._seen: dict[Path, _Seen] = {}
+        self._held: dict[Path, datetime] = {}  # held .md → end of its grace period
+        self._pending = False  # some file was not settled at the last scan
+        self.more = False  # the last scan stopped at its limit: scan again at once
+        self._refs: dict[Path, tuple[tuple[int, int], list[str]]] = {}
+        self._lock = threading.RLock()
+
+    # --- public --------------------------------------------------------------------------
+
+    @property
+    def pending(self) -> bool:
+        """True while a file waits to settle or for its media: scan again soon."""
+        return self._pending or self.more or bool(self._held)
+
+    def scan(self, limit: int | None = None) -> list[IntakeEvent]:
+        """Look at the ``.md`` files in the inbox once; return what happened to the settled
+        ones. With ``limit``, stop after that many events (``more`` is then true), so a
+        caller can record and deliver a first batch while the rest wait their turn."""
+        with self._lock:
+            self._pending = False
+            self.more = False
+            events: list[IntakeEvent] = []
+            self.inbox.mkdir(parents=True, exist_ok=True)
+            names = sorted(p for p in self.inbox.iterdir() if is_candidate(p.name))
+            for path in names:
+                if limit is not None and len(events) >= limit:
+                    self.more = True
+                    break
+                try:
+                    event = self._consider(path, force=False)
+                except OSError:  # retried at the next idle rescan, not in a tight loop
+                    log.exception("no se pudo procesar %s; se reintentará", path.name)
+                    continue
+                if event is not None:
+                    events.append(event)
+            self._forget_vanished()
+            return events
+
+    def take_file(self, path: Path) -> IntakeEvent:
+        """Take one finished file now (e.g. a document the bot received).
+
+        A file outside the inbox is moved into it first (with a ``.md`` suffix, under a
+        free name); media it names are looked for in the inbox. Raises ``OSError`` if the
+        file cannot be moved in, ``FileNotFoundError`` if it vanished (taken by the
+        watcher) before it could be read.
+        """
+        with self._lock:
+            if path.parent.resolve() != self.inbox.resolve():
+                name = path.name if path.name.lower().endswith(".md") else path.name + ".md"
+                target = _free_name(self.inbox, name)
+                _move(path, target)
+                path = target
+            event = self._consider(path, force=True)
+            if event is None:  # with force, only a file that vanished meanwhile
+                raise FileNotFoundError(path)
+            return event
+
+    async def watch(self, stop: asyncio.Event) -> AsyncIterator[list[IntakeEvent]]:
+        """Yield batches of events until ``stop`` is set.
+
+        Wakes on file-system events in the inbox and also rescans on a timer (short while a
+        file settles, until a held file's grace ends, else ``idle_rescan_seconds``), so it
+        works on shares that send no events too.
+        """
+        wake = asyncio.Event()
+        pump = asyncio.create_task(self._pump(stop, wake))
+        try:
+            while not stop.is_set():
+                wake.clear()
+                batch = await asyncio.to_thread(self.scan, WATCH_BATCH)
+                if batch:
+                    yield batch
+                if stop.is_set():
+                    break
+                if self.more:
+                    continue
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self._next_wait()):
+                        await wake.wait()
+        finally:
+            pump.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await pump
+
+    # --- one file ------------------------------------------------------------------------
+
+    def _consider(self, path: Path, *, force: bool) -> IntakeEvent | None:
+        try:
+            st = path.lstat()
+        except FileNotFoundError:
+            return None
+        if stat.S_ISDIR(st.st_mode):
+            return None
+        if stat.S_ISLNK(st.st_mode):
+            why = "es un enlace simbólico; deje en la bandeja el archivo mismo, no un enlace"
+            return self._reject(path, [Problem(None, None, why)], data=None)
+        if not stat.S_ISREG(st.st_mode):
+            return self._reject(path, [Problem(None, None, "no es un archivo normal")], data=None)
+        if not (force or self._settled(path, st)):
+            return None
+        if st.st_size > self.max_bytes:
+            problem = Problem(None, None, too_big(st.st_size, self.max_bytes))
+            return self._reject(path, [problem], data=None)
+        try:
+            data = _read(path, self.max_bytes)
+        except PermissionError:
+            problem = Problem(None, None, "no se puede leer el archivo (permiso denegado)")
+            return self._reject(path, [problem], data=None)
+        if not force:
+            if len(data) != st.st_size:  # changed under us: settle again
+                self._seen.pop(path, None)
+                self._pending = True
+                return None
+            if not self._media_settled(data):
+                return None  # media still being copied: it could look empty or broken
+        return self._process(path, data, force=force)
+
+    def _media_settled(self, data: bytes) -> bool:
+        settled = True
+        for rel in referenced_media(data):
+            parts = PurePosixPath(rel).parts
+            if not parts or parts[0] == "/" or ".." in parts:
+                continue
+            with contextlib.suppress(OSError, RuntimeError):
+                media = (self.inbox / rel).resolve()
+                settled = self._settled(media, media.stat()) and settled
+        return settled
+
+    def _parse(self, path: Path, data: bytes, media_dirs: list[Path]) -> ContentItem:
+        return parse(
+            data,
+            name=path.name,
+            base_dir=self.inbox,
+            tz=self.tz,
+            today=self._clock().astimezone(self.tz).date(),
+            max_bytes=self.max_bytes,
+            known_kinds=self.known_kinds,
+            max_media_bytes=self.max_media_bytes,
+            validate=self.validate,
+            media_dirs=media_dirs,
+        )
+
+    def _process(self, path: Path, data: bytes, *, force: bool) -> IntakeEvent | None:
+        now = self._clock()
+        media_dirs: list[Path] = []
+        try:
+            try:
+                item = self._parse(path, data, media_dirs)
+            except MissingMedia as first:
+                # A correction need not resend its pictures: look in earlier revisions.
+                media_dirs = self._archived_dirs(first.item.id) if first.item else []
+                if not media_dirs:
+                    raise
+                item = self._parse(path, data, media_dirs)
+        except MissingMedia as exc:
+            seen = self._seen.get(path)
+            until = (seen.first_seen if seen and not force else now) + self.grace
+            if force:
+                self._seen[path] = _Seen(-1, -1, now, now)  # grace counts from now
+            if now < until:
+                first_time = path not in self._held
+                self._held[path] = until
+                if first_time or force:
+                    return Held(
+                        path.name, self._held_reason(exc.missing, until), until, tuple(exc.missing)
+                    )
+                return None
+            waited = round(self.grace.total_seconds())
+            note = f"Se esperaron {waited} segundos a que llegaran los archivos que faltan."
+            note = note if waited else ""
+            return self._reject(path, exc.problems, data=data, note=note)
+        except ContentError as exc:
+            return self._reject(path, exc.problems, data=data)
+        return self._accept(path, item, media_dirs)
+
+    def _settled(self, path: Path, st: os.stat_result) -> bool:
+        """True once size and mtime have not changed for ``settle`` (or the file is old)."""
+        now = self._clock()
+        seen = self._seen.get(path)
+        if seen is None or (seen.size, seen.mtime_ns) != (st.st_size, st.st_mtime_ns):
+            self._seen[path] = _Seen(
+                st.st_size, st.st_mtime_ns, seen.first_seen if seen else now, now
+            )
+            # ctime too: a copy that keeps the original mtime (Explorer, cp -p) looks old
+            changed = max(st.st_mtime, st.st_ctime)
+            old = seen is None and now.timestamp() - changed >= self.settle.total_seconds()
+            done = old or not self.settle
+        else:
+            done = now - seen.stable_since >= self.settle
+        self._pending |= not done
+        return done
+
+    def _held_reason(self, missing: Iterable[str], until: datetime) -> str:
+        names = ", ".join(f"'{m}'" for m in missing)
+        local = until.astimezone(self.tz)
+        return f"esperando {names} hasta las {local:%H:%M:%S}; si no llega, el archivo se rechaza"
+
+    # --- accepting -----------------------------------------------------------------------
+
+    def _accept(self, path: Path, item: ContentItem, media_dirs: list[Path]) -> Accepted:
+        folder = self._fresh_archive_dir(item)
+        shared = self._referenced_by_others(path)
+        placed: list[Path] = []
+        for rel in dict.fromkeys(item.meta.media):
+            root, src = find_media(rel, self.inbox, media_dirs)
+            dst = folder / rel
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            # Link or copy first and unlink after the .md moved: a crash loses nothing.
+            # A shared file is a real copy, so an edit in the inbox cannot reach the archive;
+            # a file from an earlier revision is copied, the archive is never taken from.
+            if root != self.inbox or rel in shared or src.is_symlink():
+                _copy(src.resolve(), dst)
+            else:
+                _link_or_copy(src, dst)
+                placed.append(src)
+        _move(path, folder / path.name)
+        for src in placed:
+            src.unlink()
+        self._done(path)
+        log.info("aceptado %s → %s", path.name, folder)
+        return Accepted(path.name, replace(item, base_dir=folder, source_name=path.name), folder)
+
+    def _fresh_archive_dir(self, item: ContentItem) -> Path:
+        folder = self.archive / f"{item.date:%Y}" / f"{item.date:%m}" / item.id
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            folder.mkdir()
+            return folder
+        except FileExistsError:
+            pass
+        stamp = self._clock().astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+        for n in range(1, 10_000):
+            candidate = folder / (f"rev-{stamp}" if n == 1 else f"rev-{stamp}-{n}")
+            try:
+                candidate.mkdir()
+                return candidate
+            except FileExistsError:
+                continue
+        raise FileExistsError(folder)
+
+    def _archived_dirs(self, item_id: str) -> list[Path]:
+        """The archive folders of earlier revisions of ``item_id``, newest first."""
+        found: list[Path] = []
+        for folder in sorted(self.archive.glob(f"*/*/{item_id}"), reverse=True):
+            revisions = (p for p in folder.glob("rev-*") if p.is_dir())
+            found += [*sorted(revisions, reverse=True), folder]
+        return found
+
+    def _referenced_by_others(self, path: Path) -> set[str]:
+        """Media named by the other ``.md`` files in the inbox (cached per file version)."""
+        refs: set[str] = set()
+        for other in self.inbox.iterdir():
+            if other == path or not is_candidate(other.name):
+                continue
+            with contextlib.suppress(OSError):
+                st = other.lstat()
+                if not stat.S_ISREG(st.st_mode) or st.st_size > self.max_bytes:
+                    continue
+                version = (st.st_size, st.st_mtime_ns)
+                cached = self._refs.get(other)
+                if cached is None or cached[0] != version:
+                    cached = (version, referenced_media(_read(other, self.max_bytes)))
+                    self._refs[other] = cached
+                refs.update(cached[1])
+        return refs
+
+    # --- rejecting -----------------------------------------------------------------------
+
+    def _reject(
+        self, path: Path, problems: Iterable[Problem], *, data: bytes | None, note: str = ""
+    ) -> Rejected:
+        problems = tuple(problems)
+        target = _free_name(self.rejected, path.name)
+        _move(path, target)
+        moved = self._move_rejected_media(path, data) if data is not None else []
+        error_path = target.with_name(target.name + ".error.txt")
+        text = self._error_text(path.name, target, problems, moved, note)
+        _write_new(error_path, text)
+        self._done(path)
+        log.info("rechazado %s: %s", path.name, "; ".join(str(p) for p in problems))
+        reason = "\n".join(str(p) for p in problems)
+        return Rejected(path.name, reason, target, error_path, problems)
+
+    def _move_rejected_media(self, path: Path, data: bytes) -> list[tuple[str, Path]]:
+        """Media only this file names go beside it in ``rejected/``, keeping their paths."""
+        shared = self._referenced_by_others(path)
+        moved = []
+        for rel in dict.fromkeys(referenced_media(data)):
+            parts = PurePosixPath(rel).parts
+            if rel in shared or not parts or parts[0] == "/" or ".." in parts:
+                continue
+            src = self.inbox / rel
+            try:
+                st = src.lstat()
+            except OSError:
+                continue
+            if not (stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode)):
+                continue
+            dst = _free_name(self.rejected / PurePosixPath(rel).parent, src.name)
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            _move(src, dst)
+            moved.append((rel, dst))
+        return moved
+
+    def _error_text(
+        self,
+        name: str,
+        target: Path,
+        problems: Iterable[Problem],
+        moved: list[tuple[str, Path]],
+        note: str,
+    ) -> str:
+        when = self._clock().astimezone(self.tz)
+        lines = [
+            f"Pregonero no pudo aceptar el archivo «{name}».",
+            f"Fecha: {when:%Y-%m-%d %H:%M:%S} (hora de {self.tz.key})",
+            f"El archivo quedó en: {self._show(target)}",
+            "",
+            "Problemas encontrados:",
+            *(f"  - {p}" for p in problems),
+        ]
+        if note:
+            lines += ["", note]
+        if moved:
+            lines += ["", "Sus imágenes y adjuntos se movieron junto a él:"]
+            lines += [f"  - {rel} → {self._show(dst)}" for rel, dst in moved]
+        lines += [
+            "",
+            "Cómo corregirlo: abra el archivo, corrija lo indicado (la línea cuenta desde la",
+            f"primera línea del archivo) y vuelva a dejarlo en {self._show(self.inbox)}/ junto",
+            "con sus imágenes y adjuntos. Este aviso puede borrarse cuando ya no lo necesite.",
+            "",
+        ]
+        return "\n".join(lines)
+
+    def _show(self, path: Path) -> str:
+        try:
+            return str(path.relative_to(self.content_dir.parent))
+        except ValueError:
+            return str(path)
+
+    # --- bookkeeping ---------------------------------------------------------------------
+
+    def _done(self, path: Path) -> None:
+        self._seen.pop(path, None)
+        self._held.pop(path, None)
+        self._refs.pop(path, None)
+
+    def _forget_vanished(self) -> None:
+        for path in [p for p in self._seen if not os.path.lexists(p)]:
+            self._done(path)
+        for path in [p for p in (*self._held, *self._refs) if not os.path.lexists(p)]:
+            self._done(path)
+
+    def _next_wait(self) -> float:
+        if self._pending:
+            return max(self.settle.total_seconds() / 2, 0.05)
+        if self._held:
+            left = (min(self._held.values()) - self._clock()).total_seconds()
+            return min(self.idle_rescan_seconds, max(left + 0.01, 0.05))
+        return self.idle_rescan_seconds
+
+    async def _pump(self, stop: asyncio.Event, wake: asyncio.Event) -> None:
+        """Turn inbox file-system events into ``wake``; without them, the timer still runs."""
+        try:
+            async for _changes in watchfiles.awatch(
+                self.inbox, stop_event=stop, debounce=200, step=20, rust_timeout=1000
+            ):
+                wake.set()
+        except Exception:
+            log.warning(
+                "sin avisos del sistema de archivos en %s; se revisa con un temporizador",
+                self.inbox,
+                exc_info=True,
+            )
+            self.idle_rescan_seconds = min(self.idle_rescan_seconds, 1.0)
+        finally:
+            wake.set()
+
+
+# --- files ----------------------------------------------------------------------------------
+
+
+def _read(path: Path, limit: int) -> bytes:
+    """Read at most ``limit + 1`` bytes without following a symlink or blocking on a FIFO."""
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    fd = os.open(path, flags)
+    with os.fdopen(fd, "rb") as fh:
+        return fh.read(limit + 1)
+
+
+def _free_name(folder: Path, name: str) -> Path:
+    """``folder/name``, or ``stem-2.ext``, ``stem-3.ext``… : a name with no file and no
+    ``.error.txt`` beside it."""
+    stem, dot, suffix = name.rpartition(".") if "." in name.lstrip(".") else (name, "", "")
+    candidate = folder / name
+    n = 1
+    while os.path.lexists(candidate) or os.path.lexists(f"{candidate}.error.txt"):
+        n += 1
+        candidate = folder / f"{stem}-{n}{dot}{suffix}"
+    return candidate
+
+
+def _move(src: Path, dst: Path) -> None:
+    """Rename ``src`` to a new ``dst``; across file systems copy, fsync, then remove."""
+    if os.path.lexists(dst):
+        raise FileExistsError(dst)
+    try:
+        os.replace(src, dst)
+    except OSError as exc:
+        if exc.errno != errno.EXDEV:
+            raise
+        if src.is_symlink():
+            os.symlink(os.readlink(src), dst)
+        else:
+            _copy(src, dst)
+        src.unlink()
+
+
+def _link_or_copy(src: Path, dst: Path) -> None:
+    try:
+        os.link(src, dst, follow_symlinks=False)
+    except OSError as exc:
+        if exc.errno == errno.EEXIST:
+            raise
+        _copy(src, dst)
+
+
+def _copy(src: Path, dst: Path) -> None:
+    """Copy to a new file (never over an existing one) and fsync it."""
+    with src.open("rb") as fin, dst.open("xb") as fout:
+        shutil.copyfileobj(fin, fout, 1 << 20)
+        fout.flush()
+        os.fsync(fout.fileno())
+    shutil.copystat(src, dst)
+
+
+def _write_new(path: Path, text: str) -> None:
+    with path.open("x", encoding="utf-8") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())

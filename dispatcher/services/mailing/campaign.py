@@ -1,0 +1,319 @@
+"""The campaign sender: a pool of persistent aiosmtplib connections under a rate cap,
+with every recipient's state in the ledger.
+
+Crash safety ("at most one duplicate per open connection"): a connection marks its next
+recipient ``sending`` and waits for that commit before the DATA command; outcomes are
+submitted as soon as they are known, and the journal commits in submission order. So when
+a ``sending`` mark is committed, that connection's previous outcome is committed too: at
+any instant each connection has at most one delivered message not recorded as ``sent``.
+After a kill -9 the next run re-sends only the rows not ``sent`` (≤ one per connection may
+then arrive twice, with the same Message-ID).
+
+Speed: the journal is a group commit — every connection's marks and outcomes that arrive
+while one commit runs go into the next — so the ledger costs one small transaction per
+batch, not per message; MAIL and RCPT go out while the mark is being committed.
+
+Outcomes (see ``pool.py``): 2xx → ``sent``; 5xx at RCPT or DATA → ``failed`` with the
+server's reply, the rest continue; 4xx, a dropped connection or a timeout → ``retry``,
+re-sent in this run after a backoff, at most ``MAX_ATTEMPTS`` times, then ``failed``. A
+refused sender (5xx to MAIL) or refused credentials stop the run.
+
+One run holds the campaign's lease (owner + heartbeat in ``mail_campaigns``), so two
+processes never send the same campaign at once; a lease whose process died on this machine
+(kill -9) or whose heartbeat is older than ``LEASE`` is taken over.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import socket
+import ssl
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import aiosmtplib
+from aiolimiter import AsyncLimiter
+from sqlalchemy import func, select, update
+
+from dispatcher.ledger.journal import Journal
+from dispatcher.ledger.schema import OPEN_RECIPIENT, mail_campaigns, mail_recipients, utcnow
+from dispatcher.ledger.store import Ledger
+from dispatcher.services.mailing.message import DkimKey, MailContent, MessageTemplate, Sender
+from dispatcher.services.mailing.pool import Stop, run_pool
+from dispatcher.services.mailing.tokens import token_key
+from settings import Settings, SmtpSettings
+
+log = logging.getLogger("pregonero.mailing")
+
+LEASE = timedelta(seconds=90)
+
+
+@dataclass
+class CampaignResult:
+    """What a run did. ``left`` recipients are still open (the run stopped early);
+    ``resent`` were found ``sending`` after a crash and sent again (possible duplicates)."""
+
+    campaigns: tuple[int, ...] = ()
+    total: int = 0
+    sent: int = 0
+    failed: int = 0
+    skipped: int = 0
+    left: int = 0
+    resent: int = 0
+    sent_now: int = 0
+    elapsed: float = 0.0
+    error: str | None = None
+    fatal: bool = False
+    auth: bool = False
+
+    @property
+    def complete(self) -> bool:
+        return self.left == 0 and self.error is None
+
+    @property
+    def rate(self) -> float:
+        return self.sent_now / self.elapsed if self.elapsed > 0 else 0.0
+
+    def merge(self, other: CampaignResult) -> CampaignResult:
+        return CampaignResult(
+            campaigns=self.campaigns + other.campaigns,
+            total=self.total + other.total, sent=self.sent + other.sent,
+            failed=self.failed + other.failed, skipped=self.skipped + other.skipped,
+            left=self.left + other.left, resent=self.resent + other.resent,
+            sent_now=self.sent_now + other.sent_now, elapsed=self.elapsed + other.elapsed,
+            error=self.error or other.error, fatal=self.fatal or other.fatal,
+            auth=self.auth or other.auth,
+        )  # fmt: skip
+
+    def summary(self) -> str:
+        """One Spanish line for logs and non-terminal output."""
+        line = (
+            f"{self.sent} enviado(s), {self.failed} fallido(s), {self.skipped} omitido(s), "
+            f"{self.left} pendiente(s) de {self.total}"
+        )
+        if self.sent_now:
+            line += f"; {self.sent_now} en esta pasada a {self.rate:,.0f} msg/s".replace(",", ".")
+        if self.resent:
+            line += f"; {self.resent} reenviado(s) tras una interrupción (posibles duplicados)"
+        if self.error:
+            line += f". Se detuvo: {self.error}"
+        return line
+
+
+ProgressCallback = Callable[[CampaignResult], None]
+
+
+class CampaignBusy(Exception):
+    """Another live process holds the campaign's lease."""
+
+
+def smtp_client(
+    smtp: SmtpSettings, *, tls_context: ssl.SSLContext | None = None, timeout: float = 30.0
+) -> aiosmtplib.SMTP:
+    """An aiosmtplib client per the settings: plain, STARTTLS (required) or implicit TLS,
+    logging in when a user name is set."""
+    return aiosmtplib.SMTP(
+        hostname=smtp.host or "localhost",
+        port=smtp.port,
+        use_tls=smtp.security == "tls",
+        start_tls=smtp.security == "starttls",
+        username=smtp.username,
+        password=smtp.password.get_secret_value() if smtp.password else None,
+        timeout=timeout,
+        tls_context=tls_context,
+    )
+
+
+def _owner_alive(owner: str) -> bool:
+    host, _, rest = owner.partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit():
+        return True  # another machine: only the heartbeat can tell
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _limiter(rate: float) -> AsyncLimiter:
+    return AsyncLimiter(rate, 1.0) if rate >= 1 else AsyncLimiter(1, 1.0 / rate)
+
+
+async def campaign_counts(ledger: Ledger, campaign_id: int) -> dict[str, int]:
+    async with ledger.engine.connect() as conn:
+        rows = await conn.execute(
+            select(mail_recipients.c.status, func.count())
+            .where(mail_recipients.c.campaign_id == campaign_id)
+            .group_by(mail_recipients.c.status)
+        )
+        return {str(status): int(n) for status, n in rows}
+
+
+def result_of(campaign_id: int, counts: dict[str, int]) -> CampaignResult:
+    return CampaignResult(
+        campaigns=(campaign_id,), total=sum(counts.values()), sent=counts.get("sent", 0),
+        failed=counts.get("failed", 0), skipped=counts.get("skipped", 0),
+        left=sum(counts.get(s, 0) for s in OPEN_RECIPIENT),
+    )  # fmt: skip
+
+
+class CampaignSender:
+    """Sends campaigns from the ledger. One instance may run many campaigns, one at a time.
+
+    ``tls_context`` overrides the system trust store (tests, private CAs); ``retry_delay``
+    is the first backoff (doubled per attempt) for a recipient that got a 4xx or a dropped
+    connection, and for reconnecting.
+    """
+
+    def __init__(
+        self,
+        ledger: Ledger,
+        settings: Settings,
+        *,
+        tls_context: ssl.SSLContext | None = None,
+        dkim: DkimKey | None = None,
+        retry_delay: float = 1.0,
+        command_timeout: float = 30.0,
+        connect_attempts: int = 3,
+        progress: ProgressCallback | None = None,
+    ) -> None:
+        if not settings.smtp.from_:
+            raise ValueError("falta PREGONERO_SMTP__FROM (el remitente de los correos)")
+        self.ledger, self.settings = ledger, settings
+        self.sender = Sender.parse(settings.smtp.from_)
+        self.tls_context = tls_context
+        self.dkim = dkim if dkim is not None else DkimKey.from_settings(settings)
+        self.retry_delay = retry_delay
+        self.command_timeout = command_timeout
+        self.connect_attempts = connect_attempts
+        self.progress = progress
+        self.limiter = _limiter(settings.smtp.rate)
+        self._reported = 0.0
+
+    def client(self) -> aiosmtplib.SMTP:
+        return smtp_client(
+            self.settings.smtp, tls_context=self.tls_context, timeout=self.command_timeout
+        )
+
+    async def run(self, campaign_id: int) -> CampaignResult:
+        """Send every open recipient of the campaign; safe to call again after any stop."""
+        started = time.monotonic()
+        async with self.ledger.engine.connect() as conn:
+            row = (
+                (
+                    await conn.execute(
+                        select(mail_campaigns).where(mail_campaigns.c.id == campaign_id)
+                    )
+                )
+                .mappings()
+                .first()
+            )
+        if row is None:
+            raise KeyError(campaign_id)
+        before = await campaign_counts(self.ledger, campaign_id)
+        if not any(before.get(s) for s in OPEN_RECIPIENT):
+            await self._finish(campaign_id, None)
+            return result_of(campaign_id, before)
+        template = MessageTemplate(
+            MailContent(row["subject"], row["text"], row["html"]),
+            sender=self.sender, list_id=row["list_id"], list_name=row["list_name"],
+            unsubscribe_base=self.settings.public_url, nonce=row["nonce"],
+            date=datetime.now(self.settings.tz), dkim=self.dkim,
+        )  # fmt: skip
+        key = await token_key(self.settings, self.ledger)
+        owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+        await self._acquire(campaign_id, owner)
+        error: Stop | None = None
+        journal = Journal(self.ledger, campaign_id, owner)
+        base = result_of(campaign_id, before)
+        if self.progress is not None:
+            journal.on_commit = lambda: self._report(base, journal, started)
+        try:
+            error = await run_pool(self, journal, template, key, campaign_id)
+        finally:
+            try:
+                await journal.close()
+            finally:
+                await self._finish(campaign_id, owner)
+        if self.progress is not None:
+            self._report(base, journal, started, final=True)
+        result = result_of(campaign_id, await campaign_counts(self.ledger, campaign_id))
+        result.resent = before.get("sending", 0)
+        result.sent_now = journal.counts["sent"]
+        result.elapsed = time.monotonic() - started
+        if error is not None:
+            result.error, result.fatal, result.auth = error.reason, not error.retryable, error.auth
+        log.info("campaña %s: %s", campaign_id, result.summary())
+        return result
+
+    def _report(
+        self, base: CampaignResult, journal: Journal, started: float, *, final: bool = False
+    ) -> None:
+        assert self.progress is not None
+        now = time.monotonic()
+        if not final and now - self._reported < 0.1:
+            return
+        self._reported = now
+        done = journal.counts
+        snapshot = CampaignResult(
+            campaigns=base.campaigns, total=base.total, sent=base.sent + done["sent"],
+            failed=base.failed + done["failed"], skipped=base.skipped + done["skipped"],
+            sent_now=done["sent"], elapsed=time.monotonic() - started,
+        )  # fmt: skip
+        snapshot.left = snapshot.total - snapshot.sent - snapshot.failed - snapshot.skipped
+        self.progress(snapshot)
+
+    async def _acquire(self, campaign_id: int, me: str) -> None:
+        """Take the campaign's lease: free, stale (no heartbeat for LEASE), or held by a
+        process of this machine that no longer exists (a kill -9)."""
+        now = utcnow()
+        async with self.ledger.engine.begin() as conn:
+            row = (
+                await conn.execute(
+                    select(mail_campaigns.c.owner, mail_campaigns.c.heartbeat).where(
+                        mail_campaigns.c.id == campaign_id
+                    )
+                )
+            ).first()
+            assert row is not None
+            owner, beat = row.owner, row.heartbeat
+            if owner:
+                fresh = beat is not None and now - beat < LEASE
+                if fresh and _owner_alive(owner):
+                    raise CampaignBusy(f"la campaña {campaign_id} ya se está enviando ({owner})")
+            claim = update(mail_campaigns).where(mail_campaigns.c.id == campaign_id)
+            claim = claim.where(
+                mail_campaigns.c.owner.is_(None)
+                if owner is None
+                else mail_campaigns.c.owner == owner
+            )
+            done = await conn.execute(claim.values(owner=me, heartbeat=now, status="sending"))
+            if done.rowcount != 1:
+                raise CampaignBusy(f"la campaña {campaign_id} ya se está enviando")
+
+    async def _finish(self, campaign_id: int, owner: str | None) -> None:
+        """Release the lease; the campaign is ``done`` when no recipient is open."""
+        async with self.ledger.engine.begin() as conn:
+            still_open = await conn.scalar(
+                select(func.count())
+                .select_from(mail_recipients)
+                .where(
+                    mail_recipients.c.campaign_id == campaign_id,
+                    mail_recipients.c.status.in_(OPEN_RECIPIENT),
+                )
+            )
+            values: dict[str, Any] = {"owner": None}
+            if not still_open:
+                values.update(status="done", finished_at=utcnow())
+            query = update(mail_campaigns).where(mail_campaigns.c.id == campaign_id)
+            if owner is not None:
+                query = query.where(mail_campaigns.c.owner == owner)
+            await conn.execute(query.values(**values))

@@ -1,0 +1,305 @@
+"""One pass over a campaign's open recipients: ``connections`` workers, each with one
+persistent aiosmtplib connection, fed from the ledger page by page.
+
+Per message: mark the recipient ``sending`` (journal), MAIL and RCPT while that commits,
+wait for the commit, DATA. The message bytes are the campaign's template with this
+recipient's slots filled, already on the wire's form (see ``message.py``), written to the
+connection's protocol without aiosmtplib's per-message line-ending and dot-stuffing passes.
+
+A recipient refused with 5xx fails with the server's reply; a 4xx, a 421, a dropped
+connection or a timeout counts an attempt and the recipient comes back after
+``retry_delay × 2^(attempts−1)``, up to ``MAX_ATTEMPTS``. A worker that cannot connect
+(after ``connect_attempts``) hands its recipient back and leaves; when none is left the
+pass stops and the rest stays pending for the next run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import ssl
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+import aiosmtplib
+from aiosmtplib import SMTPResponse
+from sqlalchemy import bindparam, select
+
+from dispatcher.ledger.journal import Journal
+from dispatcher.ledger.schema import OPEN_RECIPIENT, mail_recipients, subscribers
+from dispatcher.services.mailing.message import MessageTemplate
+from dispatcher.services.mailing.tokens import make_token
+
+if TYPE_CHECKING:
+    from dispatcher.services.mailing.campaign import CampaignSender
+
+log = logging.getLogger("pregonero.mailing")
+
+MAX_ATTEMPTS = 3
+PAGE = 1000
+REPLY_MAX = 300
+
+
+class Stop(Exception):
+    """The run cannot go on: ``retryable`` when a later run may succeed."""
+
+    def __init__(self, reason: str, *, auth: bool = False, retryable: bool = False) -> None:
+        super().__init__(reason)
+        self.reason, self.auth, self.retryable = reason, auth, retryable
+
+
+class _Recipient(NamedTuple):
+    id: int
+    subscriber_id: int
+    email: str
+    attempts: int
+
+
+def _reply(code: int, message: str) -> str:
+    return f"{code} {' '.join(message.split())}"[:REPLY_MAX]
+
+
+class _NoConnection(Exception):
+    pass
+
+
+async def run_pool(
+    sender: CampaignSender, journal: Journal, template: MessageTemplate, key: bytes,
+    campaign_id: int,
+) -> Stop | None:  # fmt: skip
+    """Send what is open; ``Stop`` (not raised) says why the pass ended early."""
+    return await _Run(sender, journal, template, key, campaign_id).go()
+
+
+class _Run:
+    """One pass over a campaign's open recipients with ``connections`` workers."""
+
+    def __init__(
+        self, sender: CampaignSender, journal: Journal, template: MessageTemplate, key: bytes,
+        campaign_id: int,
+    ) -> None:  # fmt: skip
+        self.s, self.journal, self.template, self.key = sender, journal, template, key
+        self.campaign_id = campaign_id
+        self.queue: asyncio.Queue[_Recipient | None] = asyncio.Queue()
+        self.stopping = False
+        self.stop: Stop | None = None
+        self.connect_error: str | None = None
+        self.requeues: set[asyncio.Task[None]] = set()
+        self.room = asyncio.Event()  # the feeder waits for it when the queue is full
+        self.mail_from = b"FROM:<" + sender.sender.address.encode("ascii") + b">"
+
+    async def go(self) -> Stop | None:
+        workers = [
+            asyncio.create_task(self.work(), name=f"mail-{self.campaign_id}-{i}")
+            for i in range(self.s.settings.smtp.connections)
+        ]
+        feeder = asyncio.create_task(self.feed())
+        finished = asyncio.create_task(self.finish(feeder))
+        alive: set[asyncio.Task[Any]] = set(workers)
+        try:
+            while True:
+                done, _ = await asyncio.wait(
+                    alive | {finished}, return_when=asyncio.FIRST_COMPLETED
+                )
+                if finished in done:
+                    finished.result()
+                    break
+                alive -= done
+                for task in done:
+                    task.result()  # an unexpected error propagates
+                if self.stop is not None:
+                    break
+                if not alive:
+                    self.stop = Stop(
+                        self.connect_error or "no quedó ninguna conexión SMTP", retryable=True
+                    )
+                    break
+        finally:
+            self.stopping = True
+            for task in (feeder, finished, *self.requeues):
+                task.cancel()
+            for _ in workers:
+                self.queue.put_nowait(None)
+            outcomes = await asyncio.gather(*workers, feeder, finished, return_exceptions=True)
+        for outcome in outcomes:
+            if isinstance(outcome, Exception):
+                raise outcome
+        return self.stop
+
+    async def finish(self, feeder: asyncio.Task[None]) -> None:
+        await feeder
+        await self.queue.join()
+
+    async def feed(self) -> None:
+        """Page through open recipients (bounded memory); skip those no longer active."""
+        r, s = mail_recipients, subscribers
+        query = (
+            select(r.c.id, r.c.subscriber_id, r.c.attempts, s.c.email, s.c.status)
+            .join(s, s.c.id == r.c.subscriber_id)
+            .where(r.c.campaign_id == self.campaign_id, r.c.status.in_(OPEN_RECIPIENT))
+            .where(r.c.id > bindparam("last"))
+            .order_by(r.c.id)
+            .limit(PAGE)
+        )
+        last = 0
+        while not self.stopping:
+            if self.queue.qsize() >= PAGE:
+                self.room.clear()
+                await self.room.wait()
+            async with self.s.ledger.engine.connect() as conn:
+                rows = (await conn.execute(query, {"last": last})).all()
+            if not rows:
+                return
+            last = rows[-1].id
+            for row in rows:
+                if row.status != "active" or not row.email:
+                    self.journal.outcome(row.id, "skipped", f"suscripción {row.status}")
+                else:
+                    self.queue.put_nowait(
+                        _Recipient(row.id, row.subscriber_id, row.email, row.attempts)
+                    )
+
+    async def work(self) -> None:
+        smtp: aiosmtplib.SMTP | None = None
+        try:
+            while True:
+                rec = await self.queue.get()
+                if self.queue.qsize() < PAGE // 2:
+                    self.room.set()
+                if rec is None:
+                    return
+                if self.stopping:
+                    self.queue.task_done()
+                    continue
+                try:
+                    if smtp is None or not smtp.is_connected:
+                        smtp = await self.connect()
+                    await self.s.limiter.acquire()
+                    await self.send(smtp, rec)
+                except _NoConnection:
+                    self.queue.put_nowait(rec)  # another connection may still take it
+                    self.queue.task_done()
+                    return
+                except Stop as stop:
+                    self.stop = self.stop or stop
+                    self.stopping = True
+                    self.queue.task_done()
+                    return
+                except BaseException:
+                    self.queue.task_done()
+                    raise
+        finally:
+            if smtp is not None and smtp.is_connected:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(smtp.quit(), 2)
+
+    async def connect(self) -> aiosmtplib.SMTP:
+        delay = self.s.retry_delay
+        where = f"{self.s.settings.smtp.host}:{self.s.settings.smtp.port}"
+        for attempt in range(self.s.connect_attempts):
+            if self.stopping:
+                raise _NoConnection
+            if attempt:
+                await asyncio.sleep(delay)
+                delay *= 2
+            smtp = self.s.client()
+            try:
+                await smtp.connect()
+                if smtp.is_ehlo_or_helo_needed:
+                    try:
+                        await smtp.ehlo()
+                    except aiosmtplib.SMTPHeloError:
+                        await smtp.helo()
+                return smtp
+            except aiosmtplib.SMTPAuthenticationError as exc:
+                reply = _reply(exc.code, exc.message)
+                raise Stop(
+                    f"el servidor SMTP rechazó el usuario o la contraseña ({reply})", auth=True
+                ) from exc
+            except (ssl.SSLError, ssl.CertificateError) as exc:
+                raise Stop(f"falló TLS con {where}: {exc}") from exc
+            except (aiosmtplib.SMTPConnectError, aiosmtplib.SMTPServerDisconnected,
+                    aiosmtplib.SMTPTimeoutError, OSError) as exc:  # fmt: skip
+                if isinstance(exc.__cause__, ssl.SSLError):
+                    raise Stop(f"falló TLS con {where}: {exc.__cause__}") from exc
+                self.connect_error = f"no se pudo conectar a {where}: {exc}"
+            except aiosmtplib.SMTPException as exc:
+                raise Stop(f"no se pudo abrir la sesión SMTP con {where}: {exc}") from exc
+            smtp.close()
+        log.warning("%s", self.connect_error)
+        raise _NoConnection
+
+    async def send(self, smtp: aiosmtplib.SMTP, rec: _Recipient) -> None:
+        """One SMTP transaction. MAIL and RCPT go out while the ``sending`` mark commits;
+        DATA waits for that commit. One deadline per phase, not one timer per command."""
+        ticket = self.journal.mark(rec.id)
+        limit = self.s.command_timeout
+        rcpt: SMTPResponse | None = None
+        try:
+            async with asyncio.timeout(limit):
+                mail = await smtp.execute_command(b"MAIL", self.mail_from, timeout=None)
+                if mail.code == 250:
+                    to = b"TO:<" + rec.email.encode("ascii") + b">"
+                    rcpt = await smtp.execute_command(b"RCPT", to, timeout=None)
+                if rcpt is None or rcpt.code not in (250, 251):
+                    await self.reset(smtp)
+            await ticket
+            if rcpt is None:
+                if mail.code >= 500:
+                    self.journal.outcome(rec.id, "pending", _reply(*mail))
+                    raise Stop(f"el servidor rechazó el remitente: {_reply(*mail)}")
+                return self.resolve(rec, False, _reply(*mail))
+            if rcpt.code not in (250, 251):
+                return self.resolve(rec, rcpt.code >= 500, _reply(*rcpt))
+            wire = self.template.wire(rec.email, rec.id, make_token(self.key, rec.subscriber_id))
+            async with asyncio.timeout(limit * 2):
+                start = await smtp.execute_command(b"DATA", timeout=None)
+                if start.code != 354:
+                    await self.reset(smtp)
+                    return self.resolve(rec, start.code >= 500, _reply(*start))
+                # The message is already CRLF, dot-stuffed and terminated (see message.py):
+                # written as is, without aiosmtplib's two regex passes per message.
+                protocol = smtp.protocol
+                if protocol is None:
+                    raise aiosmtplib.SMTPServerDisconnected("conexión cerrada")
+                protocol.write(wire)
+                done = await protocol.read_response(timeout=None)
+        except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError,
+                aiosmtplib.SMTPResponseException, OSError) as exc:  # fmt: skip
+            smtp.close()
+            await ticket
+            reason = "sin respuesta" if isinstance(exc, TimeoutError) else str(exc)
+            return self.resolve(rec, False, f"conexión perdida: {reason}"[:REPLY_MAX])
+        if done.code != 250:
+            return self.resolve(rec, done.code >= 500, _reply(*done))
+        self.journal.outcome(rec.id, "sent", _reply(*done))
+        self.queue.task_done()
+
+    async def reset(self, smtp: aiosmtplib.SMTP) -> None:
+        try:
+            await smtp.execute_command(b"RSET")
+        except (aiosmtplib.SMTPException, OSError):
+            smtp.close()
+
+    def resolve(self, rec: _Recipient, permanent: bool, reply: str) -> None:
+        """A refusal or a dropped connection: fail it, or retry it later in this run."""
+        attempts = rec.attempts + 1
+        if permanent or attempts >= MAX_ATTEMPTS:
+            if not permanent:
+                reply = f"{reply} (tras {attempts} intentos)"[:REPLY_MAX]
+            self.journal.outcome(rec.id, "failed", reply)
+            self.queue.task_done()
+            return
+        self.journal.outcome(rec.id, "retry", reply)
+        task = asyncio.create_task(
+            self.requeue(rec._replace(attempts=attempts), self.s.retry_delay * 2 ** (attempts - 1))
+        )
+        self.requeues.add(task)
+        task.add_done_callback(self.requeues.discard)
+
+    async def requeue(self, rec: _Recipient, delay: float) -> None:
+        try:
+            await asyncio.sleep(delay)
+            self.queue.put_nowait(rec)
+        finally:
+            self.queue.task_done()

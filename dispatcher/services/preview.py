@@ -1,0 +1,95 @@
+"""``pregonero check`` and ``pregonero preview``: the intake's validation and the real
+renderer, without touching the inbox or the ledger."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from dispatcher.items.model import ContentItem
+from dispatcher.items.parse import ContentError, parse
+from dispatcher.services.context import App
+
+Echo = Callable[[str], object]
+
+
+def load(app: App, path: Path) -> ContentItem:
+    """Parse and validate one file as the intake would (media relative to its folder)."""
+    from dispatcher.services.ingest import plan_problems
+
+    s = app.settings
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ContentError.single(
+            None, None, f"no se pudo leer el archivo: {exc.strerror}"
+        ) from exc
+    item = parse(
+        data,
+        name=path.name,
+        base_dir=path.resolve().parent,
+        tz=s.tz,
+        today=app.clock().astimezone(s.tz).date(),
+        max_bytes=s.intake.max_bytes,
+        known_kinds=set(app.plan.kinds),
+    )
+    problems = plan_problems(app, item)
+    if problems:
+        raise ContentError.from_pairs(problems)
+    return item
+
+
+def check_files(app: App, files: Sequence[Path], echo: Echo) -> int:
+    """Validate each file; print ``OK`` or its problems. Returns the number of bad files."""
+    bad = 0
+    for path in files:
+        try:
+            item = load(app, path)
+        except ContentError as exc:
+            bad += 1
+            echo(f"{path}: ERROR\n{exc}")
+            continue
+        channels = app.plan.channels_for(item.kind, item.meta.channels)
+        echo(f"{path}: OK — {item.id} ({item.kind}) → {', '.join(channels)}")
+    return bad
+
+
+def preview_file(app: App, path: Path, channel: str | None, echo: Echo) -> int:
+    """Render the file for each planned channel (or one) and show lengths against limits."""
+    from dispatcher.render.renderer import RenderError, measure
+
+    try:
+        item = load(app, path)
+    except ContentError as exc:
+        echo(f"{path}: ERROR\n{exc}")
+        return 1
+    channels = app.plan.channels_for(item.kind, item.meta.channels)
+    if channel:
+        if channel not in channels:
+            echo(
+                f"El canal {channel!r} no está en el plan para '{item.kind}': {', '.join(channels)}"
+            )
+            return 1
+        channels = [channel]
+    url = _would_be_url(app, item)
+    status = 0
+    for name in channels:
+        echo(f"═══ {name} ═══")
+        try:
+            post = app.renderer.render(item, name, url=None if name == "website" else url)
+        except RenderError as exc:
+            echo(f"ERROR: {exc}")
+            status = 1
+            continue
+        for part, value in [("texto", post.text), *post.parts.items()]:
+            if name == "website" and part == "texto":
+                continue
+            echo(f"--- {part} ---\n{value}")
+        for part, length, limit in measure(post):
+            echo(f"  {part}: {length}" + (f" / {limit}" if limit else ""))
+    return status
+
+
+def _would_be_url(app: App, item: ContentItem) -> str:
+    base = app.settings.website.base_url
+    return f"{base}{item.date:%Y/%m}/{item.id}/"

@@ -1,0 +1,257 @@
+"""Slots: work due at a time of the plan — the daily bulletin mailing and the recurring
+programmes' announcements — run exactly once however many schedulers run.
+
+Every scheduler (``pregonero run``'s scheduler task, ``run --once``, each ``pregonero
+worker``'s cron job) computes the same slots from the plan and the clock and races for
+each one by inserting its row in ``slots`` (unique on ``name, scheduled_for``): the INSERT
+that wins runs it. A run holds a lease; one whose process died (lease expired) or that
+asked to be retried is taken over by the next scheduler while the slot's window is open.
+
+Windows, all in the plan's timezone (``PREGONERO_TIMEZONE``):
+
+- ``boletin-diario`` at the plan's digest time (``mailing.at``), for 6 hours: a bulletin
+  missed while everything was down goes out once on start rather than never. Skipped while
+  the mailing channel is in outbox mode.
+- ``anuncio:<recurring id>`` 12 hours before the announcement (``Recurring.announce_at``),
+  until the programme starts: it creates the announcement as an item with ``publish_at`` =
+  the announcement time (see :mod:`dispatcher.services.recurring`), so editors see it scheduled in
+  ``status`` and the bot, can cancel it for a holiday, and the embargo releases it on time.
+
+Slots scheduled before the scheduler first ran on this ledger (meta ``scheduler_since``)
+are not made up: a new installation does not replay yesterday's bulletin.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from dispatcher.ledger.leases import kept_alive, lease_until
+from dispatcher.ledger.schema import meta, slots, utcnow
+
+if TYPE_CHECKING:
+    from dispatcher.items.plan import Recurring
+    from dispatcher.services.context import App
+
+log = logging.getLogger("pregonero.schedule")
+
+BULLETIN = "boletin-diario"
+BULLETIN_GRACE = timedelta(hours=6)
+PREPARE = timedelta(hours=12)
+ANNOUNCE_GRACE_MIN = timedelta(minutes=15)
+SLOT_LEASE = 120.0
+RETRY_DELAY = timedelta(minutes=5)
+SINCE_KEY = "scheduler_since"
+IDLE = 60.0
+
+
+@dataclass(frozen=True)
+class Slot:
+    name: str
+    scheduled_for: datetime
+    deadline: datetime
+    action: str  # "bulletin" | "announcement"
+    day: date | None = None
+    recurring: Recurring | None = None
+    starts_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class SlotRun:
+    slot: Slot
+    status: str  # done | skipped | failed | retry
+    detail: str
+
+
+Action = Callable[["App", Slot], Awaitable[tuple[str, str]]]
+
+
+def planned(app: App, now: datetime, *, ahead: timedelta = timedelta(0)) -> list[Slot]:
+    """Slots whose window is open at ``now`` (with ``ahead``: also those opening by then)."""
+    from dispatcher.services.mailing.bulletin import bulletin_time
+
+    plan, tz = app.plan, app.plan.tz
+    found: list[Slot] = []
+    at = bulletin_time(plan)
+    if at is not None:
+        today = now.astimezone(tz).date()
+        for day in (today - timedelta(days=1), today, today + timedelta(days=1)):
+            when = datetime.combine(day, at, tzinfo=tz)
+            found.append(Slot(BULLETIN, when, when + BULLETIN_GRACE, "bulletin", day=day))
+    horizon = now + ahead + PREPARE + timedelta(days=1)
+    for rec in plan.recurring:
+        for start in plan.next_occurrences(rec, now - timedelta(days=1), horizon):
+            announce = rec.announce_at(start)
+            deadline = max(start, announce + ANNOUNCE_GRACE_MIN)
+            found.append(
+                Slot(
+                    f"anuncio:{rec.id}",
+                    announce - PREPARE,
+                    deadline,
+                    "announcement",
+                    recurring=rec,
+                    starts_at=start,
+                )
+            )
+    return sorted(
+        (s for s in found if s.scheduled_for <= now + ahead and now < s.deadline),
+        key=lambda s: s.scheduled_for,
+    )
+
+
+def next_opening(app: App, now: datetime) -> datetime | None:
+    """When the next slot's window opens (for the scheduler loop's sleep)."""
+    later = [s.scheduled_for for s in planned(app, now, ahead=timedelta(days=2))]
+    return min((t for t in later if t > now), default=None)
+
+
+async def run_due(
+    app: App, *, owner: str, actions: Mapping[str, Action] | None = None
+) -> list[SlotRun]:
+    """Run every slot due now that this scheduler wins (normally none). Never raises for
+    a slot's failure: the slot is retried later within its window."""
+    now = app.clock()
+    since = await _since(app, now)
+    runs = []
+    for slot in planned(app, now):
+        if slot.scheduled_for < since or not await _take(app, slot, owner):
+            continue
+        runs.append(await _run(app, slot, owner, {**ACTIONS, **(actions or {})}))
+    return runs
+
+
+async def loop(app: App, stop: asyncio.Event, *, owner: str) -> None:
+    """``pregonero run``'s scheduler task: slots, and taking back expired leases."""
+    from dispatcher.services.delivery.recovery import recover
+
+    while not stop.is_set():
+        try:
+            await run_due(app, owner=owner)
+            await recover(app, None)
+        except Exception:
+            log.exception("el programador falló; se reintenta en un minuto")
+        now = app.clock()
+        opening = next_opening(app, now)
+        wait = IDLE if opening is None else min(IDLE, (opening - now).total_seconds() + 0.5)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), max(0.5, wait))
+
+
+async def _since(app: App, now: datetime) -> datetime:
+    """The first time a scheduler ran on this ledger (recorded on first call)."""
+    engine = app.ledger.engine
+    async with engine.connect() as conn:
+        value = await conn.scalar(select(meta.c.value).where(meta.c.key == SINCE_KEY))
+    if value is None:
+        try:
+            async with engine.begin() as conn:
+                await conn.execute(insert(meta).values(key=SINCE_KEY, value=now.isoformat()))
+            return now
+        except IntegrityError:
+            async with engine.connect() as conn:
+                value = await conn.scalar(select(meta.c.value).where(meta.c.key == SINCE_KEY))
+    return datetime.fromisoformat(str(value))
+
+
+async def _take(app: App, slot: Slot, owner: str) -> bool:
+    """Insert the slot's row (the winner runs it) or take over an abandoned/retry run."""
+    engine = app.ledger.engine
+    key = (slots.c.name == slot.name, slots.c.scheduled_for == slot.scheduled_for)
+    async with engine.connect() as conn:
+        row = (await conn.execute(select(slots.c.status).where(*key))).first()
+    now = utcnow()
+    if row is None:
+        try:
+            async with engine.begin() as conn:
+                await conn.execute(
+                    insert(slots).values(
+                        name=slot.name, scheduled_for=slot.scheduled_for, status="running",
+                        owner=owner, lease_until=lease_until(SLOT_LEASE), runs=1,
+                        started_at=now,
+                    )
+                )  # fmt: skip
+            return True
+        except IntegrityError:
+            return False
+    async with engine.begin() as conn:
+        result = await conn.execute(
+            update(slots)
+            .where(*key, slots.c.status.in_(("running", "retry")), slots.c.lease_until < now)
+            .values(
+                status="running",
+                owner=owner,
+                lease_until=lease_until(SLOT_LEASE),
+                runs=slots.c.runs + 1,
+                started_at=now,
+            )
+        )
+        return bool(result.rowcount)
+
+
+async def _run(app: App, slot: Slot, owner: str, actions: Mapping[str, Action]) -> SlotRun:
+    engine = app.ledger.engine
+    key = (
+        slots.c.name == slot.name,
+        slots.c.scheduled_for == slot.scheduled_for,
+        slots.c.owner == owner,
+    )
+
+    async def renew() -> bool:
+        async with engine.begin() as conn:
+            result = await conn.execute(
+                update(slots).where(*key).values(lease_until=lease_until(SLOT_LEASE))
+            )
+            return bool(result.rowcount)
+
+    log.info("franja %s (%s): en curso", slot.name, slot.scheduled_for.isoformat())
+    try:
+        async with kept_alive(renew, SLOT_LEASE / 3):
+            status, detail = await actions[slot.action](app, slot)
+    except Exception as exc:
+        log.exception("la franja %s falló", slot.name)
+        status, detail = "retry", f"error: {exc}"
+    values: dict[str, object] = {"status": status, "detail": detail[:2000]}
+    if status == "retry":
+        values["lease_until"] = utcnow() + RETRY_DELAY
+        await app.notify(f"⚠️ {slot.name}: no se completó ({detail}); se reintenta en 5 min.")
+    elif status == "failed":
+        await app.notify(f"❌ {slot.name}: {detail}")
+    if status != "retry":
+        values.update(lease_until=None, finished_at=utcnow())
+    async with engine.begin() as conn:
+        await conn.execute(update(slots).where(*key).values(**values))
+    log.info("franja %s: %s — %s", slot.name, status, detail)
+    return SlotRun(slot, status, detail)
+
+
+async def bulletin(app: App, slot: Slot) -> tuple[str, str]:
+    """The day's bulletin mailing (``send_daily_bulletin``), resumable."""
+    assert slot.day is not None
+    if app.mode("mailing") != "live":
+        return "skipped", "correo en modo bandeja de salida: no se envía el boletín"
+    from dispatcher.services.mailing.bulletin import send_daily_bulletin
+
+    result = await send_daily_bulletin(app, slot.day)
+    if not result.campaigns:
+        return "done", f"boletín del {slot.day.isoformat()}: no hubo boletines ese día"
+    if result.fatal or result.auth:  # retrying every few minutes would not help
+        return "failed", f"boletín del {slot.day.isoformat()}: {result.summary()}"
+    return ("done" if result.complete else "retry"), result.summary()
+
+
+async def announcement(app: App, slot: Slot) -> tuple[str, str]:
+    from dispatcher.services.recurring import announce
+
+    assert slot.recurring is not None and slot.starts_at is not None
+    return "done", await announce(app, slot.recurring, slot.starts_at)
+
+
+ACTIONS: dict[str, Action] = {"bulletin": bulletin, "announcement": announcement}

@@ -1,0 +1,1 @@
+"""The web side of ``pregonero serve``: one-click unsubscribe and health (and the desk)."""

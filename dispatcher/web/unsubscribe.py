@@ -1,0 +1,140 @@
+"""The web side served by ``pregonero serve`` (Starlette).
+
+- ``GET /baja/{token}``: a Spanish confirmation page with one button (a GET never
+  unsubscribes: mail scanners and link previews follow links).
+- ``POST /baja/{token}``: RFC 8058 one-click (``List-Unsubscribe=One-Click``, no cookie,
+  no login) and the page's button: the token alone identifies the subscriber → 200.
+  A malformed or tampered token is a 400 and an unknown subscriber a 404; nothing changes.
+- ``GET /salud``: health as JSON (200, or 503 when the ledger does not answer).
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from sqlalchemy import text
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Route
+
+import dispatcher.ledger.schema  # noqa: F401  (registers every table)
+from dispatcher.ledger.store import Ledger
+from dispatcher.services.mailing.subscribers import describe, unsubscribe
+from dispatcher.services.mailing.tokens import read_token, token_key
+from settings import Settings
+
+log = logging.getLogger("pregonero.web")
+
+HEADERS = {
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",  # the token is in the URL
+    "X-Robots-Tag": "noindex",
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
+}
+PAGE = """<!DOCTYPE html>
+<html lang="es-CO">
+<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}</title></head>
+<body style="margin:0;background:#f2f2f2;font-family:Arial,Helvetica,sans-serif;color:#222;">
+<main style="max-width:560px;margin:48px auto;background:#fff;padding:32px;line-height:1.5;">
+<p style="margin:0 0 16px;color:#00612f;font-weight:bold;">{site}</p>
+<h1 style="font-size:24px;margin:0 0 16px;">{title}</h1>
+{body}
+</main>
+</body>
+</html>
+"""
+BUTTON = (
+    '<form method="post"><input type="hidden" name="List-Unsubscribe" value="One-Click">'
+    '<button type="submit" style="background:#00612f;color:#fff;border:0;padding:12px 20px;'
+    'font-size:16px;border-radius:4px;cursor:pointer;">Cancelar mi suscripción</button></form>'
+)
+SITE = "Alcaldía de Bucaramanga · Oficina de Prensa y Comunicaciones"
+
+
+def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
+    content = PAGE.format(title=html.escape(title), site=html.escape(SITE), body=body)
+    return HTMLResponse(content, status_code=status, headers=HEADERS)
+
+
+def create_app(settings: Settings, ledger: Ledger | None = None) -> Starlette:
+    """The ASGI app. Without ``ledger`` it opens (and closes) its own from the settings."""
+    keys: dict[str, bytes] = {}
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        own = ledger is None
+        app.state.ledger = ledger or Ledger.from_url(settings.resolved_database_url)
+        if own:
+            await app.state.ledger.init()
+        try:
+            yield
+        finally:
+            if own:
+                await app.state.ledger.close()
+
+    async def subscriber_of(request: Request) -> int | Response:
+        if "key" not in keys:
+            keys["key"] = await token_key(settings, request.app.state.ledger)
+        subscriber_id = read_token(keys["key"], request.path_params["token"])
+        if subscriber_id is None:
+            return _page(
+                "El enlace no es válido",
+                "<p>Revise que copió completo el enlace del correo.</p>",
+                400,
+            )
+        return subscriber_id
+
+    async def baja(request: Request) -> Response:
+        ledger_: Ledger = request.app.state.ledger
+        found = await subscriber_of(request)
+        if isinstance(found, Response):
+            return found
+        if request.method == "POST":
+            outcome = await unsubscribe(ledger_, found)
+            if outcome is None:
+                return _page("No encontramos esa suscripción", "<p>No hay nada que hacer.</p>", 404)
+            log.info("baja del suscriptor %s (%s)", found, outcome)
+            return _page(
+                "Listo: canceló su suscripción",
+                "<p>No recibirá más correos de prensa de la Alcaldía en esta dirección.</p>",
+            )
+        known = await describe(ledger_, found)
+        if known is None:
+            return _page(
+                "No encontramos esa suscripción",
+                "<p>Esta dirección no está en nuestras listas.</p>",
+                404,
+            )
+        email, status = known
+        if status != "active":
+            return _page(
+                "Su suscripción ya está cancelada",
+                f"<p>No enviamos correos de prensa a <strong>{html.escape(email)}</strong>.</p>",
+            )
+        body = (
+            f"<p>¿Desea dejar de recibir los correos de prensa en <strong>{html.escape(email)}"
+            f"</strong>?</p>{BUTTON}"
+        )
+        return _page("Cancelar la suscripción", body)
+
+    async def salud(request: Request) -> Response:
+        try:
+            async with request.app.state.ledger.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        except Exception:  # any failure means "not healthy"; the log says which
+            log.exception("la base de datos no responde")
+            return JSONResponse({"estado": "error", "base_de_datos": "sin respuesta"}, 503)
+        return JSONResponse({"estado": "ok", "base_de_datos": "ok"})
+
+    return Starlette(
+        routes=[
+            Route("/baja/{token}", baja, methods=["GET", "POST"]),
+            Route("/salud", salud, methods=["GET"]),
+        ],
+        lifespan=lifespan,
+    )
