@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from dispatcher.ledger.types import NotFound
 from dispatcher.services.approvals import approval_lines, approvals_for, approve, release, schedule
 from dispatcher.services.context import App, build_app
 from dispatcher.services.ingest import Tally, make_intake, record
@@ -84,7 +85,7 @@ async def test_simultaneous_approvals_are_counted_one_after_the_other(app: App) 
 
 
 async def test_unknown_item_and_bad_via(app: App) -> None:
-    with pytest.raises(KeyError):
+    with pytest.raises(NotFound):
         await approve(app, "no-existe", 1, "Ana", "bot")
     await take(app, "informe-pae", "informe_especial")
     with pytest.raises(ValueError):

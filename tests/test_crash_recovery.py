@@ -61,7 +61,9 @@ def test_kill_9_mid_fanout(workspace: Workspace, graph_double: GraphDouble) -> N
     assert [key[1] for key in stuck] == ["facebook"], before
     hung_item = stuck[0][0]
 
-    result = workspace.cli("run", "--once", check=True)
+    result = workspace.cli("run", "--once")
+    # the recovered delivery ended ``unknown`` in this pass: exit 3, a human must look
+    assert result.returncode == 3, result.stderr
     assert "resultado es desconocido" in result.stderr
 
     after = _states(workspace)

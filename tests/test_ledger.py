@@ -7,8 +7,11 @@ import asyncio
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from dispatcher.items.model import ContentItem, FrontMatter
 from dispatcher.ledger.store import Ledger
+from dispatcher.ledger.types import NotFound
 
 NOW = datetime(2026, 11, 26, 15, 0, tzinfo=UTC)
 CHANNELS = ["website", "facebook", "x", "telegram"]
@@ -121,18 +124,26 @@ async def test_cancel_and_correction(ledger_url: str) -> None:
     ledger = await open_ledger(ledger_url)
     try:
         await ledger.add_item(item("a"), CHANNELS, status="ready")
-        assert await ledger.cancel("a") == len(CHANNELS)
+        result = await ledger.cancel("a")
+        assert (result.cancelled, result.published) == (len(CHANNELS), ())
+        assert result.item_status == "cancelled"
         assert await ledger.due(NOW) == []
         row = await ledger.get_item("a")
         assert row is not None and row["status"] == "cancelled"
-        revision = await ledger.add_correction(item("a", digest="d2"), ["website"])
+        revision = await ledger.add_correction(
+            item("a", digest="d2"), ["website"], needs_approval=False
+        )
         assert revision == 2
         rows = [r for r in await ledger.deliveries_for(["a"]) if r["revision"] == 2]
         assert [(r["channel"], r["action"], r["status"]) for r in rows] == [
             ("website", "update", "pending")
         ]
-        content = await ledger.load_content("a")
+        content = (await ledger.item("a")).content()
         assert content.digest == "d2"
+        with pytest.raises(NotFound):
+            await ledger.item("nope")
+        with pytest.raises(NotFound):
+            await ledger.cancel("nope")
         assert len(await ledger.secret_key()) >= 32
         assert await ledger.secret_key() == await ledger.secret_key()
     finally:

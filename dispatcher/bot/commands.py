@@ -19,7 +19,8 @@ from dispatcher.bot.gate import say
 from dispatcher.bot.preview import send_preview
 from dispatcher.bot.reports import find_item, local, not_found, queue_report
 from dispatcher.bot.state import BotState
-from dispatcher.services import approvals
+from dispatcher.ledger.types import NotFound
+from dispatcher.services import approvals, lifecycle
 from dispatcher.services.status import item_report, overview
 
 log = logging.getLogger("pregonero.bot")
@@ -122,7 +123,7 @@ class Commands:
             result = await approvals.publish(
                 app, item_id, user.id if user else None, editor_name(user), "bot"
             )
-        except KeyError:
+        except NotFound:
             await bot.send_message(chat_id, f"La pieza {item_id} ya no existe.")
             return "missing"
         if result.changed:
@@ -181,16 +182,13 @@ class Commands:
 
     async def cancel(self, bot: Bot, chat_id: int, item_id: str, user: User | None) -> None:
         try:
-            count = await self.state.app.ledger.cancel(item_id)
-        except KeyError:
+            result = await lifecycle.cancel(self.state.app, item_id)
+        except NotFound:
             await bot.send_message(chat_id, f"La pieza {item_id} ya no existe.")
             return
         log.info("bot: %s cancelada por el editor %s", item_id, user.id if user else "?")
-        await bot.send_message(
-            chat_id,
-            f"🚫 {item_id} cancelada: {count} entrega(s) pendiente(s) anulada(s). "
-            f"Para reanudarla: /reintentar {item_id}",
-        )
+        text = lifecycle.cancel_text(item_id, result, resume=f"/reintentar {item_id}")
+        await bot.send_message(chat_id, text)
 
     async def reintentar(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message, app = update.effective_message, self.state.app

@@ -16,6 +16,10 @@ import typer
 
 from dispatcher.cli.app import app, channels_app
 from dispatcher.cli.common import fail, load, warn_outbox, with_app
+from dispatcher.ledger.types import NotFound
+
+EXIT_ATTENTION = 3
+"""``run --once``: a delivery ended ``failed`` or ``unknown`` in this pass (cron sees it)."""
 
 if TYPE_CHECKING:
     from dispatcher.services.context import App
@@ -30,7 +34,7 @@ def run(
     """Vigilar content/inbox/, programar y entregar (con --once: una pasada y salir)."""
     settings = load()
 
-    async def body(application: App) -> None:
+    async def body(application: App) -> int:
         from dispatcher.run.loop import run_forever, run_once
 
         warn_outbox(application)
@@ -42,7 +46,16 @@ def run(
                 f"Listo: {tally.accepted} aceptado(s), {tally.corrections} corrección(es), "
                 f"{tally.duplicates} duplicado(s), {tally.rejected} rechazado(s)."
             )
-            return
+            if tally.ended_badly:
+                for ended in tally.ended_badly:
+                    state = "falló" if ended.status == "failed" else "resultado DESCONOCIDO"
+                    typer.echo(
+                        f"ATENCIÓN: {ended.item_id} · {ended.channel}: {state}"
+                        + (f" — {ended.error}" if ended.error else ""),
+                        err=True,
+                    )
+                return EXIT_ATTENTION
+            return 0
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -50,8 +63,9 @@ def run(
         typer.echo(f"Vigilando {settings.content_dir / 'inbox'} (Ctrl+C para salir)…", err=True)
         await run_forever(application, stop)
         typer.echo("Pregonero detenido.", err=True)
+        return 0
 
-    with_app(settings, body)
+    raise typer.Exit(with_app(settings, body))
 
 
 @app.command()
@@ -124,7 +138,7 @@ def retry(
 
         try:
             touched, waiting = await retry_item(application, item_id, channel)
-        except KeyError:
+        except NotFound:
             typer.echo(f"No existe la pieza {item_id!r}.", err=True)
             return 1
         if not touched:
@@ -147,13 +161,16 @@ def cancel(item_id: Annotated[str, typer.Argument(metavar="ID")]) -> None:
     settings = load()
 
     async def body(application: App) -> int:
+        from dispatcher.services.lifecycle import cancel as cancel_item
+        from dispatcher.services.lifecycle import cancel_text
+
         try:
-            count = await application.ledger.cancel(item_id)
-        except KeyError:
+            result = await cancel_item(application, item_id)
+        except NotFound:
             typer.echo(f"No existe la pieza {item_id!r}.", err=True)
             return 1
-        typer.echo(f"Pieza {item_id} cancelada: {count} entrega(s) pendiente(s) anulada(s).")
-        return 0
+        typer.echo(cancel_text(item_id, result, resume=f"pregonero retry {item_id}"))
+        return 1 if result.published and not result.cancelled else 0
 
     raise typer.Exit(with_app(settings, body))
 
@@ -181,7 +198,7 @@ def approve(
 
         try:
             result = await record_approval(application, item_id, editor_id, editor, "cli")
-        except KeyError:
+        except NotFound:
             typer.echo(f"No existe la pieza {item_id!r}.", err=True)
             return 1
         typer.echo(result.message(settings.tz, application.clock()))

@@ -213,8 +213,6 @@ def create_engine(url: str) -> AsyncEngine:
 # new ``publish_at`` in ISO 8601). Who decided is kept twice: ``editor_key`` identifies the
 # person across bot and CLI (``tg:<user id>``, or ``name:<name>`` when there is no Telegram
 # id), ``editor_id``/``editor_name`` are what is shown.
-APPROVAL_ACTIONS = ("approve", "release", "schedule")
-APPROVAL_VIA = ("bot", "cli")
 
 approvals = Table(
     "approvals",
@@ -247,8 +245,6 @@ Index("ix_approvals_item", approvals.c.item_id)
 # - ``mail_recipients``: one row per (campaign, subscriber): the per-recipient ledger.
 # - ``mail_digest``: items waiting for (or taken by) a daily bulletin.
 
-SUBSCRIBER_STATUSES = ("active", "unsubscribed", "bounced", "erased")
-RECIPIENT_STATUSES = ("pending", "sending", "sent", "failed", "retry", "skipped")
 OPEN_RECIPIENT = ("pending", "sending", "retry")
 
 

@@ -11,7 +11,7 @@ import json
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -44,13 +44,85 @@ from dispatcher.ledger.schema import (
     revisions,
     utcnow,
 )
+from dispatcher.ledger.types import (
+    NEEDS_ATTENTION,
+    OPEN,
+    RETRYABLE,
+    SENDABLE,
+    AttemptOutcome,
+    DeliveryAction,
+    DeliveryStatus,
+    ItemStatus,
+    NotFound,
+    RevisionOutcome,
+)
 
 T = TypeVar("T")
+WEBSITE = "website"  # its URL goes into every other channel's post
 WriteOp = Callable[[AsyncConnection], Awaitable[T]]
 
-SENDABLE = ("pending", "retry_wait")
-OPEN = ("pending", "sending", "retry_wait")
-FINAL = ("sent", "failed", "unknown", "cancelled")
+
+@dataclass(frozen=True)
+class ItemRecord:
+    """An item's row: its current revision's fields and its status."""
+
+    id: str
+    kind: str
+    title: str
+    revision: int
+    digest: str
+    status: ItemStatus
+    publish_at: datetime | None
+    item_date: date
+    summary: str
+    front_matter: str
+    body: str
+    archive_dir: str
+    source_name: str
+    url: str | None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_row(cls, row: RowMapping) -> ItemRecord:
+        values = {name: row[name] for name in cls.__dataclass_fields__}
+        values["status"] = ItemStatus(row["status"])
+        return cls(**values)
+
+    def content(self) -> ContentItem:
+        """The ContentItem of the current revision (media resolve in the archive folder)."""
+        return ContentItem(
+            meta=FrontMatter.model_validate(json.loads(self.front_matter)),
+            body=self.body,
+            id=self.id,
+            summary=self.summary,
+            date=self.item_date,
+            publish_at=self.publish_at,
+            base_dir=Path(self.archive_dir),
+            digest=self.digest,
+            source_name=self.source_name,
+        )
+
+
+@dataclass(frozen=True)
+class CancelResult:
+    """What ``cancel`` did: deliveries stopped, and the channels that already carried the
+    item (a published item is never marked cancelled: corrections still reach it)."""
+
+    cancelled: int
+    published: tuple[str, ...]
+    item_status: ItemStatus
+
+
+@dataclass(frozen=True)
+class Ended:
+    """A delivery that ended ``failed`` or ``unknown``."""
+
+    item_id: str
+    channel: str
+    action: DeliveryAction
+    status: DeliveryStatus
+    error: str | None
 
 
 @dataclass(frozen=True)
@@ -157,6 +229,17 @@ class Ledger:
             row = (await conn.execute(select(items).where(items.c.id == item_id))).mappings()
             return row.first()
 
+    async def find_item(self, item_id: str) -> ItemRecord | None:
+        row = await self.get_item(item_id)
+        return None if row is None else ItemRecord.from_row(row)
+
+    async def item(self, item_id: str) -> ItemRecord:
+        """The item, or :class:`NotFound`."""
+        found = await self.find_item(item_id)
+        if found is None:
+            raise NotFound("pieza", item_id)
+        return found
+
     async def add_item(
         self,
         item: ContentItem,
@@ -171,8 +254,12 @@ class Ledger:
         ``action='early'`` delivery per channel, not before the given time and exempt from
         the item's embargo (see :mod:`dispatcher.items.early`)."""
         now = utcnow()
-        planned: list[tuple[str, str, datetime | None]] = [(c, "publish", None) for c in channels]
-        planned += [(channel, "early", when) for channel, when in (early or {}).items()]
+        planned: list[tuple[str, str, datetime | None]] = [
+            (c, DeliveryAction.PUBLISH, None) for c in channels
+        ]
+        planned += [
+            (channel, DeliveryAction.EARLY, when) for channel, when in (early or {}).items()
+        ]
         async with self._tx() as conn:
             await conn.execute(
                 insert(items).values(**_item_values(item, status, now), created_at=now)
@@ -181,7 +268,7 @@ class Ledger:
                 insert(revisions).values(
                     item_id=item.id,
                     revision=1,
-                    outcome="new",
+                    outcome=RevisionOutcome.NEW,
                     digest=item.digest,
                     archive_dir=str(item.base_dir),
                     received_at=now,
@@ -196,7 +283,7 @@ class Ledger:
                             "channel": channel,
                             "revision": 1,
                             "action": action,
-                            "status": "pending",
+                            "status": DeliveryStatus.PENDING,
                             "attempts": 0,
                             "not_before": when,
                             "created_at": now,
@@ -212,22 +299,38 @@ class Ledger:
                 insert(revisions).values(
                     item_id=item.id,
                     revision=revision,
-                    outcome="duplicate",
+                    outcome=RevisionOutcome.DUPLICATE,
                     digest=item.digest,
                     archive_dir=str(item.base_dir),
                     received_at=utcnow(),
                 )
             )
 
-    async def add_correction(self, item: ContentItem, update_channels: Sequence[str]) -> int:
-        """Store the new revision and an ``update`` delivery for each channel given."""
+    async def add_correction(
+        self, item: ContentItem, update_channels: Sequence[str], *, needs_approval: bool
+    ) -> int:
+        """Store the new revision and an ``update`` delivery for each channel given.
+
+        With ``needs_approval`` (the kind requires approval) the item waits for the
+        approvals of this new revision again, whether it was waiting, approved but not yet
+        out, or already published (the updates wait too). A cancelled item stays cancelled.
+        An older ``update`` still open for the same channel is superseded (cancelled): the
+        new one carries the latest text."""
         now = utcnow()
         async with self._tx() as conn:
-            current = await conn.scalar(select(items.c.revision).where(items.c.id == item.id))
-            revision = int(current or 0) + 1
+            row = (
+                await conn.execute(
+                    select(items.c.revision, items.c.status).where(items.c.id == item.id)
+                )
+            ).first()
+            if row is None:
+                raise NotFound("pieza", item.id)
+            revision = int(row.revision) + 1
             values = _item_values(item, None, now)
             for key in ("status", "revision", "id"):
                 values.pop(key)
+            if needs_approval and row.status != ItemStatus.CANCELLED:
+                values["status"] = ItemStatus.AWAITING_APPROVAL
             await conn.execute(
                 update(items).where(items.c.id == item.id).values(**values, revision=revision)
             )
@@ -235,40 +338,67 @@ class Ledger:
                 insert(revisions).values(
                     item_id=item.id,
                     revision=revision,
-                    outcome="correction",
+                    outcome=RevisionOutcome.CORRECTION,
                     digest=item.digest,
                     archive_dir=str(item.base_dir),
                     received_at=now,
                 )
             )
-            for channel in update_channels:
+            if update_channels:
                 await conn.execute(
-                    insert(deliveries).values(
-                        item_id=item.id,
-                        channel=channel,
-                        revision=revision,
-                        action="update",
-                        status="pending",
-                        attempts=0,
-                        created_at=now,
-                        updated_at=now,
+                    update(deliveries)
+                    .where(
+                        deliveries.c.item_id == item.id,
+                        deliveries.c.channel.in_(list(update_channels)),
+                        deliveries.c.action == DeliveryAction.UPDATE,
+                        deliveries.c.status.in_(SENDABLE),
                     )
+                    .values(
+                        status=DeliveryStatus.CANCELLED,
+                        updated_at=now,
+                        last_error=f"reemplazada por la revisión {revision}",
+                    )
+                )
+                await conn.execute(
+                    insert(deliveries),
+                    [
+                        {
+                            "item_id": item.id,
+                            "channel": channel,
+                            "revision": revision,
+                            "action": DeliveryAction.UPDATE,
+                            "status": DeliveryStatus.PENDING,
+                            "attempts": 0,
+                            "created_at": now,
+                            "updated_at": now,
+                        }
+                        for channel in update_channels
+                    ],
                 )
             return revision
 
-    async def set_item_status(self, item_id: str, status: str) -> None:
+    async def carried_by(self, item_id: str) -> list[str]:
+        """The channels that already carried the item (a publication or an update that was
+        sent, or whose outcome is unknown: it may be out), the early call aside."""
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                select(deliveries.c.channel)
+                .where(
+                    deliveries.c.item_id == item_id,
+                    deliveries.c.action != DeliveryAction.EARLY,
+                    deliveries.c.status.in_((DeliveryStatus.SENT, DeliveryStatus.UNKNOWN)),
+                )
+                .distinct()
+            )
+            return sorted(str(channel) for (channel,) in rows)
+
+    async def set_item_status(self, item_id: str, status: ItemStatus) -> None:
         async with self._tx() as conn:
             await conn.execute(
                 update(items)
                 .where(items.c.id == item_id)
                 .values(status=status, updated_at=utcnow())
             )
-
-    async def load_content(self, item_id: str) -> ContentItem:
-        row = await self.get_item(item_id)
-        if row is None:
-            raise KeyError(item_id)
-        return content_from_row(row)
 
     async def list_items(self, limit: int = 50) -> list[RowMapping]:
         async with self.engine.connect() as conn:
@@ -340,7 +470,7 @@ class Ledger:
                 select(func.min(items.c.publish_at))
                 .join(deliveries, deliveries.c.item_id == items.c.id)
                 .where(
-                    items.c.status == "ready",
+                    items.c.status == ItemStatus.READY,
                     items.c.publish_at > now,
                     deliveries.c.status.in_(SENDABLE),
                 )
@@ -413,7 +543,7 @@ class Ledger:
                 update(deliveries)
                 .where(
                     deliveries.c.id == claim.delivery_id,
-                    deliveries.c.status == "sending",
+                    deliveries.c.status == DeliveryStatus.SENDING,
                     deliveries.c.attempts == claim.attempt_number,
                 )
                 .values(lease_until=lease_until)
@@ -457,7 +587,7 @@ class Ledger:
                 update(deliveries)
                 .where(
                     deliveries.c.id == claim.delivery_id,
-                    deliveries.c.status.in_(("sending", "unknown")),
+                    deliveries.c.status.in_((DeliveryStatus.SENDING, DeliveryStatus.UNKNOWN)),
                     deliveries.c.attempts == claim.attempt_number,
                 )
                 .values(**values)
@@ -475,7 +605,7 @@ class Ledger:
             )
             if (
                 status == "sent"
-                and claim.channel == "website"
+                and claim.channel == WEBSITE
                 and url
                 and url.startswith(("https://", "http://"))
             ):
@@ -494,8 +624,8 @@ class Ledger:
                     deliveries.c.item_id == item_id,
                     deliveries.c.channel == channel,
                     deliveries.c.revision < before_revision,
-                    deliveries.c.status == "sent",
-                    deliveries.c.action != "early",
+                    deliveries.c.status == DeliveryStatus.SENT,
+                    deliveries.c.action != DeliveryAction.EARLY,
                 )
                 .order_by(deliveries.c.revision.desc())
                 .limit(1)
@@ -520,7 +650,7 @@ class Ledger:
                         deliveries.c.idempotent,
                         deliveries.c.attempts,
                         deliveries.c.updated_at,
-                    ).where(deliveries.c.status == "sending", abandoned)
+                    ).where(deliveries.c.status == DeliveryStatus.SENDING, abandoned)
                 )
             ).all()
             if not stuck:
@@ -529,18 +659,23 @@ class Ledger:
             unsafe = [row.id for row in stuck if not row.idempotent]
             reason = "el proceso se detuvo durante el envío; no se sabe si se publicó"
             # the same guard again in the UPDATE: a row finished meanwhile is left alone
-            still = and_(deliveries.c.status == "sending", abandoned)
+            still = and_(deliveries.c.status == DeliveryStatus.SENDING, abandoned)
             if unsafe:
                 await conn.execute(
                     update(deliveries)
                     .where(deliveries.c.id.in_(unsafe), still)
-                    .values(status="unknown", last_error=reason, updated_at=now, lease_until=None)
+                    .values(
+                        status=DeliveryStatus.UNKNOWN,
+                        last_error=reason,
+                        updated_at=now,
+                        lease_until=None,
+                    )
                 )
             if safe:
                 await conn.execute(
                     update(deliveries)
                     .where(deliveries.c.id.in_(safe), still)
-                    .values(status="pending", updated_at=now, lease_until=None)
+                    .values(status=DeliveryStatus.PENDING, updated_at=now, lease_until=None)
                 )
             await conn.execute(
                 insert(attempts),
@@ -550,7 +685,7 @@ class Ledger:
                         "number": row.attempts,
                         "started_at": row.updated_at,
                         "finished_at": now,
-                        "outcome": "interrupted",
+                        "outcome": AttemptOutcome.INTERRUPTED,
                         "error": reason,
                     }
                     for row in stuck
@@ -568,9 +703,9 @@ class Ledger:
                 (await conn.execute(select(items).where(items.c.id == item_id))).mappings().first()
             )
             if item is None:
-                raise KeyError(item_id)
+                raise NotFound("pieza", item_id)
             query = select(deliveries).where(
-                deliveries.c.item_id == item_id, deliveries.c.action != "early"
+                deliveries.c.item_id == item_id, deliveries.c.action != DeliveryAction.EARLY
             )
             if channel:
                 query = query.where(deliveries.c.channel == channel)
@@ -579,8 +714,8 @@ class Ledger:
             latest: dict[str, RowMapping] = {row["channel"]: row for row in rows}
             early = select(deliveries).where(
                 deliveries.c.item_id == item_id,
-                deliveries.c.action == "early",
-                deliveries.c.status.in_(("failed", "unknown", "cancelled")),
+                deliveries.c.action == DeliveryAction.EARLY,
+                deliveries.c.status.in_(RETRYABLE),
             )
             if channel:
                 early = early.where(deliveries.c.channel == channel)
@@ -589,54 +724,113 @@ class Ledger:
                 await conn.execute(
                     update(deliveries)
                     .where(deliveries.c.id == row["id"])
-                    .values(status="pending", updated_at=now)
+                    .values(status=DeliveryStatus.PENDING, updated_at=now)
                 )
                 touched.append(f"{row['channel']} (convocatoria)")
             for name, row in latest.items():
-                if row["status"] in ("failed", "unknown", "cancelled"):
+                if row["status"] in RETRYABLE:
                     await conn.execute(
                         update(deliveries)
                         .where(deliveries.c.id == row["id"])
-                        .values(status="pending", not_before=None, updated_at=now)
+                        .values(status=DeliveryStatus.PENDING, not_before=None, updated_at=now)
                     )
                     touched.append(name)
-                elif channel and row["status"] == "sent" and row["revision"] < item["revision"]:
+                elif (
+                    channel
+                    and row["status"] == DeliveryStatus.SENT
+                    and row["revision"] < item["revision"]
+                ):
                     await conn.execute(
                         insert(deliveries).values(
                             item_id=item_id,
                             channel=name,
                             revision=item["revision"],
-                            action="update" if name == "website" else "publish",
-                            status="pending",
+                            action=(
+                                DeliveryAction.UPDATE if name == WEBSITE else DeliveryAction.PUBLISH
+                            ),
+                            status=DeliveryStatus.PENDING,
                             attempts=0,
                             created_at=now,
                             updated_at=now,
                         )
                     )
                     touched.append(name)
-            if touched and item["status"] == "cancelled":
+            if touched and item["status"] == ItemStatus.CANCELLED:
                 await conn.execute(
-                    update(items).where(items.c.id == item_id).values(status="ready")
+                    update(items).where(items.c.id == item_id).values(status=ItemStatus.READY)
                 )
         return touched
 
-    async def cancel(self, item_id: str) -> int:
+    async def cancel(self, item_id: str) -> CancelResult:
+        """Stop what has not gone out: every sendable delivery of the item is cancelled.
+
+        An item that no channel carried yet becomes ``cancelled``; one already out somewhere
+        keeps its status (a later correction must still reach those channels) and only its
+        remaining deliveries stop. Raises :class:`NotFound`."""
         now = utcnow()
         async with self._tx() as conn:
-            found = await conn.scalar(select(items.c.id).where(items.c.id == item_id))
-            if found is None:
-                raise KeyError(item_id)
-            await conn.execute(
-                update(items)
-                .where(items.c.id == item_id)
-                .values(status="cancelled", updated_at=now)
-            )
+            status = await conn.scalar(select(items.c.status).where(items.c.id == item_id))
+            if status is None:
+                raise NotFound("pieza", item_id)
+            carried = (
+                await conn.execute(
+                    select(deliveries.c.channel)
+                    .where(
+                        deliveries.c.item_id == item_id,
+                        deliveries.c.action != DeliveryAction.EARLY,
+                        deliveries.c.status.in_((DeliveryStatus.SENT, DeliveryStatus.UNKNOWN)),
+                    )
+                    .distinct()
+                )
+            ).all()
+            published = tuple(sorted(str(channel) for (channel,) in carried))
             result = await conn.execute(
                 update(deliveries)
                 .where(deliveries.c.item_id == item_id, deliveries.c.status.in_(SENDABLE))
-                .values(status="cancelled", updated_at=now, last_error="cancelado por un editor")
+                .values(
+                    status=DeliveryStatus.CANCELLED,
+                    updated_at=now,
+                    last_error="cancelado por un editor",
+                )
             )
-            return int(result.rowcount or 0)
+            new_status = ItemStatus(status)
+            if not published:
+                new_status = ItemStatus.CANCELLED
+                await conn.execute(
+                    update(items)
+                    .where(items.c.id == item_id)
+                    .values(status=new_status, updated_at=now)
+                )
+            return CancelResult(int(result.rowcount or 0), published, new_status)
+
+    async def ended_since(self, since: datetime) -> list[Ended]:
+        """Deliveries that ended ``failed`` or ``unknown`` at or after ``since`` (what a
+        ``run --once`` pass must report with its exit code)."""
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                select(
+                    deliveries.c.item_id,
+                    deliveries.c.channel,
+                    deliveries.c.action,
+                    deliveries.c.status,
+                    deliveries.c.last_error,
+                )
+                .where(
+                    deliveries.c.status.in_(NEEDS_ATTENTION),
+                    deliveries.c.updated_at >= since,
+                )
+                .order_by(deliveries.c.id)
+            )
+            return [
+                Ended(
+                    r.item_id,
+                    r.channel,
+                    DeliveryAction(r.action),
+                    DeliveryStatus(r.status),
+                    r.last_error,
+                )
+                for r in rows
+            ]
 
     async def counts_by_status(self) -> dict[str, int]:
         async with self.engine.connect() as conn:
@@ -651,7 +845,7 @@ class Ledger:
         async with self.engine.connect() as conn:
             result = await conn.execute(
                 select(deliveries)
-                .where(deliveries.c.status.in_(("unknown", "failed")))
+                .where(deliveries.c.status.in_(NEEDS_ATTENTION))
                 .order_by(deliveries.c.updated_at.desc())
                 .limit(50)
             )
@@ -671,11 +865,11 @@ def _item_released(now: datetime | ColumnElement[Any]) -> ColumnElement[bool]:
     """The item side of due-ness (``items`` joined or correlated): ready, and past its
     embargo unless the delivery is the early call."""
     return and_(
-        items.c.status == "ready",
+        items.c.status == ItemStatus.READY,
         or_(
             items.c.publish_at.is_(None),
             items.c.publish_at <= now,
-            deliveries.c.action == "early",
+            deliveries.c.action == DeliveryAction.EARLY,
         ),
     )
 
@@ -686,14 +880,18 @@ def _delivery_due(now: datetime | ColumnElement[Any]) -> ColumnElement[bool]:
     web = deliveries.alias("web")
     website_open = (
         select(web.c.id)
-        .where(web.c.item_id == deliveries.c.item_id, web.c.channel == "website")
-        .where(web.c.status.in_(OPEN), web.c.action != "early")
+        .where(web.c.item_id == deliveries.c.item_id, web.c.channel == WEBSITE)
+        .where(web.c.status.in_(OPEN), web.c.action != DeliveryAction.EARLY)
         .exists()
     )
     return and_(
         deliveries.c.status.in_(SENDABLE),
         or_(deliveries.c.not_before.is_(None), deliveries.c.not_before <= now),
-        or_(deliveries.c.channel == "website", deliveries.c.action == "early", ~website_open),
+        or_(
+            deliveries.c.channel == WEBSITE,
+            deliveries.c.action == DeliveryAction.EARLY,
+            ~website_open,
+        ),
     )
 
 
@@ -746,8 +944,8 @@ _DUE = (
         select(_WEB.c.id)
         .where(
             _WEB.c.item_id == deliveries.c.item_id,
-            _WEB.c.channel == "website",
-            _WEB.c.action != "early",
+            _WEB.c.channel == WEBSITE,
+            _WEB.c.action != DeliveryAction.EARLY,
         )
         .exists()
         .label("has_website"),
@@ -755,7 +953,7 @@ _DUE = (
     .join(items, items.c.id == deliveries.c.item_id)
     .where(_delivery_due(_AT), _item_released(_AT))
     # websites first: their URL unblocks every other channel of the item
-    .order_by((deliveries.c.channel != "website"), deliveries.c.id)
+    .order_by((deliveries.c.channel != WEBSITE), deliveries.c.id)
     .limit(bindparam("due_limit", type_=Integer))
 )
 _DUE_FOR_ITEM = _DUE.where(deliveries.c.item_id == bindparam("due_item"))
@@ -763,7 +961,7 @@ _CLAIM = (
     update(deliveries)
     .where(deliveries.c.id == bindparam("claim_id"), deliveries.c.status.in_(SENDABLE))
     .values(
-        status="sending",
+        status=DeliveryStatus.SENDING,
         attempts=deliveries.c.attempts + 1,
         idempotent=bindparam("claim_idempotent", type_=Boolean),
         mode=bindparam("claim_mode", type_=String),

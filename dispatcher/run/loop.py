@@ -17,6 +17,7 @@ import logging
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from dispatcher.ledger.schema import utcnow
 from dispatcher.services.context import App
 from dispatcher.services.delivery.recovery import recover, run_owner
 from dispatcher.services.delivery.runner import InProcessRunner
@@ -45,7 +46,14 @@ async def run_once(app: App) -> Tally:
     due, wait for retries due within a minute, run the slots that are due (within their
     grace window), and return. With Redis, due work is enqueued for the workers instead."""
     tally = Tally()
+    started = utcnow()
     owner = run_owner()
+    await _pass(app, tally, owner)
+    tally.ended_badly = await app.ledger.ended_since(started)
+    return tally
+
+
+async def _pass(app: App, tally: Tally, owner: str) -> None:
     await recover(app, owner)
     intake = make_intake(app)
     while True:
@@ -61,11 +69,10 @@ async def run_once(app: App) -> Tally:
         finally:
             await runner.drain()
         tally.messages.append(f"{queued} entrega(s) puestas en la cola para los trabajadores")
-        return tally
+        return
     await deliver_due(app, runner)
     if await _run_slots(app, owner, tally):
         await deliver_due(app, runner)
-    return tally
 
 
 async def _run_slots(app: App, owner: str, tally: Tally) -> int:

@@ -19,6 +19,9 @@ from typing import TYPE_CHECKING
 
 from dispatcher.items.early import early_calls
 from dispatcher.items.model import ContentItem
+from dispatcher.ledger.store import WEBSITE, Ended
+from dispatcher.ledger.types import ItemStatus
+from dispatcher.services.approvals import needed_approvals
 from dispatcher.services.context import App
 from dispatcher.services.intake import Accepted, Held, Intake, IntakeEvent, Rejected
 
@@ -39,6 +42,8 @@ class Tally:
     rejected: int = 0
     held: int = 0
     messages: list[str] = field(default_factory=list)
+    ended_badly: list[Ended] = field(default_factory=list)
+    """Deliveries that ended ``failed`` or ``unknown`` during the pass (``run --once``)."""
 
 
 def make_intake(app: App) -> Intake:
@@ -82,7 +87,7 @@ async def record(app: App, event: IntakeEvent, tally: Tally) -> None:
     if existing is None:
         kind = app.plan.kinds[item.kind]
         channels = app.plan.channels_for(item.kind, item.meta.channels)
-        status = "awaiting_approval" if kind.approval == "required" else "ready"
+        status = ItemStatus.AWAITING_APPROVAL if kind.approval == "required" else ItemStatus.READY
         early = early_calls(app.plan, item, channels, app.clock())
         await app.ledger.add_item(item, channels, status=status, early=early)
         tally.accepted += 1
@@ -99,20 +104,29 @@ async def record(app: App, event: IntakeEvent, tally: Tally) -> None:
         tally.messages.append(f"duplicado {item.id}: ya estaba publicado, no se repite")
         log.info("duplicado %s: archivado sin republicar", item.id)
     else:
-        await _correction(app, item)
+        what = await _correction(app, item)
         tally.corrections += 1
-        tally.messages.append(f"corrección {item.id}: se actualiza el sitio web")
+        tally.messages.append(f"corrección {item.id}: {what}")
 
 
-async def _correction(app: App, item: ContentItem) -> None:
-    """A changed file with a known id: the website is updated; other channels only on
-    request (``pregonero retry ID --channel C``). Pending deliveries need nothing: they
-    render the latest revision when they are sent."""
-    rows = await app.ledger.deliveries_for([item.id])
-    website = [r for r in rows if r["channel"] == "website"]
-    needs_update = bool(website) and website[-1]["status"] in ("sent", "unknown")
-    await app.ledger.add_correction(item, ["website"] if needs_update else [])
+async def _correction(app: App, item: ContentItem) -> str:
+    """A changed file with a known id. The website that already carried the item is
+    updated (whatever happened to the item since: a cancel stops only what had not gone
+    out); other channels only on request (``pregonero retry ID --channel C``). Pending
+    deliveries need nothing: they render the latest revision when they are sent. A kind
+    that requires approval needs the approvals of this revision again before anything of
+    it goes out. Returns what happens, in Spanish."""
+    carried = await app.ledger.carried_by(item.id)
+    update = [WEBSITE] if WEBSITE in carried else []
+    needed = needed_approvals(app, item.kind)
+    await app.ledger.add_correction(item, update, needs_approval=bool(needed))
     log.info("corrección de %s registrada", item.id)
+    what = (
+        "se actualiza el sitio web" if update else "las entregas pendientes llevan el texto nuevo"
+    )
+    if needed:
+        return f"{what} cuando la aprueben {needed} editor(es) (pregonero approve {item.id})"
+    return what
 
 
 async def take_in(
