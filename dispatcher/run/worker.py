@@ -30,6 +30,7 @@ from dispatcher.services.delivery.queue import (
     DELIVER_QUEUE,
     LONG_QUEUE,
     RECONCILE_EVERY,
+    SERIALIZERS,
     Enqueuer,
     connect,
     function_name,
@@ -130,6 +131,7 @@ class WorkerProcess:
             "health_check_interval": HEALTH_EVERY,
             "job_completion_wait": SHUTDOWN_WAIT,
             "log_results": False,
+            **SERIALIZERS,  # JSON, never pickle
         }
         reconcile = cron(
             reconcile_job,

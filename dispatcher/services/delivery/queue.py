@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 from collections.abc import Iterable
@@ -74,8 +75,28 @@ def redis_settings(url: str) -> RedisSettings:
     return settings
 
 
+def serialize(data: dict[str, Any]) -> bytes:
+    """Queue payloads as JSON, never pickle (arq's default runs code from whoever can write
+    to Redis). Job arguments are plain ids and names; anything else (a failed job's
+    exception in its result) is kept as its text."""
+    return json.dumps(data, default=str, separators=(",", ":")).encode()
+
+
+def deserialize(payload: bytes) -> dict[str, Any]:
+    """The inverse of :func:`serialize`. A payload that is not JSON raises: arq logs it and
+    fails that job, and the worker keeps running."""
+    data = json.loads(payload)
+    if not isinstance(data, dict):
+        raise ValueError("la carga de la cola no es un objeto JSON")
+    return data
+
+
+SERIALIZERS: dict[str, Any] = {"job_serializer": serialize, "job_deserializer": deserialize}
+"""The same pair on the enqueuer (``create_pool``) and every ``Worker``."""
+
+
 async def connect(url: str) -> ArqRedis:
-    return await create_pool(redis_settings(url), default_queue_name=DELIVER_QUEUE)
+    return await create_pool(redis_settings(url), default_queue_name=DELIVER_QUEUE, **SERIALIZERS)
 
 
 def queue_for(app: App, channel: str) -> str:
