@@ -22,8 +22,8 @@ from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from channels.base import CheckResult, Media, Post, Receipt, Rejected
-from channels.static_site import atomic_write, map_os_error
+from channels._fs import atomic_write, map_os_error
+from channels.base import ChannelContext, CheckResult, Media, Post, Receipt, Rejected
 
 if TYPE_CHECKING:
     from settings import Settings
@@ -65,11 +65,14 @@ def post_to_dict(post: Post) -> dict[str, Any]:
 
 
 class OutboxAdapter:
-    """Writes the rendered post for ``channel`` under the outbox instead of sending it."""
+    """Writes the rendered post for ``channel`` under the outbox instead of sending it.
+
+    Built like every adapter, with the settings and the :class:`ChannelContext` (plus the
+    channel it stands in for); it needs nothing from the context today."""
 
     idempotent: ClassVar[bool] = True
 
-    def __init__(self, channel: str, settings: Settings) -> None:
+    def __init__(self, channel: str, settings: Settings, context: ChannelContext) -> None:
         if not _NAME.match(channel):
             raise ValueError(f"nombre de canal inválido: {channel!r}")
         self.name = channel

@@ -5,7 +5,7 @@ import errno
 import json
 import time
 from collections.abc import Callable
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import ClassVar
@@ -18,6 +18,7 @@ from channels.base import Adapter, Media, PermanentError, Post, Rejected, Transi
 from channels.static_site import StaticSiteAdapter, absolutize, map_os_error, media_name
 from channels.website import build
 from settings import Settings
+from tests.channel_support import channel_context
 
 TZ = ZoneInfo("America/Bogota")
 BASE = "https://prensa.example.gov.co/noticias/"
@@ -87,9 +88,8 @@ def make_site(tmp_path: Path, clock: Clock) -> Callable[..., StaticSiteAdapter]:
             content_dir=tmp_path / "content",
             website={"output_dir": tmp_path / "site", "base_url": BASE, "page_size": page_size},
         )
-        return StaticSiteAdapter(
-            settings, templates_dirs=templates_dirs(tmp_path), clock=clock, regenerate_delay=0
-        )
+        context = channel_context(settings, clock=clock, template_dirs=templates_dirs(tmp_path))
+        return StaticSiteAdapter(settings, context, regenerate_delay=0)
 
     return make
 
@@ -106,8 +106,8 @@ def make_post(
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "foto.png").write_bytes(PNG + bytes([n % 256]))
     (folder / "informe.pdf").write_bytes(b"%PDF-1.4 " + str(n).encode())
-    day = date(2026, 1 + n % 3, 1 + n % 28)
     published = datetime(2026, 3, 1, 8, 0, tzinfo=TZ) + timedelta(hours=n)
+    day = published.date()  # the item's ``date:``: the renderer derives it from publish_at
     body = text or f'<p>Texto del boletín {n}.</p><p><img src="foto.png" alt="Obra {n}"></p>'
     return Post(
         item_id=f"boletin-{n:03d}",
@@ -372,7 +372,7 @@ async def test_check_and_build(tmp_path: Path, site: StaticSiteAdapter) -> None:
     result = await site.check()
     assert result.ok and str(site.output_dir) in result.message
     settings = Settings(content_dir=tmp_path / "content", website={"output_dir": tmp_path / "s"})
-    adapter = build(settings)
+    adapter = build(settings, channel_context(settings))
     assert isinstance(adapter, StaticSiteAdapter) and isinstance(adapter, Adapter)
     assert adapter.name == "website" and adapter.idempotent
     await adapter.aclose()
@@ -389,7 +389,7 @@ def test_build_wordpress_backend(tmp_path: Path) -> None:
             "wordpress_app_password": "abcd efgh",
         },
     )
-    assert isinstance(build(settings), wordpress.WordPressAdapter)
+    assert isinstance(build(settings, channel_context(settings)), wordpress.WordPressAdapter)
 
 
 async def test_500_posts_timing(
@@ -425,7 +425,8 @@ async def test_burst_of_publishes_regenerates_index_once_coalesced(
         content_dir=tmp_path / "content",
         website={"output_dir": tmp_path / "site", "base_url": BASE, "regenerate_delay": 30},
     )
-    site = StaticSiteAdapter(settings, templates_dirs=templates_dirs(tmp_path), clock=clock)
+    context = channel_context(settings, clock=clock, template_dirs=templates_dirs(tmp_path))
+    site = StaticSiteAdapter(settings, context)
     for n in range(3):
         receipt = await site.publish(make_post(tmp_path, n, title=f"Nota número {n}"))
         # the item page exists at once; the index waits for the coalesced regeneration
