@@ -19,6 +19,7 @@ from channels.static_site import StaticSiteAdapter, absolutize, map_os_error, me
 from channels.website import build
 from settings import Settings
 from tests.channel_support import channel_context
+from tests.conftest import Workspace
 
 TZ = ZoneInfo("America/Bogota")
 BASE = "https://prensa.example.gov.co/noticias/"
@@ -437,3 +438,45 @@ async def test_burst_of_publishes_regenerates_index_once_coalesced(
     assert all(f"Nota número {n}" in index for n in range(3))
     feed = ET.fromstring((site.output_dir / "feed.xml").read_bytes())
     assert len(feed.findall("{http://www.w3.org/2005/Atom}entry")) == 3
+
+
+BOLETIN = """---
+kind: boletin
+id: {id}
+title: {title}
+date: {date}
+---
+Texto de {title}.
+"""
+
+
+def test_index_and_feed_follow_the_items_date_not_processing_order(workspace: Workspace) -> None:
+    """Two files processed in the reverse order of their ``date:`` appear in date order, each
+    with its own date, in the index, the feed and the sitemap (the real CLI)."""
+    later = {"id": "2025-11-20-boletin-tarde", "title": "Boletín del veinte", "date": "2025-11-20"}
+    early = {
+        "id": "2025-11-05-boletin-temprano",
+        "title": "Boletín del cinco",
+        "date": "2025-11-05",
+    }
+    for fields in (later, early):  # the later-dated file is processed first
+        workspace.write(f"{fields['id']}.md", BOLETIN.format(**fields))
+        workspace.cli("run", "--once", check=True)
+
+    index = (workspace.site / "index.html").read_text("utf-8")
+    assert index.index("Boletín del veinte") < index.index("Boletín del cinco")
+    assert 'datetime="2025-11-20' in index and 'datetime="2025-11-05' in index
+
+    root = ET.parse(workspace.site / "feed.xml").getroot()
+    entries = [
+        (e.findtext(f"{ATOM}title"), e.findtext(f"{ATOM}published", ""))
+        for e in root.findall(f"{ATOM}entry")
+    ]
+    assert [title for title, _ in entries] == ["Boletín del veinte", "Boletín del cinco"]
+    assert [published[:10] for _, published in entries] == ["2025-11-20", "2025-11-05"]
+
+    sitemap = ET.parse(workspace.site / "sitemap.xml").getroot()
+    mods = {u.findtext(f"{SM}loc", ""): u.findtext(f"{SM}lastmod", "") for u in sitemap}
+    base = "https://www.bucaramanga.gov.co/noticias/2025/11/"
+    assert mods[f"{base}{later['id']}/"].startswith("2025-11-20")
+    assert mods[f"{base}{early['id']}/"].startswith("2025-11-05")
