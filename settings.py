@@ -333,7 +333,7 @@ class Settings(BaseSettings):
         (A plugin may decide what "credentials" means: ``channels.registry.channel_mode``.)"""
         explicit = getattr(self._section(channel), "mode", None)
         if explicit is not None:
-            return explicit  # type: ignore[no-any-return]
+            return explicit
         return "live" if self.channel_configured(channel) else "outbox"
 
 

@@ -18,6 +18,12 @@ bare file name, and the article fragment links to them by that relative path
 ``/``, so the browser finds the copy beside ``index.html``. The feed gets absolute URLs. A
 page keeps the URL of its first publication, also when a correction changes its date.
 
+Dates: the index, the feed and the sitemap order and date items by the item's ``date:``
+(``post.meta["date"]``), never by when they were processed; within that day, by its
+``publish_at`` when it falls on it (see ``StaticSiteAdapter._dated``). The page and the
+templates come through the :class:`~channels.base.ChannelContext` (the renderer's jinja2
+environment, the site's name, the clock): this module never imports the core.
+
 Every file is written to a temporary file in the same folder and renamed over the old one,
 so a crash never leaves half a page. A publish writes the item page and its own manifest
 entry (constant work however large the site); the index, feed and sitemap are regenerated
@@ -46,7 +52,7 @@ from markupsafe import Markup
 
 from channels._fs import atomic_write, copy_atomic, file_lock, map_os_error, write_if_changed
 from channels.base import ChannelContext, CheckResult, PermanentError, Post, Receipt, Rejected
-from channels.website import page_path
+from channels.pages import page_path
 
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo

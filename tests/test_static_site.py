@@ -1,11 +1,12 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import errno
 import json
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import ClassVar
@@ -480,3 +481,19 @@ def test_index_and_feed_follow_the_items_date_not_processing_order(workspace: Wo
     base = "https://www.bucaramanga.gov.co/noticias/2025/11/"
     assert mods[f"{base}{later['id']}/"].startswith("2025-11-20")
     assert mods[f"{base}{early['id']}/"].startswith("2025-11-05")
+
+
+async def test_correction_that_moves_the_date_keeps_the_url_and_redates_the_entry(
+    tmp_path: Path, site: StaticSiteAdapter
+) -> None:
+    post = make_post(tmp_path, 1)  # dated 2026-03-01, publish_at 09:00 that day
+    first = await site.publish(post)
+    [entry] = feed_entries(site)
+    assert entry.findtext(f"{ATOM}published") == "2026-03-01T09:00:00-05:00"
+
+    moved = make_post(tmp_path, 1, revision=2)
+    moved = dataclasses.replace(moved, meta={**moved.meta, "date": date(2026, 2, 20)})
+    second = await site.publish(moved)
+    assert second.url == first.url  # the page keeps its first URL
+    [entry] = feed_entries(site)  # but is dated by its new ``date:`` (the day only)
+    assert entry.findtext(f"{ATOM}published") == "2026-02-20T00:00:00-05:00"

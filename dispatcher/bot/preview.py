@@ -30,7 +30,7 @@ def would_be_url(state: BotState, row: RowMapping) -> str:
     """The item's public page: known once the website delivery went out, else predicted."""
     if row["url"]:
         return str(row["url"])
-    from channels.website import page_url
+    from channels.pages import page_url
 
     return page_url(state.app.settings.website.base_url, str(row["id"]), row["item_date"])
 
