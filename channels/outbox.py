@@ -24,12 +24,12 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from channels._fs import atomic_write, map_os_error
 from channels.base import ChannelContext, CheckResult, Media, Post, Receipt, Rejected
+from channels.pages import SAFE_ID
 
 if TYPE_CHECKING:
     from settings import Settings
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
-_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,118}[a-z0-9]$")
 HTML_CHANNELS = frozenset({"website", "telegram"})
 
 
@@ -83,7 +83,7 @@ class OutboxAdapter:
         return self._dir
 
     async def publish(self, post: Post) -> Receipt:
-        if not _ID.match(post.item_id):
+        if not SAFE_ID.match(post.item_id):
             raise Rejected(f"identificador inválido: {post.item_id!r}")
         try:
             return await asyncio.to_thread(self._write, post)

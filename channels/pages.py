@@ -3,7 +3,12 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
+
+SAFE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,118}[a-z0-9]$")
+"""An item id that is safe as a file or folder name (the same rule as the content model's
+``id``); the static site and the outbox refuse any other."""
 
 
 def page_path(item_id: str, day: date) -> str:

@@ -52,7 +52,7 @@ from markupsafe import Markup
 
 from channels._fs import atomic_write, copy_atomic, file_lock, map_os_error, write_if_changed
 from channels.base import ChannelContext, CheckResult, PermanentError, Post, Receipt, Rejected
-from channels.pages import page_path
+from channels.pages import SAFE_ID, page_path
 
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
@@ -64,7 +64,6 @@ log = logging.getLogger("pregonero.website")
 PAGE_TEMPLATE = "website/_layout/page.html.j2"
 INDEX_TEMPLATE = "website/_layout/index.html.j2"
 FEED_SIZE = 50
-_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,118}[a-z0-9]$")
 _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _LINK_ATTR = re.compile(r"""(\s(?:src|href))=(["'])(.*?)\2""", re.IGNORECASE | re.DOTALL)
 
@@ -201,7 +200,7 @@ class StaticSiteAdapter:
     # -- synchronous work, run in a thread under the lock
 
     def _publish_sync(self, post: Post, regenerate: bool = True) -> Receipt:
-        if not _ID.match(post.item_id):
+        if not SAFE_ID.match(post.item_id):
             raise Rejected(f"identificador inválido para una página: {post.item_id!r}")
         try:
             with file_lock(self._state / "lock"):
