@@ -78,10 +78,6 @@ class OutboxAdapter:
         self.name = channel
         self._dir = settings.content_dir / "outbox" / channel
 
-    @property
-    def directory(self) -> Path:
-        return self._dir
-
     async def publish(self, post: Post) -> Receipt:
         if not SAFE_ID.match(post.item_id):
             raise Rejected(f"identificador inválido: {post.item_id!r}")

@@ -55,6 +55,7 @@ class App:
     notifiers: list[Notifier] = field(default_factory=list)
     _renderer: Renderer | None = None
     _adapters: dict[str, Adapter] = field(default_factory=dict)
+    _modes: dict[str, Mode] = field(default_factory=dict)
 
     @property
     def renderer(self) -> Renderer:
@@ -91,10 +92,13 @@ class App:
         return self._adapters[channel]
 
     def mode(self, channel: str) -> Mode:
-        """``live`` or ``outbox`` (plugins included: ``channels.registry.channel_mode``)."""
-        from channels.registry import channel_mode
+        """``live`` or ``outbox`` (plugins included: ``channels.registry.channel_mode``);
+        settings do not change while the app runs, so each channel's mode is decided once."""
+        if channel not in self._modes:
+            from channels.registry import channel_mode
 
-        return channel_mode(channel, self.settings)
+            self._modes[channel] = channel_mode(channel, self.settings)
+        return self._modes[channel]
 
     async def notify(self, text: str) -> None:
         """Tell the editors (bot, when configured) and the log."""
