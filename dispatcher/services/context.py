@@ -87,7 +87,8 @@ class App:
         if channel not in self._adapters:
             from channels.registry import build_adapter
 
-            adapter = build_adapter(channel, self.settings, self.channel_context())
+            context = self.channel_context()
+            adapter = build_adapter(channel, self.settings, context, mode=self.mode(channel))
             self._adapters[channel] = adapter
         return self._adapters[channel]
 
