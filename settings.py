@@ -7,17 +7,25 @@ they print as ``**********`` in every repr, log line and ``status`` output.
 
 from __future__ import annotations
 
+import re
 from datetime import time
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 Mode = Literal["live", "outbox"]
-CHANNEL_NAMES = ("website", "facebook", "x", "telegram", "mailing")
+DEFAULT_SITE_NAME = "Alcaldía de Bucaramanga"
 
 
 class TelegramSettings(BaseModel):
@@ -100,7 +108,8 @@ class WebsiteSettings(BaseModel):
     backend: Literal["static", "wordpress"] = "static"
     output_dir: Path = Path("site")
     base_url: str = "http://localhost:8000/"
-    site_name: str = "Alcaldía de Bucaramanga"
+    site_name: str = DEFAULT_SITE_NAME
+    """The one source of the site's name: website, e-mails, digest, reports, Telegram."""
     wordpress_url: str | None = None
     wordpress_user: str | None = None
     wordpress_app_password: SecretStr | None = None
@@ -170,6 +179,67 @@ class DeliverySettings(BaseModel):
     timeout: float = Field(default=60.0, gt=0)
 
 
+class PluginSection(BaseModel):
+    """The settings section of a channel added through the ``pregonero.channels`` entry
+    point: every ``PREGONERO_<NAME>__<KEY>`` variable (environment or ``.env``), keys in
+    lower case. Pregonero cannot know which keys are secrets, so every value but ``mode``
+    is kept as a ``SecretStr``: none is ever printed (``status``, logs, errors).
+
+    Mode rule: ``PREGONERO_<NAME>__MODE`` (``live``/``outbox``) when set; else the plugin's
+    factory decides when it has a ``has_credentials(section) -> bool`` attribute; else the
+    channel is live when any key besides ``MODE`` is set, and in outbox mode otherwise.
+    """
+
+    mode: Mode | None = None
+    values: dict[str, SecretStr] = Field(default_factory=dict)
+
+    def get(self, key: str, default: str | None = None) -> str | None:
+        """The value of ``PREGONERO_<NAME>__<KEY>`` (``key`` in any case), or ``default``."""
+        value = self.values.get(key.lower())
+        return default if value is None else value.get_secret_value()
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.values)
+
+
+_SECTION_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+class _PluginSections(PydanticBaseSettingsSource):
+    """Collects ``PREGONERO_<NAME>__<KEY>`` for every ``<NAME>`` that is not a built-in
+    setting into ``plugins[<name>]`` (pydantic-settings drops such variables otherwise).
+    ``sources`` are read lowest priority first, so the environment overrides ``.env``."""
+
+    def __init__(
+        self, settings_cls: type[BaseSettings], sources: tuple[EnvSettingsSource, ...]
+    ) -> None:
+        super().__init__(settings_cls)
+        self._sources = sources
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        known = set(self.settings_cls.model_fields)
+        sections: dict[str, dict[str, Any]] = {}
+        for source in self._sources:
+            prefix = source.env_prefix.lower()
+            for name, value in source.env_vars.items():
+                name = name.lower()
+                if value is None or not name.startswith(prefix):
+                    continue
+                section, sep, key = name[len(prefix) :].partition("__")
+                if not sep or not key or section in known or not _SECTION_NAME.match(section):
+                    continue
+                entry = sections.setdefault(section, {"values": {}})
+                if key == "mode":
+                    entry["mode"] = value.strip().lower()
+                else:
+                    entry["values"][key] = value
+        return {"plugins": sections} if sections else {}
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="PREGONERO_",
@@ -195,6 +265,23 @@ class Settings(BaseSettings):
     web: WebSettings = Field(default_factory=WebSettings)
     intake: IntakeSettings = Field(default_factory=IntakeSettings)
     delivery: DeliverySettings = Field(default_factory=DeliverySettings)
+    plugins: dict[str, PluginSection] = Field(default_factory=dict)
+    """Plugin channels' sections, keyed by channel name (see :class:`PluginSection`)."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        readers = tuple(
+            s for s in (dotenv_settings, env_settings) if isinstance(s, EnvSettingsSource)
+        )
+        plugins = _PluginSections(settings_cls, readers)
+        return init_settings, env_settings, dotenv_settings, plugins, file_secret_settings
 
     @field_validator("timezone")
     @classmethod
@@ -224,20 +311,29 @@ class Settings(BaseSettings):
         parts = urlsplit(self.website.base_url)
         return f"{parts.scheme}://{parts.netloc}"
 
+    def plugin(self, channel: str) -> PluginSection:
+        """The settings section of plugin channel ``channel`` (empty when none is set)."""
+        return self.plugins.get(channel) or PluginSection()
+
+    def _section(self, channel: str) -> object:
+        if channel in self.plugins:
+            return self.plugins[channel]
+        if channel in type(self).model_fields and channel != "plugins":
+            return getattr(self, channel)
+        return None
+
     def channel_configured(self, channel: str) -> bool:
+        """Whether ``channel`` has its credentials (a plugin: any key besides ``MODE``)."""
         if channel == "mailing":
             return MailingSettings.configured_with(self.smtp)
-        section = getattr(self, channel, None)
-        return bool(getattr(section, "configured", False))
+        return bool(getattr(self._section(channel), "configured", False))
 
     def channel_mode(self, channel: str) -> Mode:
-        """``live`` where credentials are set, else ``outbox`` — unless set explicitly."""
-        section = getattr(self, channel, None)
-        explicit = getattr(section, "mode", None)
+        """``live`` where credentials are set, else ``outbox`` — unless set explicitly.
+        (A plugin may decide what "credentials" means: ``channels.registry.channel_mode``.)"""
+        explicit = getattr(self._section(channel), "mode", None)
         if explicit is not None:
             return explicit
-        if channel == "website":
-            return "live" if self.website.configured else "outbox"
         return "live" if self.channel_configured(channel) else "outbox"
 
 
@@ -252,7 +348,9 @@ def load_settings(**overrides: object) -> Settings:
     except ValidationError as exc:
         lines = []
         for err in exc.errors():
-            name = "PREGONERO_" + "__".join(str(p).upper() for p in err["loc"])
+            loc = err["loc"][1:] if err["loc"][:1] == ("plugins",) else err["loc"]
+            loc = tuple(p for p in loc if p != "values")
+            name = "PREGONERO_" + "__".join(str(p).upper() for p in loc)
             secret = any(w in name for w in ("TOKEN", "SECRET", "PASSWORD", "KEY"))
             shown = "" if secret else f" (valor: {err.get('input')!r})"
             lines.append(f"{name}: {err['msg']}{shown}")

@@ -24,7 +24,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    import jinja2
 
 
 class ChannelError(Exception):
@@ -132,7 +135,8 @@ class CheckResult:
 
 @runtime_checkable
 class Adapter(Protocol):
-    """A channel adapter. Built from the settings object, used from asyncio.
+    """A channel adapter. Built as ``factory(settings, context)`` (a :class:`ChannelContext`),
+    used from asyncio.
 
     ``idempotent`` tells the dispatcher whether re-sending after an unknown outcome is
     harmless (a static page rewrite) or would double-post (a tweet).
@@ -163,11 +167,18 @@ class MailService(Protocol):
 
 @dataclass(frozen=True)
 class ChannelContext:
-    """What an adapter is handed when it is built, beside its settings section: facts with
-    one source in the core (the site's name, the clock) and the ledger-facing services a
-    channel needs. A channel never imports ``dispatcher``: everything comes through here.
+    """What an adapter is handed when it is built, beside the settings: facts with one
+    source in the core and the ledger-facing services a channel needs. A channel never
+    imports ``dispatcher``: everything it needs from the core comes through here.
+
+    ``site_name`` is ``PREGONERO_WEBSITE__SITE_NAME`` (the one source of the name);
+    ``clock`` returns the current aware time; ``templates`` is the renderer's jinja2
+    environment (user template folders first, then the built-in ones; the ``fecha`` filter
+    in the configured time zone), which the static site uses for its page layouts;
+    ``mail`` is the core's campaign service for the ``mailing`` channel.
     """
 
     site_name: str
     clock: Callable[[], datetime]
+    templates: jinja2.Environment | None = None
     mail: MailService | None = None

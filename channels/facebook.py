@@ -25,6 +25,7 @@ import httpx
 from channels import _http
 from channels.base import (
     AuthError,
+    ChannelContext,
     ChannelError,
     CheckResult,
     PermanentError,
@@ -73,11 +74,13 @@ class FacebookAdapter:
     def __init__(
         self,
         settings: Settings,
+        context: ChannelContext,
         *,
         connect_timeout: float = _http.CONNECT_TIMEOUT,
         read_timeout: float = _http.READ_TIMEOUT,
     ) -> None:
         cfg = settings.facebook
+        self._clock = context.clock
         self._page_id = cfg.page_id
         self._tz = settings.tz
         self._token = cfg.page_token.get_secret_value() if cfg.page_token else None
@@ -131,7 +134,7 @@ class FacebookAdapter:
             expired = _expiry(debug)
             if expired is None and isinstance(exc, TokenExpired):
                 expired = exc.expired_at
-            if expired is not None and expired <= datetime.now(UTC):
+            if expired is not None and expired <= self._clock():
                 return CheckResult(
                     False, f"el token de Facebook expiró el {spanish_date(expired, self._tz)}"
                 )

@@ -29,6 +29,7 @@ import aiosmtplib
 
 from channels.base import (
     AuthError,
+    ChannelContext,
     CheckResult,
     PermanentError,
     Post,
@@ -55,6 +56,7 @@ class MailingAdapter:
     def __init__(
         self,
         settings: Settings,
+        context: ChannelContext | None = None,
         *,
         ledger: Ledger | None = None,
         plan: Plan | None = None,

@@ -22,14 +22,14 @@ from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from channels.base import CheckResult, Media, Post, Receipt, Rejected
-from channels.static_site import atomic_write, map_os_error
+from channels._fs import atomic_write, map_os_error
+from channels.base import ChannelContext, CheckResult, Media, Post, Receipt, Rejected
+from channels.pages import SAFE_ID
 
 if TYPE_CHECKING:
     from settings import Settings
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
-_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,118}[a-z0-9]$")
 HTML_CHANNELS = frozenset({"website", "telegram"})
 
 
@@ -65,22 +65,21 @@ def post_to_dict(post: Post) -> dict[str, Any]:
 
 
 class OutboxAdapter:
-    """Writes the rendered post for ``channel`` under the outbox instead of sending it."""
+    """Writes the rendered post for ``channel`` under the outbox instead of sending it.
+
+    Built like every adapter, with the settings and the :class:`ChannelContext` (plus the
+    channel it stands in for); it needs nothing from the context today."""
 
     idempotent: ClassVar[bool] = True
 
-    def __init__(self, channel: str, settings: Settings) -> None:
+    def __init__(self, channel: str, settings: Settings, context: ChannelContext) -> None:
         if not _NAME.match(channel):
             raise ValueError(f"nombre de canal inválido: {channel!r}")
         self.name = channel
         self._dir = settings.content_dir / "outbox" / channel
 
-    @property
-    def directory(self) -> Path:
-        return self._dir
-
     async def publish(self, post: Post) -> Receipt:
-        if not _ID.match(post.item_id):
+        if not SAFE_ID.match(post.item_id):
             raise Rejected(f"identificador inválido: {post.item_id!r}")
         try:
             return await asyncio.to_thread(self._write, post)

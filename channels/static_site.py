@@ -18,6 +18,12 @@ bare file name, and the article fragment links to them by that relative path
 ``/``, so the browser finds the copy beside ``index.html``. The feed gets absolute URLs. A
 page keeps the URL of its first publication, also when a correction changes its date.
 
+Dates: the index, the feed and the sitemap order and date items by the item's ``date:``
+(``post.meta["date"]``), never by when they were processed; within that day, by its
+``publish_at`` when it falls on it (see ``StaticSiteAdapter._dated``). The page and the
+templates come through the :class:`~channels.base.ChannelContext` (the renderer's jinja2
+environment, the site's name, the clock): this module never imports the core.
+
 Every file is written to a temporary file in the same folder and renamed over the old one,
 so a crash never leaves half a page. A publish writes the item page and its own manifest
 entry (constant work however large the site); the index, feed and sitemap are regenerated
@@ -30,16 +36,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
 import html
 import json
 import logging
-import os
 import re
-import shutil
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
-from datetime import date, datetime
+from datetime import date, datetime, time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import quote, urljoin
@@ -48,120 +50,22 @@ from xml.sax.saxutils import escape as xml_escape
 import jinja2
 from markupsafe import Markup
 
-from channels.base import (
-    ChannelError,
-    CheckResult,
-    PermanentError,
-    Post,
-    Receipt,
-    Rejected,
-    TransientError,
-)
+from channels._fs import atomic_write, copy_atomic, file_lock, map_os_error, write_if_changed
+from channels.base import ChannelContext, CheckResult, PermanentError, Post, Receipt, Rejected
+from channels.pages import SAFE_ID, page_path
 
 if TYPE_CHECKING:
-    from settings import Settings
+    from zoneinfo import ZoneInfo
 
-try:
-    import fcntl
-except ImportError:  # pragma: no cover - Windows: only the in-process lock applies
-    fcntl = None  # type: ignore[assignment]
+    from settings import Settings
 
 log = logging.getLogger("pregonero.website")
 
 PAGE_TEMPLATE = "website/_layout/page.html.j2"
 INDEX_TEMPLATE = "website/_layout/index.html.j2"
 FEED_SIZE = 50
-_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,118}[a-z0-9]$")
 _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _LINK_ATTR = re.compile(r"""(\s(?:src|href))=(["'])(.*?)\2""", re.IGNORECASE | re.DOTALL)
-
-_PERMISSION = {errno.EACCES, errno.EPERM, errno.EROFS}
-_MISSING = {errno.ENOENT, errno.ENOTDIR, errno.EISDIR, errno.ENAMETOOLONG}
-
-
-# ---------------------------------------------------------------- files
-
-
-def map_os_error(exc: OSError, action: str) -> ChannelError:
-    """The one place a filesystem error becomes a channel error (``raise … from exc``).
-
-    Permission problems and missing files do not fix themselves: ``PermanentError``. A full
-    disk, a quota, a busy or interrupted call may pass: ``TransientError``, and so does any
-    other ``OSError`` — rewriting files is idempotent, so a bounded retry is harmless.
-    """
-    where = f" ({exc.filename})" if exc.filename else ""
-    if exc.errno in _PERMISSION:
-        return PermanentError(f"sin permiso para {action}{where}: revise los permisos")
-    if exc.errno in _MISSING:
-        return PermanentError(f"no se pudo {action}{where}: el archivo o la carpeta no existe")
-    if exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
-        return TransientError(f"disco lleno al {action}{where}", retry_after=300)
-    return TransientError(f"error de disco al {action}{where}: {exc.strerror or exc}")
-
-
-def atomic_write(path: Path, data: bytes, *, durable: bool = False) -> None:
-    """Write ``data`` to a temporary file beside ``path`` and rename it over ``path``.
-
-    ``durable`` also fsyncs the file before the rename (the manifest, the item page), so a
-    power cut leaves the old or the new version, never an empty one.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            if durable:
-                fh.flush()
-                os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; the web server must read it
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
-def write_if_changed(path: Path, data: bytes) -> bool:
-    """``atomic_write`` unless the file already holds exactly ``data``."""
-    with contextlib.suppress(OSError):
-        if path.stat().st_size == len(data) and path.read_bytes() == data:
-            return False
-    atomic_write(path, data)
-    return True
-
-
-def copy_atomic(src: Path, dest: Path) -> None:
-    """Copy ``src`` to ``dest`` through a temporary file; skip an identical earlier copy."""
-    stat = src.stat()
-    with contextlib.suppress(OSError):
-        old = dest.stat()
-        if old.st_size == stat.st_size and old.st_mtime_ns == stat.st_mtime_ns:
-            return
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        shutil.copyfile(src, tmp)
-        shutil.copystat(src, tmp)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, dest)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
-@contextlib.contextmanager
-def _file_lock(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+b") as fh:
-        if fcntl is not None:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
-        yield  # closing the file releases the lock
-
-
-def page_path(item_id: str, day: date) -> str:
-    """The item's folder relative to the output dir and to ``base_url``: ``YYYY/MM/id/``."""
-    return f"{day:%Y}/{day:%m}/{item_id}/"
 
 
 def media_name(path: Path, base_dir: object = None) -> str:
@@ -209,12 +113,16 @@ class StaticSiteAdapter:
     def __init__(
         self,
         settings: Settings,
+        context: ChannelContext,
         *,
-        templates_dirs: Sequence[Path] | None = None,
-        clock: Callable[[], datetime] | None = None,
         regenerate_delay: float | None = None,
     ) -> None:
-        self._tz = settings.tz
+        if context.templates is None:
+            raise ValueError(
+                "el sitio estático necesita las plantillas del renderizador "
+                "(ChannelContext.templates)"
+            )
+        self._tz: ZoneInfo = settings.tz
         # Index pages, feed and sitemap are regenerated at most once per this many seconds
         # after publishes (0: after every publish). Item pages are always written at once.
         self._delay = (
@@ -225,16 +133,9 @@ class StaticSiteAdapter:
         self._out = Path.cwd() / settings.website.output_dir.expanduser()
         self._base_url = settings.website.base_url
         self._page_size = settings.website.page_size
-        from dispatcher.render import renderer as render  # lazily: pulls in every helper
-
-        self._render = render
-        self._site_name: str = (
-            getattr(settings.website, "site_name", None) or render.DEFAULT_SITE_NAME
-        )
-        self._content_dir = settings.content_dir
-        self._templates_dirs = list(templates_dirs) if templates_dirs is not None else None
-        self._clock = clock or (lambda: datetime.now(self._tz))
-        self._env: jinja2.Environment | None = None
+        self._site_name = context.site_name
+        self._env: jinja2.Environment = context.templates
+        self._clock = context.clock
         self._lock = asyncio.Lock()
 
     @property
@@ -299,10 +200,10 @@ class StaticSiteAdapter:
     # -- synchronous work, run in a thread under the lock
 
     def _publish_sync(self, post: Post, regenerate: bool = True) -> Receipt:
-        if not _ID.match(post.item_id):
+        if not SAFE_ID.match(post.item_id):
             raise Rejected(f"identificador inválido para una página: {post.item_id!r}")
         try:
-            with _file_lock(self._state / "lock"):
+            with file_lock(self._state / "lock"):
                 return self._publish_locked(post, regenerate)
         except OSError as exc:
             raise map_os_error(exc, f"publicar «{post.item_id}» en el sitio") from exc
@@ -311,7 +212,7 @@ class StaticSiteAdapter:
 
     def _rebuild_sync(self) -> None:
         try:
-            with _file_lock(self._state / "lock"):
+            with file_lock(self._state / "lock"):
                 self._regenerate(self._load_manifest())
         except OSError as exc:
             raise map_os_error(exc, "regenerar el índice del sitio") from exc
@@ -323,19 +224,21 @@ class StaticSiteAdapter:
         if old is not None and old.get("revision", 1) > post.revision:
             # A late retry of an older revision must not undo a correction already online.
             return Receipt(old["path"] + "index.html", old["url"], {"stale": True})
-        published = self._aware(post.published_at or self._clock())
-        rel = old["path"] if old else page_path(post.item_id, self._item_day(post, published))
+        item_day = self._item_day(post)
+        rel = old["path"] if old else page_path(post.item_id, item_day)
         url = self._base_url + rel
         folder = self._out / rel
         folder.mkdir(parents=True, exist_ok=True)
         names = self._copy_media(post, folder)
 
         now = self._aware(self._clock()).replace(microsecond=0)
-        first = published.replace(microsecond=0)
         if old is None:
-            day, updated = first, (now if post.revision > 1 else first)
+            day = self._dated(post, item_day)
+            updated = now if post.revision > 1 else day
         else:
             day = _parse(old["date"])
+            if day.astimezone(self._tz).date() != item_day:  # a correction moved its date:
+                day = self._dated(post, item_day)
             updated = now if post.revision > old.get("revision", 1) else _parse(old["updated"])
         image_url = url + quote(names[post.image.path]) if post.image else None
         entry = {
@@ -506,11 +409,6 @@ class StaticSiteAdapter:
         return manifest
 
     def _template(self, name: str) -> jinja2.Template:
-        if self._env is None:
-            dirs = self._templates_dirs
-            if dirs is None:
-                dirs = [self._content_dir / "templates", self._render.builtin_templates_dir()]
-            self._env = self._render.template_environment(dirs, tz=self._tz)
         try:
             return self._env.get_template(name)
         except jinja2.TemplateError as exc:
@@ -527,7 +425,9 @@ class StaticSiteAdapter:
             value.replace(tzinfo=self._tz) if value.tzinfo is None else value.astimezone(self._tz)
         )
 
-    def _item_day(self, post: Post, published: datetime) -> date:
+    def _item_day(self, post: Post) -> date:
+        """The item's ``date:`` (the renderer puts it in ``meta["date"]``); without one, the
+        day of its ``publish_at``, else today."""
         value = post.meta.get("date")
         if isinstance(value, datetime):
             return value.date()
@@ -536,7 +436,20 @@ class StaticSiteAdapter:
         if isinstance(value, str):
             with contextlib.suppress(ValueError):
                 return date.fromisoformat(value[:10])
-        return published.date()
+        return self._aware(post.published_at or self._clock()).date()
+
+    def _dated(self, post: Post, day: date) -> datetime:
+        """The moment the index, feed and sitemap date the item by, always on its ``date:``:
+        its ``publish_at`` when that falls on that day; else now when it goes out on its
+        own day; else the start of that day (an item dated earlier than its processing)."""
+        if post.published_at is not None:
+            at = self._aware(post.published_at)
+            if at.date() == day:
+                return at.replace(microsecond=0)
+        now = self._aware(self._clock())
+        if now.date() == day:
+            return now.replace(microsecond=0)
+        return datetime.combine(day, time(0), tzinfo=self._tz)
 
 
 def _xml_safe(text: str) -> str:

@@ -41,6 +41,7 @@ from telegram.request import HTTPXRequest
 from channels import _http
 from channels.base import (
     AuthError,
+    ChannelContext,
     ChannelError,
     CheckResult,
     Media,
@@ -101,6 +102,7 @@ class TelegramAdapter:
     def __init__(
         self,
         settings: Settings,
+        context: ChannelContext,
         *,
         connect_timeout: float = _http.CONNECT_TIMEOUT,
         read_timeout: float = _http.READ_TIMEOUT,

@@ -27,6 +27,7 @@ import httpx
 from channels import _http
 from channels.base import (
     AuthError,
+    ChannelContext,
     ChannelError,
     CheckResult,
     Media,
@@ -52,11 +53,13 @@ class WordPressAdapter:
     def __init__(
         self,
         settings: Settings,
+        context: ChannelContext,
         *,
         connect_timeout: float = _http.CONNECT_TIMEOUT,
         read_timeout: float = _http.READ_TIMEOUT,
     ) -> None:
         cfg = settings.website
+        self._clock = context.clock
         self._site = (cfg.wordpress_url or "").rstrip("/")
         self._user = cfg.wordpress_user
         password = cfg.wordpress_app_password
@@ -107,7 +110,7 @@ class WordPressAdapter:
         if tags:
             payload["tags"] = [await self._term("tags", tag) for tag in tags]
         when = _publish_at(post, self._tz)
-        if when is not None and when > datetime.now(UTC):
+        if when is not None and when > self._clock():
             payload["status"] = "future"
             payload["date_gmt"] = when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
         path = f"/posts/{post.remote_id}" if post.remote_id else "/posts"

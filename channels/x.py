@@ -31,6 +31,7 @@ from urllib3.exceptions import MaxRetryError, NewConnectionError
 from channels import _http
 from channels.base import (
     AuthError,
+    ChannelContext,
     ChannelError,
     CheckResult,
     Media,
@@ -92,6 +93,7 @@ class XAdapter:
     def __init__(
         self,
         settings: Settings,
+        context: ChannelContext,
         *,
         connect_timeout: float = _http.CONNECT_TIMEOUT,
         read_timeout: float = _http.READ_TIMEOUT,

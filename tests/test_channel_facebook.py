@@ -11,6 +11,7 @@ import pytest
 
 from channels.base import AuthError, Media, Post, RateLimited, Rejected, TransientError
 from channels.facebook import FacebookAdapter, TokenExpired, spanish_date
+from tests.channel_support import channel_context
 from tests.doubles.config import live_settings
 from tests.doubles.graph import GraphDouble
 
@@ -20,7 +21,8 @@ LINK = "https://www.bucaramanga.gov.co/noticias/2026-03-02-boletin-12/"
 
 @pytest.fixture
 async def adapter(graph_double: GraphDouble, tmp_path: Path) -> AsyncIterator[FacebookAdapter]:
-    fb = FacebookAdapter(live_settings(graph_double, content_dir=tmp_path))
+    settings = live_settings(graph_double, content_dir=tmp_path)
+    fb = FacebookAdapter(settings, channel_context(settings))
     yield fb
     await fb.aclose()
 
@@ -95,7 +97,7 @@ async def test_invalid_token_is_an_auth_error(graph_double: GraphDouble, tmp_pat
     settings = live_settings(
         graph_double, content_dir=tmp_path, facebook={"page_token": "EAAG-wrong-token"}
     )
-    adapter = FacebookAdapter(settings)
+    adapter = FacebookAdapter(settings, channel_context(settings))
     try:
         with pytest.raises(AuthError, match="no es válido") as info:
             await adapter.publish(post("hola"))
@@ -196,7 +198,7 @@ async def test_check_without_debug_token_still_names_the_page(
 
 async def test_check_with_wrong_page_fails(graph_double: GraphDouble, tmp_path: Path) -> None:
     settings = live_settings(graph_double, content_dir=tmp_path, facebook={"page_id": "999"})
-    adapter = FacebookAdapter(settings)
+    adapter = FacebookAdapter(settings, channel_context(settings))
     try:
         result = await adapter.check()
     finally:

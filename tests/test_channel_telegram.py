@@ -13,6 +13,7 @@ import pytest
 
 from channels.base import AuthError, Media, OutcomeUnknown, PermanentError, Post, Rejected
 from channels.telegram import PartialDelivery, TelegramAdapter, message_url
+from tests.channel_support import channel_context
 from tests.doubles.config import live_settings
 from tests.doubles.telegram import GROUP_CHAT, TelegramDouble, parse_html
 
@@ -21,7 +22,8 @@ from tests.doubles.telegram import GROUP_CHAT, TelegramDouble, parse_html
 async def adapter(
     telegram_double: TelegramDouble, tmp_path: Path
 ) -> AsyncIterator[TelegramAdapter]:
-    tg = TelegramAdapter(live_settings(telegram_double, content_dir=tmp_path))
+    settings = live_settings(telegram_double, content_dir=tmp_path)
+    tg = TelegramAdapter(settings, channel_context(settings))
     yield tg
     await tg.aclose()
 
@@ -182,7 +184,7 @@ async def test_check_with_a_revoked_token_fails_without_showing_it(
         content_dir=tmp_path,
         telegram={"bot_token": "123456789:revoked-token-value"},
     )
-    adapter = TelegramAdapter(settings)
+    adapter = TelegramAdapter(settings, channel_context(settings))
     try:
         result = await adapter.check()
     finally:
@@ -306,9 +308,8 @@ async def test_double_serves_polling_files_and_callbacks_to_a_ptb_application(
 async def test_check_timeout_is_not_called_a_possible_publication(
     telegram_double: TelegramDouble, tmp_path: Path
 ) -> None:
-    adapter = TelegramAdapter(
-        live_settings(telegram_double, content_dir=tmp_path), read_timeout=0.3
-    )
+    settings = live_settings(telegram_double, content_dir=tmp_path)
+    adapter = TelegramAdapter(settings, channel_context(settings), read_timeout=0.3)
     telegram_double.fail_next(path="/getMe$", delay=1.0)
     try:
         result = await adapter.check()

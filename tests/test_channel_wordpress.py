@@ -13,6 +13,7 @@ import pytest
 
 from channels.base import AuthError, Media, OutcomeUnknown, Post, Rejected, TransientError
 from channels.wordpress import WordPressAdapter, slugify
+from tests.channel_support import channel_context
 from tests.doubles.config import live_settings
 from tests.doubles.wordpress import WordPressDouble
 
@@ -23,7 +24,8 @@ BOGOTA = ZoneInfo("America/Bogota")
 async def adapter(
     wordpress_double: WordPressDouble, tmp_path: Path
 ) -> AsyncIterator[WordPressAdapter]:
-    wp = WordPressAdapter(live_settings(wordpress_double, content_dir=tmp_path))
+    settings = live_settings(wordpress_double, content_dir=tmp_path)
+    wp = WordPressAdapter(settings, channel_context(settings))
     yield wp
     await wp.aclose()
 
@@ -218,7 +220,7 @@ async def test_check_with_wrong_password_fails_without_showing_it(
     settings = live_settings(
         wordpress_double, content_dir=tmp_path, website={"wordpress_app_password": "zzzz yyyy xxxx"}
     )
-    adapter = WordPressAdapter(settings)
+    adapter = WordPressAdapter(settings, channel_context(settings))
     try:
         result = await adapter.check()
     finally:
@@ -262,7 +264,8 @@ async def test_lost_answer_before_the_post_is_only_transient(
     assert wordpress_double.posts == {}
 
     wordpress_double.fail_next(path=r"/posts$", delay=1.0)
-    slow = WordPressAdapter(live_settings(wordpress_double), read_timeout=0.3)
+    settings = live_settings(wordpress_double)
+    slow = WordPressAdapter(settings, channel_context(settings), read_timeout=0.3)
     try:
         with pytest.raises(OutcomeUnknown):
             await slow.publish(article())

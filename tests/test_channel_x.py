@@ -12,13 +12,15 @@ from requests_oauthlib import OAuth1
 
 from channels.base import AuthError, Media, OutcomeUnknown, Post, Rejected, TransientError
 from channels.x import XAdapter
+from tests.channel_support import channel_context
 from tests.doubles.config import live_settings
 from tests.doubles.x import XDouble
 
 
 @pytest.fixture
 async def adapter(x_double: XDouble, tmp_path: Path) -> AsyncIterator[XAdapter]:
-    x = XAdapter(live_settings(x_double, content_dir=tmp_path))
+    settings = live_settings(x_double, content_dir=tmp_path)
+    x = XAdapter(settings, channel_context(settings))
     yield x
     await x.aclose()
 
@@ -110,7 +112,7 @@ async def test_check_with_wrong_secret_fails(x_double: XDouble, tmp_path: Path) 
     settings = live_settings(
         x_double, content_dir=tmp_path, x={"access_secret": "wrong-secret-value"}
     )
-    adapter = XAdapter(settings)
+    adapter = XAdapter(settings, channel_context(settings))
     try:
         result = await adapter.check()
     finally:

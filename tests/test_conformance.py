@@ -31,6 +31,7 @@ from channels.facebook import FacebookAdapter
 from channels.telegram import TelegramAdapter
 from channels.wordpress import WordPressAdapter
 from channels.x import XAdapter
+from tests.channel_support import channel_context
 from tests.doubles.base import DoubleServer
 from tests.doubles.config import live_settings
 from tests.doubles.graph import GraphDouble
@@ -209,7 +210,9 @@ def make_post(channel: str, text: str) -> Post:
 
 def build(profile: Profile, double: DoubleServer, tmp_path: Path) -> Adapter:
     settings = live_settings(double, content_dir=tmp_path)
-    adapter: Adapter = profile.adapter(settings, connect_timeout=1.0, read_timeout=READ_TIMEOUT)
+    adapter: Adapter = profile.adapter(
+        settings, channel_context(settings), connect_timeout=1.0, read_timeout=READ_TIMEOUT
+    )
     return adapter
 
 
@@ -310,7 +313,7 @@ async def test_check_names_the_account(channel: str, tmp_path: Path) -> None:
 async def test_unconfigured_adapter_says_so(channel: str, tmp_path: Path) -> None:
     profile = PROFILES[channel]
     settings = live_settings(content_dir=tmp_path, website={"backend": "wordpress"})
-    adapter: Adapter = profile.adapter(settings)
+    adapter: Adapter = profile.adapter(settings, channel_context(settings))
     try:
         with pytest.raises(AuthError, match="configurado"):
             await adapter.publish(make_post(channel, profile.text))

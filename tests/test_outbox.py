@@ -10,6 +10,7 @@ import pytest
 from channels.base import Adapter, Media, Post, Rejected
 from channels.outbox import OutboxAdapter, post_to_dict
 from settings import Settings
+from tests.channel_support import channel_context
 
 TZ = ZoneInfo("America/Bogota")
 URL = "https://prensa.example.gov.co/noticias/2026/03/boletin-001/"
@@ -51,7 +52,7 @@ def make_post(tmp_path: Path, channel: str, **changes: object) -> Post:
 
 
 async def test_x_writes_text_and_json_that_round_trips(tmp_path: Path, settings: Settings) -> None:
-    adapter = OutboxAdapter("x", settings)
+    adapter = OutboxAdapter("x", settings, channel_context(settings))
     assert isinstance(adapter, Adapter) and adapter.name == "x" and adapter.idempotent
     post = make_post(tmp_path, "x")
     receipt = await adapter.publish(post)
@@ -89,7 +90,7 @@ async def test_x_writes_text_and_json_that_round_trips(tmp_path: Path, settings:
 
 
 async def test_html_channels_and_mailing(tmp_path: Path, settings: Settings) -> None:
-    telegram = await OutboxAdapter("telegram", settings).publish(
+    telegram = await OutboxAdapter("telegram", settings, channel_context(settings)).publish(
         make_post(tmp_path, "telegram", text="<b>Obras</b> en el norte")
     )
     assert telegram.remote_id == "boletin-001.r2.json"
@@ -102,7 +103,7 @@ async def test_html_channels_and_mailing(tmp_path: Path, settings: Settings) -> 
         text="Hola.\nLas obras avanzan.",
         parts={"subject": "Boletín: 40 cuadras", "html": "<p>Hola.</p>"},
     )
-    await OutboxAdapter("mailing", settings).publish(mail)
+    await OutboxAdapter("mailing", settings, channel_context(settings)).publish(mail)
     folder = settings.content_dir / "outbox" / "mailing"
     assert (folder / "boletin-001.r2.txt").read_text("utf-8") == (
         "Asunto: Boletín: 40 cuadras\n\nHola.\nLas obras avanzan."
@@ -113,7 +114,7 @@ async def test_html_channels_and_mailing(tmp_path: Path, settings: Settings) -> 
 
 async def test_website_outbox_points_at_the_local_file(tmp_path: Path, settings: Settings) -> None:
     post = make_post(tmp_path, "website", text="<p>Artículo</p>", url=None, revision=1)
-    receipt = await OutboxAdapter("website", settings).publish(post)
+    receipt = await OutboxAdapter("website", settings, channel_context(settings)).publish(post)
     page = settings.content_dir / "outbox" / "website" / "boletin-001.r1.html"
     assert receipt.url == page.resolve().as_uri()
     assert receipt.detail["outbox"] is True
@@ -121,7 +122,7 @@ async def test_website_outbox_points_at_the_local_file(tmp_path: Path, settings:
 
 
 async def test_same_revision_twice_overwrites(tmp_path: Path, settings: Settings) -> None:
-    adapter = OutboxAdapter("facebook", settings)
+    adapter = OutboxAdapter("facebook", settings, channel_context(settings))
     await adapter.publish(make_post(tmp_path, "facebook", text="primera"))
     await adapter.publish(make_post(tmp_path, "facebook", text="segunda"))
     folder = settings.content_dir / "outbox" / "facebook"
@@ -130,11 +131,13 @@ async def test_same_revision_twice_overwrites(tmp_path: Path, settings: Settings
 
 
 async def test_check_and_validation(tmp_path: Path, settings: Settings) -> None:
-    result = await OutboxAdapter("telegram", settings).check()
+    result = await OutboxAdapter("telegram", settings, channel_context(settings)).check()
     assert result.ok
     assert result.message.startswith("modo bandeja de salida: no se envía nada")
     assert str(Path("outbox") / "telegram") in result.message
     with pytest.raises(ValueError):
-        OutboxAdapter("../x", settings)
+        OutboxAdapter("../x", settings, channel_context(settings))
     with pytest.raises(Rejected):
-        await OutboxAdapter("x", settings).publish(make_post(tmp_path, "x", item_id="../../a"))
+        await OutboxAdapter("x", settings, channel_context(settings)).publish(
+            make_post(tmp_path, "x", item_id="../../a")
+        )

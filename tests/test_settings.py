@@ -119,3 +119,32 @@ def test_cli_reports_bad_settings_without_traceback(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "PREGONERO_DELIVERY__MAX_ATTEMPTS" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_plugin_channel_sections(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """``PREGONERO_<NAME>__…`` of a channel that is no built-in section is kept for it (not
+    dropped), every value hidden, the environment over ``.env``; its mode follows MODE, else
+    whether any key besides MODE is set."""
+    (tmp_path / ".env").write_text(
+        "PREGONERO_MASTODON__TOKEN=del-archivo\nPREGONERO_MASTODON__API_URL=https://m.example/\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("PREGONERO_MASTODON__TOKEN", "tok-entorno-123")
+    monkeypatch.setenv("PREGONERO_BLUESKY__MODE", "LIVE")
+    monkeypatch.setenv("PREGONERO_TELEGRAM__CHAT_ID", "-100123")
+    s = load_settings()
+    mastodon = s.plugin("mastodon")
+    assert mastodon.get("token") == "tok-entorno-123"
+    assert mastodon.get("API_URL") == "https://m.example/"
+    assert "tok-entorno-123" not in repr(s) and "tok-entorno-123" not in str(s.plugins)
+    assert s.channel_mode("mastodon") == "live" and s.channel_configured("mastodon")
+    assert s.channel_mode("bluesky") == "live" and not s.channel_configured("bluesky")
+    assert s.channel_mode("whatsapp") == "outbox" and s.plugin("whatsapp").get("x") is None
+    assert s.telegram.chat_id == "-100123" and "telegram" not in s.plugins
+
+    monkeypatch.setenv("PREGONERO_MASTODON__MODE", "outbox")
+    assert load_settings().channel_mode("mastodon") == "outbox"
+    monkeypatch.setenv("PREGONERO_MASTODON__MODE", "a veces")
+    with pytest.raises(SettingsError, match="PREGONERO_MASTODON__MODE") as info:
+        load_settings()
+    assert "tok-entorno-123" not in str(info.value)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import errno
 import json
 import time
@@ -18,6 +19,8 @@ from channels.base import Adapter, Media, PermanentError, Post, Rejected, Transi
 from channels.static_site import StaticSiteAdapter, absolutize, map_os_error, media_name
 from channels.website import build
 from settings import Settings
+from tests.channel_support import channel_context
+from tests.conftest import Workspace
 
 TZ = ZoneInfo("America/Bogota")
 BASE = "https://prensa.example.gov.co/noticias/"
@@ -87,9 +90,8 @@ def make_site(tmp_path: Path, clock: Clock) -> Callable[..., StaticSiteAdapter]:
             content_dir=tmp_path / "content",
             website={"output_dir": tmp_path / "site", "base_url": BASE, "page_size": page_size},
         )
-        return StaticSiteAdapter(
-            settings, templates_dirs=templates_dirs(tmp_path), clock=clock, regenerate_delay=0
-        )
+        context = channel_context(settings, clock=clock, template_dirs=templates_dirs(tmp_path))
+        return StaticSiteAdapter(settings, context, regenerate_delay=0)
 
     return make
 
@@ -106,8 +108,8 @@ def make_post(
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "foto.png").write_bytes(PNG + bytes([n % 256]))
     (folder / "informe.pdf").write_bytes(b"%PDF-1.4 " + str(n).encode())
-    day = date(2026, 1 + n % 3, 1 + n % 28)
     published = datetime(2026, 3, 1, 8, 0, tzinfo=TZ) + timedelta(hours=n)
+    day = published.date()  # the item's ``date:``: the renderer derives it from publish_at
     body = text or f'<p>Texto del boletín {n}.</p><p><img src="foto.png" alt="Obra {n}"></p>'
     return Post(
         item_id=f"boletin-{n:03d}",
@@ -372,7 +374,7 @@ async def test_check_and_build(tmp_path: Path, site: StaticSiteAdapter) -> None:
     result = await site.check()
     assert result.ok and str(site.output_dir) in result.message
     settings = Settings(content_dir=tmp_path / "content", website={"output_dir": tmp_path / "s"})
-    adapter = build(settings)
+    adapter = build(settings, channel_context(settings))
     assert isinstance(adapter, StaticSiteAdapter) and isinstance(adapter, Adapter)
     assert adapter.name == "website" and adapter.idempotent
     await adapter.aclose()
@@ -389,7 +391,7 @@ def test_build_wordpress_backend(tmp_path: Path) -> None:
             "wordpress_app_password": "abcd efgh",
         },
     )
-    assert isinstance(build(settings), wordpress.WordPressAdapter)
+    assert isinstance(build(settings, channel_context(settings)), wordpress.WordPressAdapter)
 
 
 async def test_500_posts_timing(
@@ -425,7 +427,8 @@ async def test_burst_of_publishes_regenerates_index_once_coalesced(
         content_dir=tmp_path / "content",
         website={"output_dir": tmp_path / "site", "base_url": BASE, "regenerate_delay": 30},
     )
-    site = StaticSiteAdapter(settings, templates_dirs=templates_dirs(tmp_path), clock=clock)
+    context = channel_context(settings, clock=clock, template_dirs=templates_dirs(tmp_path))
+    site = StaticSiteAdapter(settings, context)
     for n in range(3):
         receipt = await site.publish(make_post(tmp_path, n, title=f"Nota número {n}"))
         # the item page exists at once; the index waits for the coalesced regeneration
@@ -436,3 +439,61 @@ async def test_burst_of_publishes_regenerates_index_once_coalesced(
     assert all(f"Nota número {n}" in index for n in range(3))
     feed = ET.fromstring((site.output_dir / "feed.xml").read_bytes())
     assert len(feed.findall("{http://www.w3.org/2005/Atom}entry")) == 3
+
+
+BOLETIN = """---
+kind: boletin
+id: {id}
+title: {title}
+date: {date}
+---
+Texto de {title}.
+"""
+
+
+def test_index_and_feed_follow_the_items_date_not_processing_order(workspace: Workspace) -> None:
+    """Two files processed in the reverse order of their ``date:`` appear in date order, each
+    with its own date, in the index, the feed and the sitemap (the real CLI)."""
+    later = {"id": "2025-11-20-boletin-tarde", "title": "Boletín del veinte", "date": "2025-11-20"}
+    early = {
+        "id": "2025-11-05-boletin-temprano",
+        "title": "Boletín del cinco",
+        "date": "2025-11-05",
+    }
+    for fields in (later, early):  # the later-dated file is processed first
+        workspace.write(f"{fields['id']}.md", BOLETIN.format(**fields))
+        workspace.cli("run", "--once", check=True)
+
+    index = (workspace.site / "index.html").read_text("utf-8")
+    assert index.index("Boletín del veinte") < index.index("Boletín del cinco")
+    assert 'datetime="2025-11-20' in index and 'datetime="2025-11-05' in index
+
+    root = ET.parse(workspace.site / "feed.xml").getroot()
+    entries = [
+        (e.findtext(f"{ATOM}title"), e.findtext(f"{ATOM}published", ""))
+        for e in root.findall(f"{ATOM}entry")
+    ]
+    assert [title for title, _ in entries] == ["Boletín del veinte", "Boletín del cinco"]
+    assert [published[:10] for _, published in entries] == ["2025-11-20", "2025-11-05"]
+
+    sitemap = ET.parse(workspace.site / "sitemap.xml").getroot()
+    mods = {u.findtext(f"{SM}loc", ""): u.findtext(f"{SM}lastmod", "") for u in sitemap}
+    base = "https://www.bucaramanga.gov.co/noticias/2025/11/"
+    assert mods[f"{base}{later['id']}/"].startswith("2025-11-20")
+    assert mods[f"{base}{early['id']}/"].startswith("2025-11-05")
+
+
+async def test_correction_that_moves_the_date_keeps_the_url_and_redates_the_entry(
+    tmp_path: Path, site: StaticSiteAdapter
+) -> None:
+    post = make_post(tmp_path, 1)  # dated 2026-03-01, publish_at 09:00 that day
+    first = await site.publish(post)
+    [entry] = feed_entries(site)
+    assert entry.findtext(f"{ATOM}published") == "2026-03-01T09:00:00-05:00"
+
+    moved = make_post(tmp_path, 1, revision=2)
+    moved = dataclasses.replace(moved, meta={**moved.meta, "date": date(2026, 2, 20)})
+    second = await site.publish(moved)
+    assert second.url == first.url  # the page keeps its first URL
+    [entry] = feed_entries(site)  # but is dated by its new ``date:`` (the day only)
+    assert entry.findtext(f"{ATOM}published") == "2026-02-20T00:00:00-05:00"

@@ -30,8 +30,9 @@ def would_be_url(state: BotState, row: RowMapping) -> str:
     """The item's public page: known once the website delivery went out, else predicted."""
     if row["url"]:
         return str(row["url"])
-    base = state.app.settings.website.base_url
-    return f"{base}{row['item_date']:%Y/%m}/{row['id']}/"
+    from channels.pages import page_url
+
+    return page_url(state.app.settings.website.base_url, str(row["id"]), row["item_date"])
 
 
 def _lengths(post: Post) -> str:

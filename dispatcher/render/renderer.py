@@ -27,9 +27,9 @@ import twitter_text
 from channels.base import Media, Post
 from dispatcher.items.model import ContentItem
 from dispatcher.render import filters
+from settings import DEFAULT_SITE_NAME
 
 VARIANTS = ("full", "short", "minimal")
-DEFAULT_SITE_NAME = "Alcaldía de Bucaramanga"
 UNSUBSCRIBE_PLACEHOLDER = "%%PREGONERO_BAJA%%"
 """Stands for the recipient's unsubscribe URL in mail bodies; the mailing adapter
 replaces it per recipient (it is all ASCII and survives HTML escaping unchanged)."""
@@ -199,7 +199,10 @@ class Renderer:
     """Renders items for channels. Built once; templates are compiled once and cached.
 
     ``dirs`` are user template folders (searched before the built-in ones), ``labels`` maps
-    a kind to its Spanish label (from the plan).
+    a kind to its Spanish label (from the plan), ``site_name`` is
+    ``settings.website.site_name``: it is also a global of :attr:`environment`, so every
+    template rendered through it (posts, the bulletin, the plan report, the website
+    layouts) names the site the same way.
     """
 
     def __init__(
@@ -213,6 +216,7 @@ class Renderer:
         self.labels = dict(labels)
         self.site_name = site_name
         self.environment = template_environment(dirs, tz=tz)
+        self.environment.globals["site_name"] = site_name
         self._cache: dict[tuple[str, str, str], jinja2.Template] = {}
 
     def label(self, kind: str) -> str:

@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING
 
 from dispatcher.items.plan import Plan, load_plan
 from dispatcher.ledger.store import Ledger
-from settings import Settings
+from settings import Mode, Settings
 
 if TYPE_CHECKING:
-    from channels.base import Adapter
+    from channels.base import Adapter, ChannelContext
     from dispatcher.render.renderer import Renderer
 
 log = logging.getLogger("pregonero")
@@ -39,6 +39,8 @@ def plan_path(settings: Settings) -> Path:
 
 
 def channel_names() -> list[str]:
+    """Every channel the plan may name: ``channels.registry.available()``, built-ins and
+    plugins (the one list)."""
     from channels.registry import available
 
     return list(available())
@@ -53,6 +55,7 @@ class App:
     notifiers: list[Notifier] = field(default_factory=list)
     _renderer: Renderer | None = None
     _adapters: dict[str, Adapter] = field(default_factory=dict)
+    _modes: dict[str, Mode] = field(default_factory=dict)
 
     @property
     def renderer(self) -> Renderer:
@@ -61,18 +64,42 @@ class App:
 
             labels = {key: kind.label for key, kind in self.plan.kinds.items()}
             dirs = [self.settings.content_dir / "templates", builtin_templates_dir()]
-            self._renderer = Renderer(dirs, self.settings.tz, labels)
+            self._renderer = Renderer(
+                dirs, self.settings.tz, labels, site_name=self.settings.website.site_name
+            )
         return self._renderer
 
+    def channel_context(self) -> ChannelContext:
+        """What every adapter is built with besides the settings: the site's name (one
+        source: ``PREGONERO_WEBSITE__SITE_NAME``), the app's clock, the renderer's template
+        environment, and the ledger-facing services a channel needs."""
+        from channels.base import ChannelContext
+
+        return ChannelContext(
+            site_name=self.settings.website.site_name,
+            clock=self.clock,
+            templates=self.renderer.environment,
+            # the mailing channel's campaign service goes here: mail=CampaignService(self)
+        )
+
     def adapter(self, channel: str) -> Adapter:
+        """The channel's adapter (live or outbox by its mode), built once per app."""
         if channel not in self._adapters:
             from channels.registry import build_adapter
 
-            self._adapters[channel] = build_adapter(channel, self.settings)
+            context = self.channel_context()
+            adapter = build_adapter(channel, self.settings, context, mode=self.mode(channel))
+            self._adapters[channel] = adapter
         return self._adapters[channel]
 
-    def mode(self, channel: str) -> str:
-        return self.settings.channel_mode(channel)
+    def mode(self, channel: str) -> Mode:
+        """``live`` or ``outbox`` (plugins included: ``channels.registry.channel_mode``);
+        settings do not change while the app runs, so each channel's mode is decided once."""
+        if channel not in self._modes:
+            from channels.registry import channel_mode
+
+            self._modes[channel] = channel_mode(channel, self.settings)
+        return self._modes[channel]
 
     async def notify(self, text: str) -> None:
         """Tell the editors (bot, when configured) and the log."""

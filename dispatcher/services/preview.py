@@ -91,5 +91,6 @@ def preview_file(app: App, path: Path, channel: str | None, echo: Echo) -> int:
 
 
 def _would_be_url(app: App, item: ContentItem) -> str:
-    base = app.settings.website.base_url
-    return f"{base}{item.date:%Y/%m}/{item.id}/"
+    from channels.pages import page_url
+
+    return page_url(app.settings.website.base_url, item.id, item.date)
