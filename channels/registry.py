@@ -11,7 +11,7 @@ from collections.abc import Callable
 from importlib.metadata import entry_points
 from typing import Any
 
-from channels.base import Adapter
+from channels.base import Adapter, ChannelContext
 from settings import Settings
 
 log = logging.getLogger(__name__)
@@ -24,6 +24,9 @@ BUILTIN: dict[str, str] = {
     "facebook": "channels.facebook:FacebookAdapter",
     "mailing": "channels.mailing:MailingAdapter",
 }
+# Factories called as ``factory(settings, context)``; the others still take settings alone
+# (the channels branch moves every factory to the two-argument form).
+WITH_CONTEXT = frozenset({"mailing"})
 
 
 def available() -> dict[str, str]:
@@ -40,8 +43,15 @@ def _load(target: str) -> Callable[..., Any]:
     return getattr(importlib.import_module(module_name), attr)
 
 
-def build_adapter(name: str, settings: Settings, *, mode: str | None = None) -> Adapter:
-    """The adapter for ``name``: the outbox adapter in outbox mode, else the live one."""
+def build_adapter(
+    name: str,
+    settings: Settings,
+    *,
+    mode: str | None = None,
+    context: ChannelContext | None = None,
+) -> Adapter:
+    """The adapter for ``name``: the outbox adapter in outbox mode, else the live one,
+    built with ``context`` as its second argument when its factory takes one."""
     mode = mode or settings.channel_mode(name)
     if mode == "outbox":
         from channels.outbox import OutboxAdapter
@@ -50,5 +60,10 @@ def build_adapter(name: str, settings: Settings, *, mode: str | None = None) -> 
     targets = available()
     if name not in targets:
         raise KeyError(f"canal desconocido: {name!r}")
-    adapter = _load(targets[name])(settings)
+    factory = _load(targets[name])
+    if name in WITH_CONTEXT:
+        if context is None:
+            raise ValueError(f"el canal {name!r} se construye con un contexto (ChannelContext)")
+        return factory(settings, context)
+    adapter = factory(settings)
     return adapter

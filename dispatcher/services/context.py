@@ -17,8 +17,9 @@ from dispatcher.ledger.store import Ledger
 from settings import Settings
 
 if TYPE_CHECKING:
-    from channels.base import Adapter
+    from channels.base import Adapter, ChannelContext
     from dispatcher.render.renderer import Renderer
+    from dispatcher.services.mailing.service import CampaignService
 
 log = logging.getLogger("pregonero")
 
@@ -53,6 +54,7 @@ class App:
     notifiers: list[Notifier] = field(default_factory=list)
     _renderer: Renderer | None = None
     _adapters: dict[str, Adapter] = field(default_factory=dict)
+    _mail: CampaignService | None = None
 
     @property
     def renderer(self) -> Renderer:
@@ -68,8 +70,22 @@ class App:
         if channel not in self._adapters:
             from channels.registry import build_adapter
 
-            self._adapters[channel] = build_adapter(channel, self.settings)
+            self._adapters[channel] = build_adapter(
+                channel, self.settings, context=self.channel_context()
+            )
         return self._adapters[channel]
+
+    def channel_context(self) -> ChannelContext:
+        """What adapters are built with: the site name, the clock, and the campaign
+        service on this App's ledger and plan (the mailing channel opens neither)."""
+        from channels.base import ChannelContext
+        from dispatcher.services.mailing.service import CampaignService
+
+        if self._mail is None:
+            self._mail = CampaignService(self)
+        return ChannelContext(
+            site_name=self.settings.website.site_name, clock=self.clock, mail=self._mail
+        )
 
     def mode(self, channel: str) -> str:
         return self.settings.channel_mode(channel)
