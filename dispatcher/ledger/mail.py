@@ -514,7 +514,8 @@ async def settle_bulletins(ledger: Ledger) -> int:
     """Digest deliveries whose bulletin has left become ``sent``: every ``mailing``
     delivery ``waiting_bulletin`` (or ``failed`` by an earlier failure of that bulletin,
     remote id ``digest:…``) of an item taken by a bulletin whose campaigns are all done.
-    Returns how many changed."""
+    A waiting delivery of an item cancelled before any bulletin took it (bulletins leave
+    cancelled items out) becomes ``cancelled``. Returns how many changed."""
     d = deliveries
     stuck = or_(
         d.c.status == DeliveryStatus.WAITING_BULLETIN.value,
@@ -548,6 +549,23 @@ async def settle_bulletins(ledger: Ledger) -> int:
                 )
             )  # fmt: skip
             changed += int(result.rowcount or 0)
+        # a cancelled item is left out of every bulletin: its wait is over
+        untaken = select(mail_digest.c.item_id).where(mail_digest.c.bulletin_day.is_(None))
+        gone = select(items.c.id).where(items.c.status == ItemStatus.CANCELLED.value)
+        result = await conn.execute(
+            update(d)
+            .where(
+                d.c.channel == MAILING,
+                d.c.status == DeliveryStatus.WAITING_BULLETIN.value,
+                d.c.item_id.in_(untaken),
+                d.c.item_id.in_(gone),
+            )
+            .values(
+                status=DeliveryStatus.CANCELLED.value, updated_at=now,
+                last_error="cancelado por un editor: no entra en el boletín",
+            )
+        )  # fmt: skip
+        changed += int(result.rowcount or 0)
     return changed
 
 
