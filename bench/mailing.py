@@ -111,11 +111,11 @@ async def child_populate(workdir: Path, recipients: int) -> dict[str, Any]:
 
 
 async def child_send(workdir: Path, port: int, connections: int) -> dict[str, Any]:
-    from sqlalchemy import func, select
-
     import dispatcher.services.mailing  # noqa: F401
-    from dispatcher.ledger.schema import audience_mask, mail_recipients
+    from dispatcher.items.audiences import audience_mask
+    from dispatcher.ledger.mail import recipient_counts
     from dispatcher.ledger.store import Ledger
+    from dispatcher.ledger.types import RecipientStatus
     from dispatcher.services.mailing.bulletin import item_campaign, list_for
     from dispatcher.services.mailing.campaign import CampaignSender
 
@@ -132,12 +132,7 @@ async def child_send(workdir: Path, port: int, connections: int) -> dict[str, An
     created = time.perf_counter() - started
     sender = CampaignSender(ledger, settings)
     result = await sender.run(campaign_id)
-    async with ledger.engine.connect() as conn:
-        recorded = await conn.scalar(
-            select(func.count()).where(
-                mail_recipients.c.campaign_id == campaign_id, mail_recipients.c.status == "sent"
-            )
-        )
+    recorded = (await recipient_counts(ledger, campaign_id)).get(RecipientStatus.SENT, 0)
     await ledger.close()
     size = len(sender_message_size(content, settings))
     return {

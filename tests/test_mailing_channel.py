@@ -10,15 +10,18 @@ from pathlib import Path
 
 import pytest
 
-from channels.base import AuthError, Post, Rejected
+from channels.base import AuthError, ChannelContext, Post, Rejected
 from channels.mailing import MailingAdapter
 from dispatcher.items.model import ContentItem
 from dispatcher.items.parse import check_file
 from dispatcher.items.plan import Plan, load_plan
+from dispatcher.ledger.mail import get_campaign, recipient_counts
 from dispatcher.ledger.store import Ledger
+from dispatcher.ledger.types import RecipientStatus
 from dispatcher.services.context import App
 from dispatcher.services.mailing.bulletin import bulletin_time, send_daily_bulletin, variants
 from dispatcher.services.mailing.campaign import CampaignSender
+from dispatcher.services.mailing.service import CampaignService
 from settings import Settings
 from tests.test_mailing_support import (
     ROOT,
@@ -60,14 +63,19 @@ async def _publish(app: App, adapter: MailingAdapter, item: ContentItem) -> Post
     return app.renderer.render(item, "mailing", url=url)
 
 
+def _adapter(app: App, retry_delay: float = 1.0) -> MailingAdapter:
+    """The mailing adapter as the App builds it: handed the campaign service on its ledger."""
+    service = CampaignService(app, retry_delay=retry_delay)
+    context = ChannelContext(site_name="Alcaldía", clock=app.clock, mail=service)
+    return MailingAdapter(app.settings, context)
+
+
 async def _setup(tmp_path: Path, port: int) -> tuple[App, MailingAdapter]:
     settings = make_settings(tmp_path, port)
     ledger = await new_ledger(settings)
     plan = _plan()
-    app = App(settings=settings, ledger=ledger, plan=plan)
-    adapter = MailingAdapter(
-        settings, ledger=ledger, plan=plan, retry_delay=0.02, clock=lambda: NOON
-    )
+    app = App(settings=settings, ledger=ledger, plan=plan, clock=lambda: NOON)
+    adapter = _adapter(app, retry_delay=0.02)
     await add_subscribers(ledger, settings, subscriber_rows(3, "periodistas", start=0))
     await add_subscribers(ledger, settings, subscriber_rows(3, "ciudadania", start=10))
     await add_subscribers(ledger, settings, subscriber_rows(2, "periodistas;ciudadania", start=20))
@@ -169,7 +177,7 @@ async def test_refused_credentials_are_an_auth_error(tmp_path: Path) -> None:
         ledger: Ledger = await new_ledger(settings)
         await add_subscribers(ledger, settings, subscriber_rows(2, "funcionarios"))
         app = App(settings=settings, ledger=ledger, plan=_plan())
-        adapter = MailingAdapter(settings, ledger=ledger, plan=app.plan)
+        adapter = _adapter(app)
         post = await _publish(
             app, adapter, _item("2026-11-24-informe-especial-alimentacion-escolar.md", app.plan)
         )
@@ -180,21 +188,55 @@ async def test_refused_credentials_are_an_auth_error(tmp_path: Path) -> None:
         await ledger.close()
 
 
-async def test_adapter_opens_its_own_ledger_from_the_settings(tmp_path: Path) -> None:
+async def test_the_app_builds_the_adapter_on_its_own_ledger_and_plan(tmp_path: Path) -> None:
+    """The registry's adapter (``App.adapter``) sends through the App's ledger: the campaign
+    and its recipients are rows of that ledger, and closing the App closes the only one."""
     sink = Sink()
     with smtp_server(sink) as port:
         app, _ = await _setup(tmp_path, port)
         post = await _publish(
             app, _, _item("2026-11-24-informe-especial-alimentacion-escolar.md", app.plan)
         )
-        plain = MailingAdapter(app.settings)  # as the registry builds it
-        try:
-            assert (await plain.check()).ok
-            receipt = await plain.publish(post)
-        finally:
-            await plain.aclose()
+        plain = app.adapter("mailing")  # as the dispatcher builds it
+        assert isinstance(plain, MailingAdapter)
+        assert (await plain.check()).ok
+        receipt = await plain.publish(post)
         assert receipt.remote_id == "campaign:1" and len(sink.messages) == 10
-        await app.ledger.close()
+        assert app.channel_context().mail is app.channel_context().mail  # one service
+        await app.aclose()
+        with sqlite3.connect(app.settings.resolved_database_url.removeprefix("sqlite:///")) as db:
+            assert db.execute("SELECT count(*) FROM mail_recipients").fetchone() == (10,)
+
+
+async def test_mailing_uses_the_apps_ledger_not_one_from_the_settings(tmp_path: Path) -> None:
+    """Handed an App whose ledger is one SQLite file while the settings name another, the
+    mailing channel sends from and records into the App's ledger; the settings' database is
+    never created (a second ledger opened from the settings would create it and find no
+    subscribers there)."""
+    sink = Sink()
+    with smtp_server(sink) as port:
+        elsewhere = tmp_path / "otro" / "no-usar.db"
+        elsewhere.parent.mkdir()
+        settings = make_settings(tmp_path, port).model_copy(
+            update={"database_url": f"sqlite:///{elsewhere}"}
+        )
+        ledger = Ledger.from_url(f"sqlite:///{tmp_path / 'propio.db'}")
+        await ledger.init()
+        app = App(settings=settings, ledger=ledger, plan=_plan(), clock=lambda: NOON)
+        await add_subscribers(ledger, settings, subscriber_rows(4, "periodistas"))
+        item = _item("2026-11-24-informe-especial-alimentacion-escolar.md", app.plan)
+        await ledger.add_item(item, CHANNELS, status="ready")
+        post = app.renderer.render(item, "mailing", url=f"{SITE}{item.id}/")
+        adapter = app.adapter("mailing")
+        assert (await adapter.check()).ok
+        receipt = await adapter.publish(post)
+        assert receipt.remote_id == "campaign:1" and dict(receipt.detail)["sent"] == 4
+        assert len(sink.messages) == 4
+        campaign = await get_campaign(ledger, 1)
+        assert campaign.item_id == item.id and campaign.total == 4
+        assert await recipient_counts(ledger, 1) == {RecipientStatus.SENT: 4}
+        await app.aclose()
+        assert list(elsewhere.parent.iterdir()) == []
 
 
 async def test_early_call_goes_at_once_to_the_early_audiences(tmp_path: Path) -> None:

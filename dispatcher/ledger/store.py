@@ -579,6 +579,8 @@ class Ledger:
         }
         if status == "sent":
             values.update(remote_id=remote_id, url=url, sent_at=now, not_before=None)
+        elif status == "waiting_bulletin":  # joined a mail digest: sent_at when it leaves
+            values.update(remote_id=remote_id, url=url, not_before=None)
         elif status == "retry_wait":
             values["not_before"] = retry_at
 

@@ -19,6 +19,7 @@ from settings import Mode, Settings
 if TYPE_CHECKING:
     from channels.base import Adapter, ChannelContext
     from dispatcher.render.renderer import Renderer
+    from dispatcher.services.mailing.service import CampaignService
 
 log = logging.getLogger("pregonero")
 
@@ -56,6 +57,7 @@ class App:
     _renderer: Renderer | None = None
     _adapters: dict[str, Adapter] = field(default_factory=dict)
     _modes: dict[str, Mode] = field(default_factory=dict)
+    _mail: CampaignService | None = None
 
     @property
     def renderer(self) -> Renderer:
@@ -74,12 +76,15 @@ class App:
         source: ``PREGONERO_WEBSITE__SITE_NAME``), the app's clock, the renderer's template
         environment, and the ledger-facing services a channel needs."""
         from channels.base import ChannelContext
+        from dispatcher.services.mailing.service import CampaignService
 
+        if self._mail is None:
+            self._mail = CampaignService(self)
         return ChannelContext(
             site_name=self.settings.website.site_name,
             clock=self.clock,
             templates=self.renderer.environment,
-            # the mailing channel's campaign service goes here: mail=CampaignService(self)
+            mail=self._mail,
         )
 
     def adapter(self, channel: str) -> Adapter:

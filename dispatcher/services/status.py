@@ -15,6 +15,7 @@ STATE_ES = {
     "retry_wait": "reintento programado",
     "unknown": "DESCONOCIDO",
     "cancelled": "cancelado",
+    "waiting_bulletin": "en espera del boletín",
 }
 ITEM_ES = {"ready": "lista", "awaiting_approval": "espera aprobación", "cancelled": "cancelada"}
 

@@ -15,13 +15,13 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 import dispatcher.ledger.schema  # noqa: F401  (registers every table)
+from dispatcher.ledger.mail import ping
 from dispatcher.ledger.store import Ledger
 from dispatcher.services.mailing.subscribers import describe, unsubscribe
 from dispatcher.services.mailing.tokens import read_token, token_key
@@ -124,8 +124,7 @@ def create_app(settings: Settings, ledger: Ledger | None = None) -> Starlette:
 
     async def salud(request: Request) -> Response:
         try:
-            async with request.app.state.ledger.engine.connect() as conn:
-                await conn.execute(text("SELECT 1"))
+            await ping(request.app.state.ledger)
         except Exception:  # any failure means "not healthy"; the log says which
             log.exception("la base de datos no responde")
             return JSONResponse({"estado": "error", "base_de_datos": "sin respuesta"}, 503)

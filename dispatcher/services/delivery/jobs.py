@@ -91,6 +91,15 @@ async def deliver(ctx: dict[str, Any], delivery_id: int, channel: str | None = N
         raise
     except Exception as exc:  # every outcome must reach the ledger
         return await _failed(app, claim, exc, idempotent)
+    if receipt.detail.get("waiting_bulletin") is True:
+        # A digest mailing only joined the day's bulletin: nothing has left yet. The
+        # delivery waits (handled, not open) until the bulletin leaves; the bulletin
+        # then records it sent or failed (dispatcher/services/mailing/bulletin.py).
+        await app.ledger.finish(
+            claim, status="waiting_bulletin", outcome="sent", remote_id=receipt.remote_id,
+            url=receipt.url,
+        )  # fmt: skip
+        return "waiting_bulletin"
     await app.ledger.finish(
         claim, status="sent", outcome="sent", remote_id=receipt.remote_id, url=receipt.url
     )

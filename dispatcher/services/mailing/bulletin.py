@@ -14,26 +14,16 @@ built once). Usually there is a single variant.
 
 from __future__ import annotations
 
-import json
-import secrets
+import logging
 from collections.abc import Sequence
-from datetime import date, time, timedelta
-from typing import TYPE_CHECKING, Any
+from datetime import date, datetime, time, timedelta
+from typing import TYPE_CHECKING
 from urllib.parse import quote, urljoin
 
-from sqlalchemy import func, insert, literal, select, update
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
-
-from dispatcher.ledger.schema import (
-    items,
-    mail_campaigns,
-    mail_digest,
-    mail_recipients,
-    subscribers,
-    utcnow,
-)
-from dispatcher.ledger.store import Ledger, content_from_row
+from dispatcher.items.audiences import audience_mask
+from dispatcher.ledger import mail as store
+from dispatcher.ledger.mail import DigestEntry, DigestJoin, NewCampaign
+from dispatcher.ledger.store import Ledger
 from dispatcher.render.renderer import UNSUBSCRIBE_PLACEHOLDER
 from dispatcher.services.mailing.campaign import (
     CampaignResult,
@@ -47,6 +37,8 @@ from dispatcher.services.mailing.message import MailContent
 if TYPE_CHECKING:
     from dispatcher.items.plan import Plan
     from dispatcher.services.context import App
+
+log = logging.getLogger("pregonero.mailing")
 
 DIGEST_LIST = ("boletin-diario", "Boletín diario de prensa")
 
@@ -67,53 +59,6 @@ def list_for(kind: str, label: str, domain: str) -> tuple[str, str]:
     return f"{kind.replace('_', '-')}.{domain}", label
 
 
-async def insert_campaign(
-    conn: AsyncConnection,
-    *,
-    key: str,
-    kind: str,
-    content: MailContent,
-    audiences: int,
-    list_id: tuple[str, str],
-    item_id: str | None = None,
-    revision: int | None = None,
-    day: date | None = None,
-    item_ids: Sequence[str] | None = None,
-    member_masks: Sequence[int] | None = None,
-) -> int:
-    """Insert a campaign and its recipients: active subscribers sharing an audience with
-    ``audiences`` — or, with ``member_masks``, those whose audiences restricted to
-    ``audiences`` equal one of those masks (a bulletin variant)."""
-    now = utcnow()
-    campaign_id = (
-        await conn.execute(
-            insert(mail_campaigns)
-            .values(
-                key=key, kind=kind, item_id=item_id, revision=revision, day=day,
-                audiences=audiences, items=json.dumps(list(item_ids)) if item_ids else None,
-                list_id=list_id[0], list_name=list_id[1], subject=content.subject,
-                text=content.text, html=content.html, nonce=secrets.token_hex(6),
-                total=0, status="sending", created_at=now,
-            )
-            .returning(mail_campaigns.c.id)
-        )
-    ).scalar_one()  # fmt: skip
-    shared = subscribers.c.audiences.op("&")(audiences)
-    who = select(literal(campaign_id), subscribers.c.id, literal("pending"), literal(0)).where(
-        subscribers.c.status == "active"
-    )
-    who = who.where(shared != 0) if member_masks is None else who.where(shared.in_(member_masks))
-    columns = ["campaign_id", "subscriber_id", "status", "attempts"]
-    await conn.execute(insert(mail_recipients).from_select(columns, who))
-    total = await conn.scalar(
-        select(func.count()).where(mail_recipients.c.campaign_id == campaign_id)
-    )
-    await conn.execute(
-        update(mail_campaigns).where(mail_campaigns.c.id == campaign_id).values(total=total)
-    )
-    return int(campaign_id)
-
-
 async def item_campaign(
     ledger: Ledger,
     *,
@@ -126,24 +71,12 @@ async def item_campaign(
 ) -> int:
     """The campaign of an item's revision, created on first call (idempotent).
     ``key_suffix`` tells apart another mailing of the same revision (the early call)."""
-    key = f"item:{item_id}:r{revision}{key_suffix}"
-    found = await _campaign_ids(ledger, mail_campaigns.c.key == key)
-    if found:
-        return found[0]
-    try:
-        async with ledger.engine.begin() as conn:
-            return await insert_campaign(
-                conn, key=key, kind="item", content=content, audiences=audiences,
-                list_id=list_id, item_id=item_id, revision=revision,
-            )  # fmt: skip
-    except IntegrityError:  # created concurrently by another worker
-        return (await _campaign_ids(ledger, mail_campaigns.c.key == key))[0]
-
-
-async def _campaign_ids(ledger: Ledger, where: Any) -> list[int]:
-    async with ledger.engine.connect() as conn:
-        rows = await conn.execute(select(mail_campaigns.c.id).where(where).order_by("id"))
-        return [int(r) for r in rows.scalars()]
+    spec = NewCampaign(
+        key=f"item:{item_id}:r{revision}{key_suffix}", kind="item", subject=content.subject,
+        text=content.text, html=content.html, audiences=audiences, list_id=list_id[0],
+        list_name=list_id[1], item_id=item_id, revision=revision,
+    )  # fmt: skip
+    return await store.campaign_for(ledger, spec)
 
 
 async def add_to_digest(
@@ -151,29 +84,17 @@ async def add_to_digest(
 ) -> date:
     """Record an item for the bulletin of ``today`` — or of the first later day whose
     bulletin has not been made yet. Idempotent: an item already recorded keeps its day."""
-    async with ledger.engine.begin() as conn:
-        known = await conn.scalar(select(mail_digest.c.day).where(mail_digest.c.item_id == item_id))
-        if known is not None:
-            return known
-        made = set(
-            (
-                await conn.execute(
-                    select(mail_campaigns.c.day).where(
-                        mail_campaigns.c.kind == "digest", mail_campaigns.c.day >= today
-                    )
-                )
-            ).scalars()
-        )
-        day = today
-        while day in made:
-            day += timedelta(days=1)
-        await conn.execute(
-            insert(mail_digest).values(
-                item_id=item_id, revision=revision, day=day, audiences=audiences,
-                created_at=utcnow(),
-            )
-        )  # fmt: skip
-        return day
+    return (await join_digest(ledger, item_id, revision, audiences, today)).day
+
+
+async def join_digest(
+    ledger: Ledger, item_id: str, revision: int, audiences: int, today: date
+) -> DigestJoin:
+    """Like :func:`add_to_digest`, also telling whether the bulletin that took the item
+    has already left (``sent_by``: its campaign id)."""
+    return await store.add_to_digest(
+        ledger, item_id=item_id, revision=revision, audiences=audiences, today=today
+    )
 
 
 def variants(entries: Sequence[tuple[str, int]]) -> list[tuple[list[str], list[int]]]:
@@ -194,19 +115,15 @@ def variants(entries: Sequence[tuple[str, int]]) -> list[tuple[list[str], list[i
     return [(list(ids), masks) for ids, masks in groups.items() if ids]
 
 
-def render_digest(
-    app: App, day: date, item_ids: Sequence[str], rows: dict[str, Any]
-) -> MailContent:
+def render_digest(app: App, day: date, entries: Sequence[DigestEntry]) -> MailContent:
     """The bulletin's subject, text and HTML from ``templates/mailing/digest.*.j2``."""
     renderer = app.renderer
     env = renderer.environment
-    entries = []
-    for item_id in item_ids:
-        row = rows[item_id]
-        item = content_from_row(row)
-        url = row["url"] if row["url"] and str(row["url"]).startswith("http") else None
+    rendered = []
+    for entry in entries:
+        item, url = entry.item, entry.url
         image = item.meta.image
-        entries.append(
+        rendered.append(
             {
                 "id": item.id, "title": item.title, "summary": item.summary, "url": url,
                 "kind": item.kind, "kind_label": renderer.label(item.kind), "date": item.date,
@@ -216,7 +133,7 @@ def render_digest(
             }
         )  # fmt: skip
     context = {
-        "day": day, "items": entries, "site_name": renderer.site_name,
+        "day": day, "items": rendered, "site_name": renderer.site_name,
         "unsubscribe_url": UNSUBSCRIBE_PLACEHOLDER,
     }  # fmt: skip
     subject = env.get_template("mailing/digest.subject.txt.j2").render(context)
@@ -227,56 +144,67 @@ def render_digest(
     )
 
 
-async def _create_bulletin(app: App, day: date, domain: str) -> list[int]:
-    ledger = app.ledger
-    async with ledger.engine.connect() as conn:
-        entries = (
-            await conn.execute(
-                select(mail_digest.c.item_id, mail_digest.c.audiences)
-                .join(items, items.c.id == mail_digest.c.item_id)
-                .where(mail_digest.c.day <= day, mail_digest.c.bulletin_day.is_(None))
-                .where(items.c.status != "cancelled")
-                .order_by(mail_digest.c.day, mail_digest.c.id)
+async def join_outbox_items(app: App, day: date) -> int:
+    """Record for ``day``'s bulletin the digest items whose mailing went to the outbox
+    that day (mailing off: no SMTP, or ``PREGONERO_MAILING__MODE=outbox``).
+
+    Why here: membership in the digest must not depend on the channel's mode when the item
+    was accepted. While mailing is off, the outbox adapter writes the rendered mail and the
+    delivery is done; nothing records the item for a bulletin. So when a bulletin is built
+    (``mail send``, the scheduled slot, the bot) — which only happens with mailing live — the
+    items of that bulletin's day whose ``mailing`` delivery went to the outbox, and that no
+    bulletin has carried, join it with the audiences the live channel would have used. "Its
+    day" is the local day the delivery went to the outbox, the day the live channel would
+    have recorded it for; older outbox days are not swept in (a long outbox period must not
+    turn into one flood of stale news). Returns how many items joined."""
+    kinds = [
+        name
+        for name, kind in app.plan.kinds.items()
+        if kind.mailing is not None and kind.mailing.mode == "digest"
+    ]
+    tz = app.plan.tz
+    start = datetime.combine(day, time(0), tzinfo=tz)
+    end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz)
+    joined = 0
+    for found in await store.outbox_digest_items(app.ledger, kinds, start, end):
+        try:
+            names = app.plan.audiences_for(
+                found.kind, None if found.audiences is None else list(found.audiences)
             )
-        ).all()
-        if not entries:
-            return []
-        rows = {
-            row["id"]: row
-            for row in (
-                await conn.execute(select(items).where(items.c.id.in_([e[0] for e in entries])))
-            ).mappings()
-        }
-    groups = variants([(e[0], e[1]) for e in entries])
+        except ValueError as exc:  # the live channel would have refused it too
+            log.warning("boletín %s: %s no entra: %s", day.isoformat(), found.item_id, exc)
+            continue
+        await store.add_to_digest(
+            app.ledger, item_id=found.item_id, revision=found.revision,
+            audiences=audience_mask(names), today=day,
+        )  # fmt: skip
+        joined += 1
+    return joined
+
+
+async def _create_bulletin(app: App, day: date, domain: str) -> list[int]:
+    await join_outbox_items(app, day)
+    entries = await store.digest_entries(app.ledger, day)
+    if not entries:
+        return []
     relevant = 0
     for entry in entries:
-        relevant |= entry[1]
-    list_id = (f"{DIGEST_LIST[0]}.{domain}", DIGEST_LIST[1])
-    try:
-        async with ledger.engine.begin() as conn:
-            created = []
-            for n, (item_ids, masks) in enumerate(groups, start=1):
-                created.append(
-                    await insert_campaign(
-                        conn, key=f"digest:{day.isoformat()}:{n}", kind="digest",
-                        content=render_digest(app, day, item_ids, rows), audiences=relevant,
-                        list_id=list_id, day=day, item_ids=item_ids, member_masks=masks,
-                    )
-                )  # fmt: skip
-            await conn.execute(
-                update(mail_digest)
-                .where(mail_digest.c.item_id.in_([e[0] for e in entries]))
-                .values(bulletin_day=day)
+        relevant |= entry.audiences
+    by_id = {entry.item_id: entry for entry in entries}
+    specs = []
+    for n, (item_ids, masks) in enumerate(
+        variants([(e.item_id, e.audiences) for e in entries]), start=1
+    ):
+        content = render_digest(app, day, [by_id[i] for i in item_ids])
+        specs.append(
+            NewCampaign(
+                key=f"digest:{day.isoformat()}:{n}", kind="digest", subject=content.subject,
+                text=content.text, html=content.html, audiences=relevant,
+                list_id=f"{DIGEST_LIST[0]}.{domain}", list_name=DIGEST_LIST[1], day=day,
+                item_ids=tuple(item_ids), member_masks=tuple(masks),
             )
-            return created
-    except IntegrityError:  # another process made it first
-        return await _day_campaigns(ledger, day)
-
-
-async def _day_campaigns(ledger: Ledger, day: date) -> list[int]:
-    return await _campaign_ids(
-        ledger, (mail_campaigns.c.kind == "digest") & (mail_campaigns.c.day == day)
-    )
+        )  # fmt: skip
+    return await store.create_bulletin(app.ledger, day, specs, list(by_id))
 
 
 async def send_daily_bulletin(
@@ -287,10 +215,14 @@ async def send_daily_bulletin(
     progress: ProgressCallback | None = None,
 ) -> CampaignResult:
     """Send (or resume) the bulletin of ``day``: every digest item not yet sent, recorded
-    for that day or before. An empty day sends nothing (an empty result)."""
+    for that day or before. An empty day sends nothing (an empty result).
+
+    The items' ``mailing`` deliveries wait (``waiting_bulletin``) until this leaves: once
+    every campaign of the bulletin is done they become ``sent``; when it stops for good (a
+    refused sender or credentials) they become ``failed`` with the reason."""
     if sender is None:
         sender = CampaignSender(app.ledger, app.settings, progress=progress)
-    campaign_ids = await _day_campaigns(app.ledger, day)
+    campaign_ids = await store.day_campaigns(app.ledger, day)
     if not campaign_ids:
         campaign_ids = await _create_bulletin(app, day, sender.sender.domain)
     result = CampaignResult()
@@ -301,4 +233,9 @@ async def send_daily_bulletin(
             )
         else:
             result = result.merge(await sender.run(campaign_id))
+    if result.fatal or result.auth:
+        reason = f"el boletín del {day.isoformat()} no salió: {result.error}"
+        await store.fail_waiting(app.ledger, day, reason)
+    else:
+        await store.settle_bulletins(app.ledger)
     return result

@@ -34,15 +34,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 import aiosmtplib
 from aiolimiter import AsyncLimiter
-from sqlalchemy import func, select, update
 
+from dispatcher.ledger import mail as store
 from dispatcher.ledger.journal import Journal
-from dispatcher.ledger.schema import OPEN_RECIPIENT, mail_campaigns, mail_recipients, utcnow
+from dispatcher.ledger.mail import OPEN_RECIPIENT
 from dispatcher.ledger.store import Ledger
+from dispatcher.ledger.types import RecipientStatus
 from dispatcher.services.mailing.message import DkimKey, MailContent, MessageTemplate, Sender
 from dispatcher.services.mailing.pool import Stop, run_pool
 from dispatcher.services.mailing.tokens import token_key
@@ -147,20 +147,16 @@ def _limiter(rate: float) -> AsyncLimiter:
     return AsyncLimiter(rate, 1.0) if rate >= 1 else AsyncLimiter(1, 1.0 / rate)
 
 
-async def campaign_counts(ledger: Ledger, campaign_id: int) -> dict[str, int]:
-    async with ledger.engine.connect() as conn:
-        rows = await conn.execute(
-            select(mail_recipients.c.status, func.count())
-            .where(mail_recipients.c.campaign_id == campaign_id)
-            .group_by(mail_recipients.c.status)
-        )
-        return {str(status): int(n) for status, n in rows}
+async def campaign_counts(ledger: Ledger, campaign_id: int) -> dict[RecipientStatus, int]:
+    """How many recipients of the campaign are in each state."""
+    return await store.recipient_counts(ledger, campaign_id)
 
 
-def result_of(campaign_id: int, counts: dict[str, int]) -> CampaignResult:
+def result_of(campaign_id: int, counts: dict[RecipientStatus, int]) -> CampaignResult:
     return CampaignResult(
-        campaigns=(campaign_id,), total=sum(counts.values()), sent=counts.get("sent", 0),
-        failed=counts.get("failed", 0), skipped=counts.get("skipped", 0),
+        campaigns=(campaign_id,), total=sum(counts.values()),
+        sent=counts.get(RecipientStatus.SENT, 0), failed=counts.get(RecipientStatus.FAILED, 0),
+        skipped=counts.get(RecipientStatus.SKIPPED, 0),
         left=sum(counts.get(s, 0) for s in OPEN_RECIPIENT),
     )  # fmt: skip
 
@@ -206,26 +202,15 @@ class CampaignSender:
     async def run(self, campaign_id: int) -> CampaignResult:
         """Send every open recipient of the campaign; safe to call again after any stop."""
         started = time.monotonic()
-        async with self.ledger.engine.connect() as conn:
-            row = (
-                (
-                    await conn.execute(
-                        select(mail_campaigns).where(mail_campaigns.c.id == campaign_id)
-                    )
-                )
-                .mappings()
-                .first()
-            )
-        if row is None:
-            raise KeyError(campaign_id)
+        campaign = await store.get_campaign(self.ledger, campaign_id)
         before = await campaign_counts(self.ledger, campaign_id)
         if not any(before.get(s) for s in OPEN_RECIPIENT):
             await self._finish(campaign_id, None)
             return result_of(campaign_id, before)
         template = MessageTemplate(
-            MailContent(row["subject"], row["text"], row["html"]),
-            sender=self.sender, list_id=row["list_id"], list_name=row["list_name"],
-            unsubscribe_base=self.settings.public_url, nonce=row["nonce"],
+            MailContent(campaign.subject, campaign.text, campaign.html),
+            sender=self.sender, list_id=campaign.list_id, list_name=campaign.list_name,
+            unsubscribe_base=self.settings.public_url, nonce=campaign.nonce,
             date=datetime.now(self.settings.tz), dkim=self.dkim,
         )  # fmt: skip
         key = await token_key(self.settings, self.ledger)
@@ -246,7 +231,7 @@ class CampaignSender:
         if self.progress is not None:
             self._report(base, journal, started, final=True)
         result = result_of(campaign_id, await campaign_counts(self.ledger, campaign_id))
-        result.resent = before.get("sending", 0)
+        result.resent = before.get(RecipientStatus.SENDING, 0)
         result.sent_now = journal.counts["sent"]
         result.elapsed = time.monotonic() - started
         if error is not None:
@@ -274,46 +259,12 @@ class CampaignSender:
     async def _acquire(self, campaign_id: int, me: str) -> None:
         """Take the campaign's lease: free, stale (no heartbeat for LEASE), or held by a
         process of this machine that no longer exists (a kill -9)."""
-        now = utcnow()
-        async with self.ledger.engine.begin() as conn:
-            row = (
-                await conn.execute(
-                    select(mail_campaigns.c.owner, mail_campaigns.c.heartbeat).where(
-                        mail_campaigns.c.id == campaign_id
-                    )
-                )
-            ).first()
-            assert row is not None
-            owner, beat = row.owner, row.heartbeat
-            if owner:
-                fresh = beat is not None and now - beat < LEASE
-                if fresh and _owner_alive(owner):
-                    raise CampaignBusy(f"la campaña {campaign_id} ya se está enviando ({owner})")
-            claim = update(mail_campaigns).where(mail_campaigns.c.id == campaign_id)
-            claim = claim.where(
-                mail_campaigns.c.owner.is_(None)
-                if owner is None
-                else mail_campaigns.c.owner == owner
-            )
-            done = await conn.execute(claim.values(owner=me, heartbeat=now, status="sending"))
-            if done.rowcount != 1:
-                raise CampaignBusy(f"la campaña {campaign_id} ya se está enviando")
+        holder = await store.take_lease(
+            self.ledger, campaign_id, me, stale_after=LEASE, alive=_owner_alive
+        )
+        if holder is not None:
+            raise CampaignBusy(f"la campaña {campaign_id} ya se está enviando ({holder})")
 
     async def _finish(self, campaign_id: int, owner: str | None) -> None:
         """Release the lease; the campaign is ``done`` when no recipient is open."""
-        async with self.ledger.engine.begin() as conn:
-            still_open = await conn.scalar(
-                select(func.count())
-                .select_from(mail_recipients)
-                .where(
-                    mail_recipients.c.campaign_id == campaign_id,
-                    mail_recipients.c.status.in_(OPEN_RECIPIENT),
-                )
-            )
-            values: dict[str, Any] = {"owner": None}
-            if not still_open:
-                values.update(status="done", finished_at=utcnow())
-            query = update(mail_campaigns).where(mail_campaigns.c.id == campaign_id)
-            if owner is not None:
-                query = query.where(mail_campaigns.c.owner == owner)
-            await conn.execute(query.values(**values))
+        await store.release_lease(self.ledger, campaign_id, owner)

@@ -23,10 +23,10 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import aiosmtplib
 from aiosmtplib import SMTPResponse
-from sqlalchemy import bindparam, select
 
 from dispatcher.ledger.journal import Journal
-from dispatcher.ledger.schema import OPEN_RECIPIENT, mail_recipients, subscribers
+from dispatcher.ledger.mail import open_recipients
+from dispatcher.ledger.types import SubscriberStatus
 from dispatcher.services.mailing.message import MessageTemplate
 from dispatcher.services.mailing.tokens import make_token
 
@@ -132,28 +132,19 @@ class _Run:
 
     async def feed(self) -> None:
         """Page through open recipients (bounded memory); skip those no longer active."""
-        r, s = mail_recipients, subscribers
-        query = (
-            select(r.c.id, r.c.subscriber_id, r.c.attempts, s.c.email, s.c.status)
-            .join(s, s.c.id == r.c.subscriber_id)
-            .where(r.c.campaign_id == self.campaign_id, r.c.status.in_(OPEN_RECIPIENT))
-            .where(r.c.id > bindparam("last"))
-            .order_by(r.c.id)
-            .limit(PAGE)
-        )
         last = 0
         while not self.stopping:
             if self.queue.qsize() >= PAGE:
                 self.room.clear()
                 await self.room.wait()
-            async with self.s.ledger.engine.connect() as conn:
-                rows = (await conn.execute(query, {"last": last})).all()
+            rows = await open_recipients(self.s.ledger, self.campaign_id, after=last, limit=PAGE)
             if not rows:
                 return
             last = rows[-1].id
             for row in rows:
-                if row.status != "active" or not row.email:
-                    self.journal.outcome(row.id, "skipped", f"suscripción {row.status}")
+                if row.subscriber_status != SubscriberStatus.ACTIVE or not row.email:
+                    reason = f"suscripción {row.subscriber_status.value}"
+                    self.journal.outcome(row.id, "skipped", reason)
                 else:
                     self.queue.put_nowait(
                         _Recipient(row.id, row.subscriber_id, row.email, row.attempts)

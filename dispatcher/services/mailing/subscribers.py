@@ -14,22 +14,21 @@ import csv
 import io
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import TextIO
 from zoneinfo import ZoneInfo
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import insert, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
 
-from dispatcher.ledger.schema import AUDIENCES, audience_mask, audience_names, subscribers, utcnow
+from dispatcher.items.audiences import AUDIENCES, audience_mask, audience_names
+from dispatcher.ledger import mail as store
 from dispatcher.ledger.store import Ledger
+from dispatcher.ledger.types import NotFound, SubscriberStatus
 from dispatcher.services.mailing.tokens import email_hash, hash_key
 
 COLUMNS = ("email", "name", "audiences", "consent_at", "consent_source")
 EXPORT_COLUMNS = (*COLUMNS, "status")
 CHUNK = 1000
-STATUS_ES = {"active": "activa", "unsubscribed": "dada de baja", "bounced": "rebotada"}
 
 
 class SubscriberError(ValueError):
@@ -132,7 +131,7 @@ def _read_rows(
         )
         return
     where = {name: header.index(name) for name in COLUMNS}
-    now = utcnow()
+    now = datetime.now(UTC)
     last = reader.line_num
     for record in reader:
         line, last = last + 1, reader.line_num
@@ -190,60 +189,30 @@ async def import_csv(
     extra = audience_mask(parse_audiences(audience)) if audience else 0
     key = await hash_key(ledger)
     for chunk in _chunks(_read_rows(stream, key, extra, tz, report)):
-        async with ledger.engine.begin() as conn:
-            await _upsert(conn, chunk, report)
+        await _upsert(ledger, chunk, report)
     return report
 
 
-async def _upsert(conn: AsyncConnection, chunk: dict[str, _Row], report: ImportReport) -> None:
-    now = utcnow()
-    found = {
-        row.email_hash: row
-        for row in (
-            await conn.execute(select(subscribers).where(subscribers.c.email_hash.in_(list(chunk))))
-        ).mappings()
-    }
-    new = []
-    for digest, row in chunk.items():
-        old = found.get(digest)
-        if old is None:
-            new.append(
-                {
-                    "email": row.email, "email_hash": digest, "name": row.name,
-                    "audiences": row.mask, "consent_at": row.consent_at,
-                    "consent_source": row.consent_source, "status": "active",
-                    "created_at": now, "updated_at": now,
-                }
-            )  # fmt: skip
-            continue
-        if old["status"] != "active":
-            report.skipped.append((row.line, row.email, _why_not(old["status"], old["left_at"])))
-            continue
-        values = {
-            "name": row.name or old["name"],
-            "audiences": old["audiences"] | row.mask,
-            "consent_at": row.consent_at,
-            "consent_source": row.consent_source,
-        }
-        if all(old[k] == v for k, v in values.items()):
-            report.unchanged += 1
-            continue
-        await conn.execute(
-            update(subscribers)
-            .where(subscribers.c.id == old["id"])
-            .values(**values, updated_at=now)
+async def _upsert(ledger: Ledger, chunk: dict[str, _Row], report: ImportReport) -> None:
+    rows = [
+        store.ImportRow(
+            row.line, row.email, digest, row.name, row.mask, row.consent_at, row.consent_source
         )
-        report.updated += 1
-    if new:
-        await conn.execute(insert(subscribers), new)
-        report.added += len(new)
+        for digest, row in chunk.items()
+    ]
+    done = await store.upsert_subscribers(ledger, rows)
+    report.added += done.added
+    report.updated += done.updated
+    report.unchanged += done.unchanged
+    for line, email, status, left_at in done.skipped:
+        report.skipped.append((line, email, _why_not(status, left_at)))
 
 
-def _why_not(status: str, left_at: datetime | None) -> str:
+def _why_not(status: SubscriberStatus, left_at: datetime | None) -> str:
     when = f" el {left_at.date().isoformat()}" if left_at else ""
-    if status == "erased":
+    if status == SubscriberStatus.ERASED:
         return f"sus datos se eliminaron a petición del titular{when}; no se vuelve a inscribir"
-    if status == "unsubscribed":
+    if status == SubscriberStatus.UNSUBSCRIBED:
         return f"se dio de baja{when}; no se vuelve a inscribir"
     return "su correo rebotó; revíselo antes de volver a inscribirlo"
 
@@ -253,33 +222,21 @@ async def export_csv(ledger: Ledger, out: TextIO, *, tz: ZoneInfo) -> int:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(EXPORT_COLUMNS)
     count, last = 0, 0
-    async with ledger.engine.connect() as conn:
-        while True:
-            rows = (
-                (
-                    await conn.execute(
-                        select(subscribers)
-                        .where(subscribers.c.id > last, subscribers.c.status != "erased")
-                        .order_by(subscribers.c.id)
-                        .limit(CHUNK)
-                    )
-                )
-                .mappings()
-                .all()
-            )
-            if not rows:
-                return count
-            for row in rows:
-                consent = row["consent_at"]
-                writer.writerow(
-                    [
-                        row["email"], row["name"] or "", ";".join(audience_names(row["audiences"])),
-                        consent.astimezone(tz).isoformat() if consent else "",
-                        row["consent_source"] or "", row["status"],
-                    ]
-                )  # fmt: skip
-            count += len(rows)
-            last = rows[-1]["id"]
+    while True:
+        rows = await store.subscriber_page(ledger, after=last, limit=CHUNK)
+        if not rows:
+            return count
+        for row in rows:
+            consent = row.consent_at
+            writer.writerow(
+                [
+                    row.email, row.name or "", ";".join(audience_names(row.audiences)),
+                    consent.astimezone(tz).isoformat() if consent else "",
+                    row.consent_source or "", row.status.value,
+                ]
+            )  # fmt: skip
+        count += len(rows)
+        last = rows[-1].id
 
 
 async def remove(ledger: Ledger, raw_email: str) -> str:
@@ -290,59 +247,29 @@ async def remove(ledger: Ledger, raw_email: str) -> str:
     """
     email = normalise_email(raw_email)
     digest = email_hash(await hash_key(ledger), email)
-    now = utcnow()
-    blank = {
-        "email": None, "name": None, "audiences": 0, "consent_at": None,
-        "consent_source": None, "status": "erased", "updated_at": now, "left_at": now,
-    }  # fmt: skip
-    async with ledger.engine.begin() as conn:
-        row = (
-            (await conn.execute(select(subscribers).where(subscribers.c.email_hash == digest)))
-            .mappings()
-            .first()
-        )
-        if row is None:
-            await conn.execute(
-                insert(subscribers).values(email_hash=digest, created_at=now, **blank)
-            )
-            return "unknown"
-        if row["status"] == "erased":
-            return "already"
-        await conn.execute(update(subscribers).where(subscribers.c.id == row["id"]).values(**blank))
-        return "erased"
+    return await store.erase_subscriber(ledger, digest)
 
 
 async def unsubscribe(ledger: Ledger, subscriber_id: int) -> str | None:
     """One-click unsubscribe: ``done``, ``already`` (not active before) or ``None`` (no
     such subscriber)."""
-    now = utcnow()
-    async with ledger.engine.begin() as conn:
-        result = await conn.execute(
-            update(subscribers)
-            .where(subscribers.c.id == subscriber_id, subscribers.c.status == "active")
-            .values(status="unsubscribed", left_at=now, updated_at=now)
-        )
-        if result.rowcount:
-            return "done"
-        found = await conn.scalar(select(subscribers.c.id).where(subscribers.c.id == subscriber_id))
-        return None if found is None else "already"
+    try:
+        return await store.unsubscribe(ledger, subscriber_id)
+    except NotFound:
+        return None
 
 
 async def describe(ledger: Ledger, subscriber_id: int) -> tuple[str, str] | None:
     """(``p***@dominio.co``, status) for the confirmation page; ``None`` if unknown or
     erased."""
-    async with ledger.engine.connect() as conn:
-        row = (
-            await conn.execute(
-                select(subscribers.c.email, subscribers.c.status).where(
-                    subscribers.c.id == subscriber_id
-                )
-            )
-        ).first()
-    if row is None or not row.email:
+    try:
+        email, status = await store.subscriber_contact(ledger, subscriber_id)
+    except NotFound:
         return None
-    local, _, domain = str(row.email).partition("@")
-    return f"{local[:1]}***@{domain}", str(row.status)
+    if not email:
+        return None
+    local, _, domain = email.partition("@")
+    return f"{local[:1]}***@{domain}", status.value
 
 
 def csv_text(rows: Iterable[Iterable[str]]) -> str:

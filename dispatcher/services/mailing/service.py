@@ -1,0 +1,165 @@
+"""The campaign service: what the ``mailing`` channel hands a rendered post to.
+
+It implements :class:`channels.base.MailService` on the process's :class:`App` — its
+ledger, plan, settings and clock — so the channel never opens a ledger or loads the plan of
+its own.
+
+``publish(post)``, by the plan's mailing rule for the post's kind:
+
+- mode ``immediate``: the item revision's campaign (one ledger row per recipient) is
+  created once and sent, resuming where any earlier attempt stopped; the receipt is
+  ``campaign:<id>``;
+- the early call (``Post.meta["early"]``, plan ``kinds.<kind>.early``): always sent at
+  once, to the early rule's audiences (``Post.meta["audiences"]`` when given), as a
+  campaign of its own (key suffix ``:convocatoria``);
+- mode ``digest``: the item joins the day's bulletin (``digest:<YYYY-MM-DD>``); nothing
+  leaves now, so the receipt says ``detail["waiting_bulletin"] = True`` and the delivery is
+  recorded ``waiting_bulletin`` until the bulletin leaves (see ``bulletin.py``). An item
+  whose bulletin already left (a correction after it) gets that campaign's receipt.
+
+Errors: refused credentials → ``AuthError``; a refused sender → ``PermanentError``;
+unreachable server or a campaign still open → ``TransientError`` (the retry resumes it);
+a kind the plan does not mail, or bad audiences → ``Rejected``.
+"""
+
+from __future__ import annotations
+
+import json
+import ssl
+from typing import TYPE_CHECKING
+
+import aiosmtplib
+
+from channels.base import (
+    AuthError,
+    CheckResult,
+    PermanentError,
+    Post,
+    Receipt,
+    Rejected,
+    TransientError,
+)
+from dispatcher.items.audiences import audience_mask
+from dispatcher.ledger.types import NotFound
+from dispatcher.services.mailing.bulletin import item_campaign, join_digest, list_for
+from dispatcher.services.mailing.campaign import CampaignBusy, CampaignSender, smtp_client
+from dispatcher.services.mailing.message import MailContent
+
+if TYPE_CHECKING:
+    from dispatcher.services.context import App
+
+BUSY_RETRY = 60.0
+WAITING = "waiting_bulletin"
+"""``Receipt.detail`` key: true when the post only joined a bulletin that has not left."""
+
+
+class CampaignService:
+    """Mass e-mail for the ``mailing`` channel, on the App's ledger and plan.
+
+    ``tls_context`` overrides the system trust store (tests, private CAs); ``retry_delay``
+    is the sender's first backoff for a recipient or a connection."""
+
+    def __init__(
+        self, app: App, *, tls_context: ssl.SSLContext | None = None, retry_delay: float = 1.0
+    ) -> None:
+        self.app = app
+        self._tls_context = tls_context
+        self._retry_delay = retry_delay
+        self._sender: CampaignSender | None = None
+
+    def sender(self) -> CampaignSender:
+        """The campaign sender, built on first use (a missing sender address is permanent)."""
+        if self._sender is None:
+            try:
+                self._sender = CampaignSender(
+                    self.app.ledger, self.app.settings, tls_context=self._tls_context,
+                    retry_delay=self._retry_delay,
+                )  # fmt: skip
+            except ValueError as exc:
+                raise PermanentError(str(exc)) from exc
+        return self._sender
+
+    async def _item_audiences(self, post: Post) -> list[str] | None:
+        if "audiences" in post.meta:
+            given = post.meta["audiences"]
+            return None if given is None else list(given)
+        row = await self.app.ledger.get_item(post.item_id)
+        if row is None:
+            return None
+        audiences = json.loads(row["front_matter"]).get("audiences")
+        return None if audiences is None else list(audiences)
+
+    async def publish(self, post: Post) -> Receipt:
+        """Send (or record for the bulletin) one rendered mailing post; see the module."""
+        plan = self.app.plan
+        kind = plan.kinds.get(post.kind)
+        rule = kind.mailing if kind else None
+        if kind is None or rule is None:
+            raise Rejected(f"el plan no envía «{post.kind}» por correo")
+        sender = self.sender()
+        early = bool(post.meta.get("early"))
+        if early:  # the call sent ahead of an event (plan: kinds.<kind>.early)
+            if kind.early is None or "mailing" not in kind.early.channels:
+                raise Rejected(f"el plan no prevé convocatoria por correo para «{post.kind}»")
+            names = list(post.meta.get("audiences") or kind.early.audiences)
+        else:
+            try:
+                names = plan.audiences_for(post.kind, await self._item_audiences(post))
+            except ValueError as exc:
+                raise Rejected(str(exc)) from exc
+        audiences = audience_mask(names)
+        if rule.mode == "digest" and not early:
+            today = self.app.clock().astimezone(plan.tz).date()
+            joined = await join_digest(
+                self.app.ledger, post.item_id, post.revision, audiences, today
+            )
+            day = joined.day.isoformat()
+            if joined.sent_by is not None:  # its bulletin already left: nothing to wait for
+                return Receipt(f"campaign:{joined.sent_by}", post.url, {"day": day})
+            return Receipt(f"digest:{day}", post.url, {"day": day, WAITING: True})
+        html = post.parts.get("html")
+        if not html:
+            raise Rejected("falta la versión HTML del correo (plantilla mailing/*.html.j2)")
+        content = MailContent(post.parts.get("subject") or post.title, post.text, html)
+        label = str(post.meta.get("kind_label") or kind.label)
+        campaign_id = await item_campaign(
+            self.app.ledger, item_id=post.item_id, revision=post.revision, content=content,
+            audiences=audiences, list_id=list_for(post.kind, label, sender.sender.domain),
+            key_suffix=":convocatoria" if early else "",
+        )  # fmt: skip
+        try:
+            result = await sender.run(campaign_id)
+        except CampaignBusy as exc:
+            raise TransientError(str(exc), retry_after=BUSY_RETRY) from exc
+        except NotFound as exc:  # cannot happen: the campaign was just found or made
+            raise TransientError(str(exc)) from exc
+        if result.auth:
+            raise AuthError(result.error or "credenciales SMTP rechazadas")
+        if result.fatal:
+            raise PermanentError(result.error or "el servidor SMTP rechazó el envío")
+        if not result.complete:
+            reason = result.error or f"quedan {result.left} destinatario(s) por enviar"
+            raise TransientError(f"campaña {campaign_id}: {reason}")
+        detail = {"sent": result.sent, "failed": result.failed, "skipped": result.skipped}
+        return Receipt(f"campaign:{campaign_id}", post.url, detail)
+
+    async def check(self) -> CheckResult:
+        """Connect, greet, log in when configured, and leave: nothing is sent."""
+        smtp = self.app.settings.smtp
+        if not (smtp.host and smtp.from_):
+            return CheckResult(False, "faltan PREGONERO_SMTP__HOST y PREGONERO_SMTP__FROM")
+        client = smtp_client(smtp, tls_context=self._tls_context, timeout=15)
+        where = f"{smtp.host}:{smtp.port}"
+        try:
+            await client.connect()
+            await client.noop()
+            await client.quit()
+        except aiosmtplib.SMTPAuthenticationError as exc:
+            return CheckResult(False, f"{where} rechazó el usuario o la contraseña ({exc.code})")
+        except (aiosmtplib.SMTPException, OSError) as exc:
+            return CheckResult(False, f"no se pudo hablar con {where}: {exc}")
+        finally:
+            client.close()
+        extras = {"none": "sin cifrado", "starttls": "STARTTLS", "tls": "TLS"}[smtp.security]
+        login = ", con usuario" if smtp.username else ""
+        return CheckResult(True, f"servidor SMTP {where} responde ({extras}{login})")
