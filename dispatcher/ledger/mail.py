@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import and_, bindparam, func, insert, literal, or_, select, text, update
+from sqlalchemy import Exists, and_, bindparam, func, insert, literal, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -440,6 +440,22 @@ async def _carried_by(conn: AsyncConnection, day: date, item_id: str) -> int | N
     return int(rows[0][0])
 
 
+def _mailing_cancelled() -> Exists:
+    """The item's mailing was cancelled by an editor (``cancel`` stops a digest mailing
+    that waits for its bulletin, even when other channels already carried the item)."""
+    d = deliveries.alias("cancelled_mailing")
+    return (
+        select(d.c.id)
+        .where(
+            d.c.item_id == items.c.id,
+            d.c.channel == MAILING,
+            d.c.action != "early",
+            d.c.status == DeliveryStatus.CANCELLED.value,
+        )
+        .exists()
+    )
+
+
 async def digest_entries(ledger: Ledger, day: date) -> list[DigestEntry]:
     """Items recorded for ``day`` or before that no bulletin has taken, in order (cancelled
     items left out), with their rows."""
@@ -450,7 +466,7 @@ async def digest_entries(ledger: Ledger, day: date) -> list[DigestEntry]:
                     select(items, mail_digest.c.audiences.label("digest_audiences"))
                     .join(mail_digest, items.c.id == mail_digest.c.item_id)
                     .where(mail_digest.c.day <= day, mail_digest.c.bulletin_day.is_(None))
-                    .where(items.c.status != ItemStatus.CANCELLED.value)
+                    .where(items.c.status != ItemStatus.CANCELLED.value, ~_mailing_cancelled())
                     .order_by(mail_digest.c.day, mail_digest.c.id)
                 )
             )
@@ -483,6 +499,7 @@ async def outbox_digest_items(
                 .where(
                     items.c.kind.in_(list(kinds)),
                     items.c.status != ItemStatus.CANCELLED.value,
+                    ~_mailing_cancelled(),
                     ~select(mail_digest.c.id).where(mail_digest.c.item_id == items.c.id).exists(),
                     select(d.c.id)
                     .where(

@@ -786,9 +786,11 @@ class Ledger:
                 )
             ).all()
             published = tuple(sorted(str(channel) for (channel,) in carried))
+            # a digest mailing waiting for its bulletin has not gone out either
+            stoppable = (*SENDABLE, DeliveryStatus.WAITING_BULLETIN)
             result = await conn.execute(
                 update(deliveries)
-                .where(deliveries.c.item_id == item_id, deliveries.c.status.in_(SENDABLE))
+                .where(deliveries.c.item_id == item_id, deliveries.c.status.in_(stoppable))
                 .values(
                     status=DeliveryStatus.CANCELLED,
                     updated_at=now,
