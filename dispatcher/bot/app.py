@@ -55,21 +55,18 @@ class BotOptions:
 
 
 def options_from_settings(settings: Settings) -> BotOptions:
-    """Options from settings. The webhook and summary settings are read only if present
-    (``PREGONERO_TELEGRAM__WEBHOOK_URL`` etc. are proposed, not yet in ``settings.py``)."""
+    """Options from ``PREGONERO_TELEGRAM__WEBHOOK_*`` and ``__SUMMARY_AT``."""
     tg = settings.telegram
-    url = getattr(tg, "webhook_url", None)
     webhook = None
-    if url:
-        secret = getattr(tg, "webhook_secret", None)
+    if tg.webhook_url:
+        secret = tg.webhook_secret
         webhook = Webhook(
-            url=url,
-            listen=getattr(tg, "webhook_listen", "127.0.0.1"),
-            port=int(getattr(tg, "webhook_port", 8443)),
+            url=tg.webhook_url,
+            listen=tg.webhook_listen,
+            port=tg.webhook_port,
             **({"secret": secret.get_secret_value()} if secret else {}),
         )
-    summary_at = getattr(tg, "summary_at", time(18, 0))
-    return BotOptions(summary_at=summary_at, webhook=webhook)
+    return BotOptions(summary_at=tg.summary_at, webhook=webhook)
 
 
 class BotHandle:
