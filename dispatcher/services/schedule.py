@@ -3,9 +3,10 @@ programmes' announcements — run exactly once however many schedulers run.
 
 Every scheduler (``pregonero run``'s scheduler task, ``run --once``, each ``pregonero
 worker``'s cron job) computes the same slots from the plan and the clock and races for
-each one by inserting its row in ``slots`` (unique on ``name, scheduled_for``): the INSERT
-that wins runs it. A run holds a lease; one whose process died (lease expired) or that
-asked to be retried is taken over by the next scheduler while the slot's window is open.
+each one through the ledger's slot claims (:mod:`dispatcher.ledger.slots`: the INSERT of
+the slot's row that wins runs it). A run holds a lease (:mod:`dispatcher.ledger.leases`),
+renewed while its action runs; one whose process died (lease expired) or that asked to be
+retried is taken over by the next scheduler while the slot's window is open.
 
 Windows, all in the plan's timezone (``PREGONERO_TIMEZONE``):
 
