@@ -14,20 +14,21 @@ from datetime import datetime, timedelta
 
 from dispatcher.ledger import queries, reports
 from dispatcher.ledger.queries import DeliveryView, ItemView
-from dispatcher.ledger.types import ItemStatus
+from dispatcher.ledger.types import DeliveryStatus, ItemStatus
 from dispatcher.services.approvals import needed_approvals
 from dispatcher.services.context import App
 from dispatcher.services.status import STATE_ES
 
 LIST_LIMIT = 25
-STATE_ICON = {
-    "pending": "⏳",
-    "sending": "📤",
-    "sent": "✅",
-    "failed": "❌",
-    "retry_wait": "🔁",
-    "unknown": "⚠️",
-    "cancelled": "🚫",
+STATE_ICON: dict[DeliveryStatus, str] = {
+    DeliveryStatus.PENDING: "⏳",
+    DeliveryStatus.SENDING: "📤",
+    DeliveryStatus.SENT: "✅",
+    DeliveryStatus.FAILED: "❌",
+    DeliveryStatus.RETRY_WAIT: "🔁",
+    DeliveryStatus.UNKNOWN: "⚠️",
+    DeliveryStatus.CANCELLED: "🚫",
+    DeliveryStatus.WAITING_BULLETIN: "📨",
 }
 
 
