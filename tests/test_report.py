@@ -3,6 +3,7 @@ against what went out, the gaps, and the HTML calendar page."""
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, time
 from pathlib import Path
 
@@ -155,12 +156,59 @@ async def test_the_current_month_counts_only_what_has_ended(tmp_path: Path) -> N
         await app.aclose()
 
 
+async def test_an_item_counts_on_its_date_not_on_the_day_it_went_out(tmp_path: Path) -> None:
+    app = await make_app(make_settings(tmp_path), Clock(bogota(2026, 12, 6, 9, 0)))
+    try:
+        # dated in November, taken in and sent in December (an editor's late file)
+        item = content_item(app, piece("boletin", 1, date(2026, 11, 3)), "tarde.md")
+        await app.ledger.add_item(item, ["website"], status="ready")
+        async with app.ledger.engine.begin() as conn:
+            await conn.execute(
+                update(deliveries)
+                .where(deliveries.c.item_id == item.id)
+                .values(status="sent", sent_at=bogota(2026, 12, 5, 10, 0), attempts=1)
+            )
+        # dated in November but never sent: not a publication
+        waiting = content_item(app, piece("boletin", 2, date(2026, 11, 4)), "espera.md")
+        await app.ledger.add_item(waiting, ["website"], status="ready")
+
+        november = await compliance(app, NOVEMBER)
+        daily = next(a for a in november.activities if a.key == "boletin")
+        assert (daily.covered, daily.pieces) == (1, 1)
+        assert [p.item_id for p in november.by_day[date(2026, 11, 3)]] == [item.id]
+        assert date(2026, 11, 4) not in november.by_day
+        assert not any(g.start == date(2026, 11, 3) for g in daily.gaps)
+
+        december = await compliance(app, date(2026, 12, 1))
+        assert next(a for a in december.activities if a.key == "boletin").pieces == 0
+        assert december.by_day == {}
+    finally:
+        await app.aclose()
+
+
+def _row(stdout: str, label: str) -> list[str]:
+    """The cells of the report table's row for ``label`` (columns are 2+ spaces apart)."""
+    line = next(line for line in stdout.splitlines() if f"  {label}  " in f"  {line}")
+    return [cell.strip() for cell in re.split(r"\s{2,}", line.strip())]
+
+
 def test_plan_report_command(workspace: Workspace) -> None:
     workspace.drop_examples()
     workspace.cli("run", "--once", check=True)
     result = workspace.cli("plan", "report", "--month", "2026-11", check=True)
     assert "Cumplimiento del plan de comunicaciones — Noviembre de 2026" in result.stdout
     assert "Boletín de prensa" in result.stdout and "diaria" in result.stdout
+    # the four shipped bulletins of November (3, 4, 9 and 16 Nov) count in November,
+    # whatever day this test took them in
+    bulletins = _row(result.stdout, "Boletín de prensa")
+    assert bulletins[1:3] == ["Boletín de prensa", "diaria"]
+    assert bulletins[3].startswith("4 de ") and bulletins[5] == "4", bulletins
+    assert "3 nov" not in bulletins[6] and "16 nov" not in bulletins[6]
+    # nor in the month they were processed and sent
+    this_month = datetime.now(BOGOTA).strftime("%Y-%m")
+    if this_month != "2026-11":
+        now = workspace.cli("plan", "report", "--month", this_month, check=True)
+        assert _row(now.stdout, "Boletín de prensa")[5] == "0"
     path = workspace.content / "reports" / "plan-2026-11.html"
     assert str(path) in result.stdout and path.exists()
     bad = workspace.cli("plan", "report", "--month", "noviembre")

@@ -5,9 +5,25 @@ claim itself, and concurrent claiming from separate connections (separate proces
 from __future__ import annotations
 
 import asyncio
+import socket
+import subprocess
+import sys
 from datetime import timedelta
 
-from dispatcher.ledger.schema import utcnow
+from sqlalchemy import select
+
+from dispatcher.ledger.leases import (
+    CAMPAIGN_LEASE,
+    RUN_ROLE,
+    WORKER_ROLE,
+    abandoned,
+    expired,
+    heartbeat_deadline,
+    is_expired,
+    owner_alive,
+    owner_id,
+)
+from dispatcher.ledger.schema import deliveries, utcnow
 from dispatcher.ledger.store import Ledger
 from tests.test_ledger import CHANNELS, NOW, item, open_ledger
 
@@ -123,3 +139,76 @@ async def test_separate_connections_never_claim_the_same_delivery(ledger_url: st
     finally:
         await first.close()
         await second.close()
+
+
+async def test_one_expiry_rule_in_sql_and_in_python(ledger_url: str) -> None:
+    ledger = await open_ledger(ledger_url)
+    try:
+        await ledger.add_item(item("a"), CHANNELS, status="ready")
+        rows = {r["channel"]: r for r in await ledger.deliveries_for(["a"])}
+        now = utcnow()
+        leases = {
+            "website": None,  # claimed without a lease
+            "facebook": now - timedelta(seconds=1),
+            "x": now + timedelta(minutes=5),
+            "telegram": now + timedelta(minutes=5),
+        }
+        owners = {"website": None, "facebook": "h/worker/2", "x": "h/worker/1", "telegram": "h/run"}
+        for channel, lease in leases.items():
+            claim = await ledger.claim(
+                rows[channel]["id"], idempotent=True, mode="live", owner=owners[channel],
+                lease_until=lease,
+            )  # fmt: skip
+            assert claim is not None
+        async with ledger.engine.connect() as conn:
+            in_sql = set(
+                (
+                    await conn.execute(
+                        select(deliveries.c.channel).where(expired(deliveries.c.lease_until, now))
+                    )
+                ).scalars()
+            )
+            taken_back = set(
+                (
+                    await conn.execute(
+                        select(deliveries.c.channel).where(
+                            abandoned(
+                                deliveries.c.claimed_by, deliveries.c.lease_until, now, "h/run"
+                            )
+                        )
+                    )
+                ).scalars()
+            )
+        stored = {r["channel"]: r["lease_until"] for r in await ledger.deliveries_for(["a"])}
+        in_python = {c for c, lease in stored.items() if is_expired(lease, now)}
+        assert in_sql == in_python == {"website", "facebook"}
+        assert taken_back == {"website", "facebook", "telegram"}  # and the caller's own
+    finally:
+        await ledger.close()
+
+
+def test_owner_ids_and_which_owners_are_gone() -> None:
+    host = socket.gethostname()
+    assert owner_id(RUN_ROLE, per_process=False) == f"{host}/run"
+    worker = owner_id(WORKER_ROLE, per_process=True)
+    assert worker.startswith(f"{host}/worker/") and worker.rsplit("/", 1)[1].isdigit()
+    one, two = (owner_id("mailing", per_process=True, unique=True) for _ in range(2))
+    assert one != two and one.rsplit("/", 1)[0] == two.rsplit("/", 1)[0]
+    assert owner_alive(worker) and owner_alive(one) and owner_alive(f"{host}/run")
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()  # reaped: its pid names no process now
+    assert not owner_alive(f"{host}/worker/{child.pid}")
+    assert not owner_alive(f"{host}/mailing/{child.pid}/ab12cd34")
+    assert not owner_alive(f"{host}:{child.pid}:ab12cd34")  # the campaigns' older form
+    assert owner_alive(f"otra-maquina/worker/{child.pid}")  # only its lease can tell
+
+
+def test_a_heartbeat_is_a_lease_from_the_last_beat() -> None:
+    now = utcnow()
+    fresh = now - timedelta(seconds=CAMPAIGN_LEASE - 5)
+    stale = now - timedelta(seconds=CAMPAIGN_LEASE + 5)
+    assert not is_expired(heartbeat_deadline(fresh), now)
+    assert is_expired(heartbeat_deadline(stale), now)
+    assert is_expired(heartbeat_deadline(None), now)
+    assert is_expired(now - timedelta(microseconds=1), now)
+    assert not is_expired(now + timedelta(seconds=1), now)

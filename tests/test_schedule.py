@@ -10,9 +10,13 @@ import json
 from datetime import date, timedelta
 from pathlib import Path
 
-from sqlalchemy import select, update
+import pytest
+from sqlalchemy import update
 
+from dispatcher.ledger import slots as slot_claims
 from dispatcher.ledger.schema import slots, utcnow
+from dispatcher.ledger.slots import SlotRecord
+from dispatcher.ledger.types import NotFound, SlotStatus
 from dispatcher.services.schedule import Slot, run_due
 from tests.test_scale_support import (
     Clock,
@@ -36,9 +40,8 @@ def counting() -> tuple[list[str], dict[str, object]]:
     return calls, {"bulletin": action, "announcement": action}
 
 
-async def slot_rows(app: object) -> list[dict[str, object]]:
-    async with app.ledger.engine.connect() as conn:  # type: ignore[attr-defined]
-        return [dict(r) for r in (await conn.execute(select(slots))).mappings()]
+async def slot_rows(app: object) -> list[SlotRecord]:
+    return await slot_claims.slot_records(app.ledger)  # type: ignore[attr-defined]
 
 
 async def test_a_slot_runs_once_with_two_schedulers(ledger_url: str, tmp_path: Path) -> None:
@@ -59,9 +62,8 @@ async def test_a_slot_runs_once_with_two_schedulers(ledger_url: str, tmp_path: P
         clock.advance(minutes=30)
         assert await run_due(second, owner="b", actions=actions) == []
         rows = await slot_rows(first)
-        assert [(r["name"], r["status"], r["runs"]) for r in rows] == [
-            ("boletin-diario", "done", 1)
-        ]
+        assert [(r.name, r.status, r.runs) for r in rows] == [("boletin-diario", "done", 1)]
+        assert rows[0].status is SlotStatus.DONE and rows[0].lease_until is None
     finally:
         await first.aclose()
         await second.aclose()
@@ -113,7 +115,49 @@ async def test_a_failed_or_abandoned_run_is_taken_over(ledger_url: str, tmp_path
         runs = await run_due(app, owner="b", actions={"bulletin": flaky})
         assert [r.status for r in runs] == ["done"]
         rows = await slot_rows(app)
-        assert [(r["status"], r["runs"], r["owner"]) for r in rows] == [("done", 2, "b")]
+        assert [(r.status, r.runs, r.owner) for r in rows] == [("done", 2, "b")]
+    finally:
+        await app.aclose()
+
+
+async def test_slot_claims_in_the_ledger(ledger_url: str, tmp_path: Path) -> None:
+    """The ledger side of a slot: one winner, renewal only by the holder, a retry that
+    keeps the slot until its time, a finished slot never taken again."""
+    app = await make_app(make_settings(tmp_path, ledger_url), Clock(bogota(2026, 11, 26, 17, 0)))
+    ledger, when = app.ledger, bogota(2026, 11, 26, 17, 0)
+    try:
+        with pytest.raises(NotFound):
+            await slot_claims.slot_record(ledger, "boletin-diario", when)
+        assert await slot_claims.take(ledger, "boletin-diario", when, "a")
+        assert not await slot_claims.take(ledger, "boletin-diario", when, "b")
+        taken = await slot_claims.slot_record(ledger, "boletin-diario", when)
+        assert (taken.status, taken.owner, taken.runs) == (SlotStatus.RUNNING, "a", 1)
+        assert taken.lease_until is not None and taken.lease_until > utcnow()
+        assert not await slot_claims.renew(ledger, "boletin-diario", when, "b")
+        assert await slot_claims.renew(ledger, "boletin-diario", when, "a", lease=600)
+        renewed = await slot_claims.slot_record(ledger, "boletin-diario", when)
+        assert renewed.lease_until is not None and renewed.lease_until > taken.lease_until
+        with pytest.raises(ValueError):
+            await slot_claims.finish(ledger, "boletin-diario", when, "a", SlotStatus.RETRY, "x")
+        retry_at = utcnow() + timedelta(minutes=5)
+        await slot_claims.finish(
+            ledger, "boletin-diario", when, "a", SlotStatus.RETRY, "SMTP caído", retry_at=retry_at
+        )
+        assert not await slot_claims.take(ledger, "boletin-diario", when, "b")  # not yet
+        async with ledger.engine.begin() as conn:  # the retry delay passes
+            await conn.execute(update(slots).values(lease_until=utcnow() - timedelta(seconds=1)))
+        assert await slot_claims.take(ledger, "boletin-diario", when, "b")
+        # a late finish by the first holder does not overwrite the new run
+        await slot_claims.finish(ledger, "boletin-diario", when, "a", SlotStatus.FAILED, "tarde")
+        await slot_claims.finish(ledger, "boletin-diario", when, "b", SlotStatus.DONE, "x" * 3000)
+        done = await slot_claims.slot_record(ledger, "boletin-diario", when)
+        assert (done.status, done.owner, done.runs) == (SlotStatus.DONE, "b", 2)
+        assert done.lease_until is None and done.finished_at is not None
+        assert done.detail == "x" * slot_claims.DETAIL_LIMIT
+        assert not await slot_claims.take(ledger, "boletin-diario", when, "c")
+        first = await slot_claims.scheduler_since(ledger, bogota(2026, 11, 1, 8, 0))
+        assert first == bogota(2026, 11, 1, 8, 0)
+        assert await slot_claims.scheduler_since(ledger, bogota(2026, 12, 1, 8, 0)) == first
     finally:
         await app.aclose()
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import time, timedelta
 from typing import TYPE_CHECKING, Any
@@ -28,6 +28,7 @@ from dispatcher.bot.handlers import MENU, PTBApp, build_application
 from dispatcher.bot.notify import EditorNotifier, summary_loop
 from dispatcher.bot.state import BotState
 from dispatcher.bot.webhook import ALLOWED_UPDATES, Webhook, WebhookServer
+from dispatcher.services.delivery.backoff import backoff
 
 if TYPE_CHECKING:
     from dispatcher.services.context import App
@@ -35,6 +36,9 @@ if TYPE_CHECKING:
     from settings import Settings
 
 log = logging.getLogger("pregonero.bot")
+
+RETRY_START_MAX = 300.0
+"""The longest wait between two attempts to reach Telegram at start."""
 
 
 @dataclass(frozen=True)
@@ -46,25 +50,23 @@ class BotOptions:
     poll_timeout: float = 10.0
     shutdown_grace: float = 3.0
     retry_start: float = 5.0
-    """First wait before trying again when Telegram cannot be reached at start."""
+    """First wait before trying again when Telegram cannot be reached at start (then
+    doubled, with jitter, up to ``RETRY_START_MAX``)."""
 
 
 def options_from_settings(settings: Settings) -> BotOptions:
-    """Options from settings. The webhook and summary settings are read only if present
-    (``PREGONERO_TELEGRAM__WEBHOOK_URL`` etc. are proposed, not yet in ``settings.py``)."""
+    """Options from ``PREGONERO_TELEGRAM__WEBHOOK_*`` and ``__SUMMARY_AT``."""
     tg = settings.telegram
-    url = getattr(tg, "webhook_url", None)
     webhook = None
-    if url:
-        secret = getattr(tg, "webhook_secret", None)
+    if tg.webhook_url:
+        secret = tg.webhook_secret
         webhook = Webhook(
-            url=url,
-            listen=getattr(tg, "webhook_listen", "127.0.0.1"),
-            port=int(getattr(tg, "webhook_port", 8443)),
+            url=tg.webhook_url,
+            listen=tg.webhook_listen,
+            port=tg.webhook_port,
             **({"secret": secret.get_secret_value()} if secret else {}),
         )
-    summary_at = getattr(tg, "summary_at", time(18, 0))
-    return BotOptions(summary_at=summary_at, webhook=webhook)
+    return BotOptions(summary_at=tg.summary_at, webhook=webhook)
 
 
 class BotHandle:
@@ -134,15 +136,16 @@ class BotHandle:
         return True
 
     async def _keep_trying(self, stop: asyncio.Event) -> None:
-        delay = self.options.retry_start
+        attempt = 1
         while not stop.is_set() and not self._stopped:
+            delay = backoff(attempt, base=self.options.retry_start, cap=RETRY_START_MAX)
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(delay):
                     await stop.wait()
                     return
             if await self._try_start():
                 return
-            delay = min(delay * 2, 300.0)
+            attempt += 1
 
     async def _undo_start(self) -> None:
         with contextlib.suppress(Exception):
@@ -205,11 +208,8 @@ async def start_bot(
     inbox would race for the same file); ``poke`` wakes the runner after an approval.
     ``stop`` ends the background retries; the caller awaits :meth:`BotHandle.stop`.
     """
-    import dispatcher.ledger.schema
-    import dispatcher.services.mailing  # noqa: F401  (both register their tables)
     from dispatcher.services.ingest import Tally, make_intake
 
-    await app.ledger.init()  # creates the approvals (and mailing) tables if missing
     options = options or options_from_settings(app.settings)
     state = BotState(app=app, intake=intake or make_intake(app), tally=Tally())
     if poke is not None:
@@ -222,20 +222,3 @@ async def start_bot(
     if not await handle._try_start():
         handle._spawn(handle._keep_trying(stop), "bot-arranque")
     return handle
-
-
-@contextlib.asynccontextmanager
-async def run_bot(
-    app: App,
-    stop: asyncio.Event,
-    *,
-    intake: Intake | None = None,
-    poke: Callable[[], None] | None = None,
-    options: BotOptions | None = None,
-) -> AsyncIterator[BotHandle]:
-    """``async with run_bot(app, stop, …) as bot:`` — :func:`start_bot`, then stop on exit."""
-    handle = await start_bot(app, stop, intake=intake, poke=poke, options=options)
-    try:
-        yield handle
-    finally:
-        await handle.stop()

@@ -7,10 +7,7 @@ long to type on a phone); an ambiguous piece lists the candidates.
 from __future__ import annotations
 
 import logging
-from datetime import date
 
-from sqlalchemy import func, select
-from sqlalchemy.engine import RowMapping
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update, User
 from telegram.ext import ContextTypes
 
@@ -19,7 +16,9 @@ from dispatcher.bot.gate import say
 from dispatcher.bot.preview import send_preview
 from dispatcher.bot.reports import find_item, local, not_found, queue_report
 from dispatcher.bot.state import BotState
-from dispatcher.ledger.types import NotFound
+from dispatcher.ledger import queries, reports
+from dispatcher.ledger.queries import ItemView
+from dispatcher.ledger.types import ItemStatus, NotFound
 from dispatcher.services import approvals, lifecycle
 from dispatcher.services.status import item_report, overview
 
@@ -62,15 +61,15 @@ class Commands:
     def __init__(self, state: BotState) -> None:
         self.state = state
 
-    async def _item(self, message: Message, args: list[str], command: str) -> RowMapping | None:
+    async def _item(self, message: Message, args: list[str], command: str) -> ItemView | None:
         """The item named by the first argument, or ``None`` after telling the editor why."""
         if not args:
             await message.reply_text(f"Uso: {USAGE[command]}")
             return None
         lookup = await find_item(self.state.app, args[0])
-        if lookup.row is None:
+        if lookup.item is None:
             await message.reply_text(not_found(args[0], lookup))
-        return lookup.row
+        return lookup.item
 
     async def ayuda(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if update.effective_message:
@@ -87,13 +86,11 @@ class Commands:
         if not context.args:
             await say(context.bot, message.chat_id, await overview(app))
             return
-        row = await self._item(message, context.args, "estado")
-        if row is None:
+        item = await self._item(message, context.args, "estado")
+        if item is None:
             return
-        text = await item_report(app, row["id"]) or ""
-        extra = [
-            line for line in await approvals.approval_lines(app, row["id"]) if line not in text
-        ]
+        text = await item_report(app, item.id) or ""
+        extra = [line for line in await approvals.approval_lines(app, item.id) if line not in text]
         await say(context.bot, message.chat_id, "\n".join([text, *extra]))
 
     async def vista(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -101,20 +98,20 @@ class Commands:
         if message is None:
             return
         args = context.args or []
-        row = await self._item(message, args, "vista")
-        if row is None:
+        item = await self._item(message, args, "vista")
+        if item is None:
             return
         channel = args[1].lower() if len(args) > 1 else None
-        await send_preview(self.state, message, row, channel)
+        await send_preview(self.state, message, item, channel)
 
     async def publicar(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
         if message is None:
             return
-        row = await self._item(message, context.args or [], "publicar")
-        if row is None:
+        item = await self._item(message, context.args or [], "publicar")
+        if item is None:
             return
-        await self.decide(context.bot, message.chat_id, row["id"], update.effective_user)
+        await self.decide(context.bot, message.chat_id, item.id, update.effective_user)
 
     async def decide(self, bot: Bot, chat_id: int, item_id: str, user: User | None) -> str:
         """``/publicar`` and the approve button; returns the outcome."""
@@ -147,10 +144,10 @@ class Commands:
         if len(args) < 2:
             await message.reply_text(f"Uso: {USAGE['programar']}")
             return
-        row = await self._item(message, args, "programar")
-        if row is None:
+        item = await self._item(message, args, "programar")
+        if item is None:
             return
-        item_id, now = row["id"], app.clock()
+        item_id, now = item.id, app.clock()
         try:
             when = parse_when(" ".join(args[1:]), now, app.settings.tz)
         except DateError as exc:
@@ -165,7 +162,7 @@ class Commands:
             app, item_id, when, user.id if user else None, editor_name(user), "bot"
         )
         text = result.message(app.settings.tz, now)
-        if result.outcome == "scheduled" and row["status"] == "awaiting_approval":
+        if result.outcome == "scheduled" and item.status is ItemStatus.AWAITING_APPROVAL:
             text += f" Además espera aprobación: /publicar {item_id}."
         if result.changed:
             self.state.poke()
@@ -175,10 +172,10 @@ class Commands:
         message = update.effective_message
         if message is None:
             return
-        row = await self._item(message, context.args or [], "cancelar")
-        if row is None:
+        item = await self._item(message, context.args or [], "cancelar")
+        if item is None:
             return
-        await self.cancel(context.bot, message.chat_id, row["id"], update.effective_user)
+        await self.cancel(context.bot, message.chat_id, item.id, update.effective_user)
 
     async def cancel(self, bot: Bot, chat_id: int, item_id: str, user: User | None) -> None:
         try:
@@ -195,26 +192,26 @@ class Commands:
         if message is None:
             return
         args = context.args or []
-        row = await self._item(message, args, "reintentar")
-        if row is None:
+        item = await self._item(message, args, "reintentar")
+        if item is None:
             return
         channel = args[1].lower() if len(args) > 1 else None
-        deliveries = await app.ledger.deliveries_for([row["id"]])
-        channels = list(dict.fromkeys(d["channel"] for d in deliveries))
+        deliveries = await queries.deliveries_of(app.ledger, [item.id])
+        channels = list(dict.fromkeys(d.channel for d in deliveries))
         if channel is not None and channel not in channels:
             await message.reply_text(
-                f"{row['id']} no va a «{channel}». Canales: {', '.join(channels) or '—'}."
+                f"{item.id} no va a «{channel}». Canales: {', '.join(channels) or '—'}."
             )
             return
-        touched, waiting = await approvals.retry(app, row["id"], channel)
+        touched, waiting = await approvals.retry(app, item.id, channel)
         if not touched:
             await message.reply_text(
                 "No hay entregas fallidas, desconocidas o canceladas para reintentar "
-                f"(vea /estado {row['id']})."
+                f"(vea /estado {item.id})."
             )
             return
-        note = f" Sigue esperando aprobación: /publicar {row['id']}." if waiting else ""
-        log.info("bot: reintento de %s (%s)", row["id"], ", ".join(touched))
+        note = f" Sigue esperando aprobación: /publicar {item.id}." if waiting else ""
+        log.info("bot: reintento de %s (%s)", item.id, ", ".join(touched))
         self.state.poke()
         await message.reply_text(f"🔁 Reintento programado para: {', '.join(touched)}.{note}")
 
@@ -223,7 +220,7 @@ class Commands:
         if message is None:
             return
         day = app.clock().astimezone(app.settings.tz).date()
-        waiting = await digest_waiting(self.state, day)
+        waiting = await reports.digest_waiting(app.ledger, day)
         markup = InlineKeyboardMarkup(
             [
                 [
@@ -251,17 +248,3 @@ class Commands:
             await update.effective_message.reply_text(
                 "Para publicar, envíeme el archivo .md como documento. Los comandos: /ayuda"
             )
-
-
-async def digest_waiting(state: BotState, day: date) -> int:
-    """Items recorded for a bulletin up to ``day`` that no bulletin has taken yet."""
-    from dispatcher.ledger.schema import items, mail_digest
-
-    async with state.app.ledger.engine.connect() as conn:
-        count = await conn.scalar(
-            select(func.count())
-            .select_from(mail_digest.join(items, items.c.id == mail_digest.c.item_id))
-            .where(mail_digest.c.day <= day, mail_digest.c.bulletin_day.is_(None))
-            .where(items.c.status != "cancelled")
-        )
-    return int(count or 0)

@@ -198,7 +198,7 @@ class Documents:
             text += f"Programada para el {local(app, row['publish_at'])}."
         else:
             text += "Sale ya."
-        markup = await decision_buttons(self.state, row)
+        markup = await decision_buttons(self.state, row["id"])
         await bot.send_message(chat_id, text, reply_markup=markup)
 
     async def observe(self, events: Iterable[IntakeEvent]) -> None:

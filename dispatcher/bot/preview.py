@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from sqlalchemy.engine import RowMapping
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
@@ -20,19 +19,22 @@ from telegram.error import TelegramError
 from channels.base import Post
 from dispatcher.bot.gate import chunks
 from dispatcher.bot.state import BotState
-from dispatcher.ledger.store import OPEN, content_from_row
+from dispatcher.ledger import queries
+from dispatcher.ledger.queries import ItemView
+from dispatcher.ledger.types import OPEN, ItemStatus
 from dispatcher.render.renderer import RenderError, measure
 
 log = logging.getLogger("pregonero.bot")
 
 
-def would_be_url(state: BotState, row: RowMapping) -> str:
-    """The item's public page: known once the website delivery went out, else predicted."""
-    if row["url"]:
-        return str(row["url"])
+def would_be_url(state: BotState, item: ItemView) -> str:
+    """The item's public page: known once the website delivery went out, else predicted
+    from the item's date."""
+    if item.url:
+        return item.url
     from channels.pages import page_url
 
-    return page_url(state.app.settings.website.base_url, str(row["id"]), row["item_date"])
+    return page_url(state.app.settings.website.base_url, item.id, item.item_date)
 
 
 def _lengths(post: Post) -> str:
@@ -45,24 +47,24 @@ def _lengths(post: Post) -> str:
 
 
 async def send_preview(
-    state: BotState, message: Message, row: RowMapping, channel: str | None
+    state: BotState, message: Message, item: ItemView, channel: str | None
 ) -> None:
     app = state.app
-    item = content_from_row(row)
-    rows = await app.ledger.deliveries_for([row["id"]])
-    channels = list(dict.fromkeys(d["channel"] for d in rows))
+    content = await queries.item_content(app.ledger, item.id)
+    rows = await queries.deliveries_of(app.ledger, [item.id])
+    channels = list(dict.fromkeys(d.channel for d in rows))
     if channel is not None:
         if channel not in channels:
             await message.reply_text(
-                f"{row['id']} no va a «{channel}». Canales: {', '.join(channels) or '—'}."
+                f"{item.id} no va a «{channel}». Canales: {', '.join(channels) or '—'}."
             )
             return
         channels = [channel]
-    url = would_be_url(state, row)
+    url = would_be_url(state, item)
     for name in channels:
         try:
             post = app.renderer.render(
-                item, name, url=None if name == "website" else url, revision=row["revision"]
+                content, name, url=None if name == "website" else url, revision=item.revision
             )
         except (RenderError, OSError) as exc:
             await message.reply_text(f"═══ {name} ═══\nERROR: {exc}")
@@ -70,24 +72,28 @@ async def send_preview(
         try:
             await _send_channel(message, post)
         except TelegramError as exc:
-            log.warning("bot: no se pudo mostrar la vista de %s en %s: %s", row["id"], name, exc)
+            log.warning("bot: no se pudo mostrar la vista de %s en %s: %s", item.id, name, exc)
             await message.reply_text(f"═══ {name} ═══\nTelegram no aceptó la vista: {exc.message}")
     await message.reply_text(
-        f"Vista de {row['id']} ({', '.join(channels)}).",
-        reply_markup=await decision_buttons(state, row),
+        f"Vista de {item.id} ({', '.join(channels)}).",
+        reply_markup=await decision_buttons(state, item),
     )
 
 
-async def decision_buttons(state: BotState, row: RowMapping) -> InlineKeyboardMarkup | None:
+async def decision_buttons(state: BotState, item: ItemView | str) -> InlineKeyboardMarkup | None:
+    """Under a preview or an accepted file: approve (while the item waits for approval)
+    and cancel (while something is left to send). ``item`` may be given by its id."""
+    if isinstance(item, str):
+        item = await queries.item_view(state.app.ledger, item)
     buttons = []
-    if row["status"] == "awaiting_approval":
+    if item.status is ItemStatus.AWAITING_APPROVAL:
         buttons.append(
-            InlineKeyboardButton("✅ Aprobar", callback_data=state.button("aprobar", row["id"]))
+            InlineKeyboardButton("✅ Aprobar", callback_data=state.button("aprobar", item.id))
         )
-    deliveries = await state.app.ledger.deliveries_for([row["id"]])
-    if row["status"] != "cancelled" and any(d["status"] in OPEN for d in deliveries):
+    deliveries = await queries.deliveries_of(state.app.ledger, [item.id])
+    if item.status is not ItemStatus.CANCELLED and any(d.status in OPEN for d in deliveries):
         buttons.append(
-            InlineKeyboardButton("🚫 Cancelar", callback_data=state.button("cancelar", row["id"]))
+            InlineKeyboardButton("🚫 Cancelar", callback_data=state.button("cancelar", item.id))
         )
     return InlineKeyboardMarkup([buttons]) if buttons else None
 

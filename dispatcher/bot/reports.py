@@ -1,7 +1,8 @@
 """What the bot tells editors, in Spanish: the queue (``/cola``), the daily summary, and
 finding an item from what an editor typed (the whole id or a unique piece of it).
 
-Read-only queries on the ledger's tables; every time is shown in the settings' zone.
+The data come from the ledger's read models (:mod:`dispatcher.ledger.queries`,
+:mod:`dispatcher.ledger.reports`); every time is shown in the settings' zone.
 """
 
 from __future__ import annotations
@@ -11,24 +12,23 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, func, select
-from sqlalchemy.engine import RowMapping
-
-from dispatcher.ledger.schema import deliveries, items
-from dispatcher.ledger.store import OPEN
+from dispatcher.ledger import queries, reports
+from dispatcher.ledger.queries import DeliveryView, ItemView
+from dispatcher.ledger.types import DeliveryStatus, ItemStatus
 from dispatcher.services.approvals import needed_approvals
 from dispatcher.services.context import App
 from dispatcher.services.status import STATE_ES
 
 LIST_LIMIT = 25
-STATE_ICON = {
-    "pending": "⏳",
-    "sending": "📤",
-    "sent": "✅",
-    "failed": "❌",
-    "retry_wait": "🔁",
-    "unknown": "⚠️",
-    "cancelled": "🚫",
+STATE_ICON: dict[DeliveryStatus, str] = {
+    DeliveryStatus.PENDING: "⏳",
+    DeliveryStatus.SENDING: "📤",
+    DeliveryStatus.SENT: "✅",
+    DeliveryStatus.FAILED: "❌",
+    DeliveryStatus.RETRY_WAIT: "🔁",
+    DeliveryStatus.UNKNOWN: "⚠️",
+    DeliveryStatus.CANCELLED: "🚫",
+    DeliveryStatus.WAITING_BULLETIN: "📨",
 }
 
 
@@ -40,34 +40,18 @@ def local(app: App, moment: datetime | None) -> str:
 
 @dataclass(frozen=True)
 class Lookup:
-    """An item found from an editor's text: ``row``, or the ``candidates`` when ambiguous."""
+    """An item found from an editor's text: ``item``, or the ``candidates`` when ambiguous."""
 
-    row: RowMapping | None
+    item: ItemView | None
     candidates: tuple[str, ...] = ()
 
 
 async def find_item(app: App, text: str) -> Lookup:
     """The item whose id is ``text``, or the only recent one whose id contains it."""
-    wanted = text.strip().lower()
-    if not wanted:
-        return Lookup(None)
-    row = await app.ledger.get_item(wanted)
-    if row is not None:
-        return Lookup(row)
-    async with app.ledger.engine.connect() as conn:
-        found = list(
-            (
-                await conn.execute(
-                    select(items)
-                    .where(items.c.id.contains(wanted, autoescape=True))
-                    .order_by(items.c.created_at.desc())
-                    .limit(10)
-                )
-            ).mappings()
-        )
+    found = await queries.find_items(app.ledger, text)
     if len(found) == 1:
         return Lookup(found[0])
-    return Lookup(None, tuple(r["id"] for r in found))
+    return Lookup(None, tuple(item.id for item in found))
 
 
 def not_found(text: str, lookup: Lookup) -> str:
@@ -77,69 +61,60 @@ def not_found(text: str, lookup: Lookup) -> str:
     return f"No encuentro la pieza «{text}». Vea /cola o /estado."
 
 
-async def _open_items(app: App) -> tuple[list[RowMapping], dict[str, list[RowMapping]]]:
+async def _open_items(app: App) -> tuple[list[ItemView], dict[str, list[DeliveryView]]]:
     """Items awaiting approval or with something left to send, and their deliveries."""
-    has_open = (
-        select(deliveries.c.id)
-        .where(deliveries.c.item_id == items.c.id, deliveries.c.status.in_(OPEN))
-        .exists()
-    )
-    query = (
-        select(items)
-        .where((items.c.status == "awaiting_approval") | and_(items.c.status == "ready", has_open))
-        .order_by(items.c.created_at)
-    )
-    async with app.ledger.engine.connect() as conn:
-        rows = list((await conn.execute(query)).mappings())
-    by_item: dict[str, list[RowMapping]] = defaultdict(list)
-    for d in await app.ledger.deliveries_for([r["id"] for r in rows]):
-        by_item[d["item_id"]].append(d)
-    return rows, by_item
+    found = await queries.open_items(app.ledger)
+    by_item: dict[str, list[DeliveryView]] = defaultdict(list)
+    for d in await queries.deliveries_of(app.ledger, [item.id for item in found]):
+        by_item[d.item_id].append(d)
+    return found, by_item
 
 
-def _channels(rows: list[RowMapping]) -> str:
-    latest: dict[str, RowMapping] = {}
+def _channels(rows: list[DeliveryView]) -> str:
+    latest: dict[str, DeliveryView] = {}
     for d in rows:
-        latest[d["channel"]] = d
-    return " ".join(f"{c} {STATE_ICON.get(d['status'], d['status'])}" for c, d in latest.items())
+        latest[d.channel] = d
+    return " ".join(f"{c} {STATE_ICON.get(d.status, d.status)}" for c, d in latest.items())
 
 
 def _section(
     title: str,
-    rows: list[RowMapping],
-    by_item: dict[str, list[RowMapping]],
-    detail: Callable[[RowMapping], str] = lambda row: "",
+    found: list[ItemView],
+    by_item: dict[str, list[DeliveryView]],
+    detail: Callable[[ItemView], str] = lambda item: "",
 ) -> list[str]:
-    if not rows:
+    if not found:
         return []
-    lines = [f"{title} ({len(rows)}):"]
-    for row in rows[:LIST_LIMIT]:
-        lines.append(f"• {row['id']} — {row['title']}{detail(row)}")
-        lines.append(f"   {_channels(by_item[row['id']])}")
-    if len(rows) > LIST_LIMIT:
-        lines.append(f"… y {len(rows) - LIST_LIMIT} más.")
+    lines = [f"{title} ({len(found)}):"]
+    for item in found[:LIST_LIMIT]:
+        lines.append(f"• {item.id} — {item.title}{detail(item)}")
+        lines.append(f"   {_channels(by_item[item.id])}")
+    if len(found) > LIST_LIMIT:
+        lines.append(f"… y {len(found) - LIST_LIMIT} más.")
     return lines
+
+
+def _scheduled(found: list[ItemView], now: datetime) -> list[ItemView]:
+    """Ready items whose embargo is still ahead, soonest first."""
+    ahead = [i for i in found if i.status is ItemStatus.READY and i.scheduled_after(now)]
+    return sorted(ahead, key=lambda i: i.publish_at or now)
 
 
 async def queue_report(app: App) -> str:
     """``/cola``: awaiting approval, scheduled for later, and pending now."""
     now = app.clock()
-    rows, by_item = await _open_items(app)
-    if not rows:
+    found, by_item = await _open_items(app)
+    if not found:
         return "La cola está vacía: no hay piezas pendientes, programadas ni por aprobar."
-    waiting = [r for r in rows if r["status"] == "awaiting_approval"]
-    ready = [r for r in rows if r["status"] == "ready"]
-    scheduled = sorted(
-        (r for r in ready if r["publish_at"] is not None and r["publish_at"] > now),
-        key=lambda r: r["publish_at"],
-    )
-    pending = [r for r in ready if r not in scheduled]
+    waiting = [i for i in found if i.status is ItemStatus.AWAITING_APPROVAL]
+    scheduled = _scheduled(found, now)
+    pending = [i for i in found if i.status is ItemStatus.READY and i not in scheduled]
 
-    def needs(row: RowMapping) -> str:
-        return f" · necesita {needed_approvals(app, row['kind']) or 1} aprobación(es)"
+    def needs(item: ItemView) -> str:
+        return f" · necesita {needed_approvals(app, item.kind) or 1} aprobación(es)"
 
-    def when(row: RowMapping) -> str:
-        return f" · sale el {local(app, row['publish_at'])}"
+    def when(item: ItemView) -> str:
+        return f" · sale el {local(app, item.publish_at)}"
 
     lines: list[str] = []
     for block in (
@@ -158,41 +133,26 @@ async def daily_summary(app: App, now: datetime | None = None) -> str:
     tz = app.settings.tz
     day = now.astimezone(tz).date()
     start = datetime.combine(day, datetime.min.time(), tzinfo=tz)
-    end = start + timedelta(days=1)
-    async with app.ledger.engine.connect() as conn:
-        received = await conn.scalar(
-            select(func.count())
-            .select_from(items)
-            .where(items.c.created_at >= start, items.c.created_at < end)
-        )
-        sent = (
-            await conn.execute(
-                select(deliveries.c.channel, func.count())
-                .where(deliveries.c.sent_at >= start, deliveries.c.sent_at < end)
-                .group_by(deliveries.c.channel)
-                .order_by(deliveries.c.channel)
-            )
-        ).all()
-    attention = await app.ledger.needing_attention()
-    rows, _ = await _open_items(app)
-    waiting = [r for r in rows if r["status"] == "awaiting_approval"]
-    scheduled = [
-        r for r in rows if r["status"] == "ready" and r["publish_at"] and r["publish_at"] > now
-    ]
-    lines = [f"📋 Resumen del {day:%d/%m/%Y}", f"Piezas recibidas hoy: {received or 0}"]
-    if sent:
-        lines.append("Publicado hoy: " + ", ".join(f"{c} {n}" for c, n in sent))
+    activity = await reports.day_activity(app.ledger, start, start + timedelta(days=1))
+    attention = await queries.needing_attention(app.ledger)
+    found, _ = await _open_items(app)
+    waiting = [i for i in found if i.status is ItemStatus.AWAITING_APPROVAL]
+    scheduled = _scheduled(found, now)
+    lines = [f"📋 Resumen del {day:%d/%m/%Y}", f"Piezas recibidas hoy: {activity.received}"]
+    if activity.sent:
+        lines.append("Publicado hoy: " + ", ".join(f"{c} {n}" for c, n in activity.sent))
     else:
         lines.append("Hoy no se publicó nada.")
     if attention:
         lines.append(f"Requieren atención ({len(attention)}):")
         for d in attention[:10]:
-            lines.append(f"• {d['item_id']} · {d['channel']}: {STATE_ES[d['status']]}")
+            lines.append(f"• {d.item_id} · {d.channel}: {STATE_ES[d.status]}")
     if waiting:
-        lines.append(f"Esperan aprobación: {', '.join(r['id'] for r in waiting[:10])}")
+        lines.append(f"Esperan aprobación: {', '.join(i.id for i in waiting[:10])}")
     if scheduled:
-        first = min(scheduled, key=lambda r: r["publish_at"])
+        first = scheduled[0]
         lines.append(
-            f"Programadas: {len(scheduled)} (la próxima, {first['id']}, el {local(app, first['publish_at'])})"
+            f"Programadas: {len(scheduled)} "
+            f"(la próxima, {first.id}, el {local(app, first.publish_at)})"
         )
     return "\n".join(lines)

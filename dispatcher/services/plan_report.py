@@ -2,7 +2,8 @@
 frequency against what was published in a month, and the gaps.
 
 An item counts as published when one of its deliveries (not the early call) was sent; its
-day is the first of those sends, in the plan's timezone. Each frequency has its unit:
+day is its ``date:`` (``items.item_date``), not the day it was processed or sent — files of
+November taken in during December count for November. Each frequency has its unit:
 
 - ``daily``: the month's days; ``weekly``: weeks Monday–Sunday, a week belonging to the
   month of its Thursday (ISO); ``biweekly``: fortnights from the kind's recurring
@@ -19,13 +20,12 @@ days a bulletin campaign went out.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import func, select
-
-from dispatcher.ledger.schema import deliveries, items
+from dispatcher.ledger import reports
+from dispatcher.ledger.reports import Publication
 
 if TYPE_CHECKING:
     from dispatcher.items.plan import KindPlan
@@ -47,15 +47,6 @@ UNIT_ES = {
     "bimonthly": "bimestre",
     "quarterly": "trimestre",
 }
-
-
-@dataclass(frozen=True)
-class Publication:
-    item_id: str
-    kind: str
-    title: str
-    url: str | None
-    day: date
 
 
 @dataclass(frozen=True)
@@ -217,51 +208,21 @@ def _periods(app: App, kind: KindPlan, first: date) -> list[Period] | None:
 
 
 async def _publications(app: App, since: date, until: date) -> list[Publication]:
-    tz = app.plan.tz
-    low = datetime.combine(since, time(), tzinfo=tz).astimezone(UTC)
-    high = datetime.combine(until, time(), tzinfo=tz).astimezone(UTC)
-    first_sent = func.min(deliveries.c.sent_at)
-    query = (
-        select(items.c.id, items.c.kind, items.c.title, items.c.url, first_sent.label("first"))
-        .join(deliveries, deliveries.c.item_id == items.c.id)
-        .where(deliveries.c.status == "sent", deliveries.c.action != "early")
-        .group_by(items.c.id, items.c.kind, items.c.title, items.c.url)
-        .having(first_sent >= low, first_sent < high)
-    )
-    async with app.ledger.engine.connect() as conn:
-        rows = (await conn.execute(query)).all()
-    out = []
-    for row in rows:
-        when = row.first if row.first.tzinfo else row.first.replace(tzinfo=UTC)
-        url = row.url if row.url and str(row.url).startswith("http") else None
-        out.append(Publication(row.id, row.kind, row.title, url, when.astimezone(tz).date()))
-    return sorted(out, key=lambda p: (p.day, p.item_id))
+    """What went out, dated ``since`` ≤ day < ``until`` (only public addresses kept)."""
+    found = await reports.publications(app.ledger, since, until)
+    return [p if _public(p.url) else replace(p, url=None) for p in found]
+
+
+def _public(url: str | None) -> bool:
+    return bool(url) and str(url).startswith("http")
 
 
 async def _bulletin_mailing(
     app: App, first: date, today: date
 ) -> tuple[Activity | None, set[date]]:
     """The daily bulletin mailing: days with bulletins for the digest vs. days it went out."""
-    from dispatcher.ledger.schema import mail_campaigns, mail_digest
-
-    last = _month_end(first)
-    async with app.ledger.engine.connect() as conn:
-        wanted = set(
-            (
-                await conn.execute(
-                    select(mail_digest.c.day).where(mail_digest.c.day.between(first, last))
-                )
-            ).scalars()
-        )
-        sent = set(
-            (
-                await conn.execute(
-                    select(mail_campaigns.c.day).where(
-                        mail_campaigns.c.kind == "digest", mail_campaigns.c.day.between(first, last)
-                    )
-                )
-            ).scalars()
-        )
+    days = await reports.bulletin_days(app.ledger, first, _month_end(first))
+    wanted, sent = set(days.recorded), set(days.sent)
     if not wanted and not sent:
         return None, sent
     activity = Activity(

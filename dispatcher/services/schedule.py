@@ -3,9 +3,10 @@ programmes' announcements — run exactly once however many schedulers run.
 
 Every scheduler (``pregonero run``'s scheduler task, ``run --once``, each ``pregonero
 worker``'s cron job) computes the same slots from the plan and the clock and races for
-each one by inserting its row in ``slots`` (unique on ``name, scheduled_for``): the INSERT
-that wins runs it. A run holds a lease; one whose process died (lease expired) or that
-asked to be retried is taken over by the next scheduler while the slot's window is open.
+each one through the ledger's slot claims (:mod:`dispatcher.ledger.slots`: the INSERT of
+the slot's row that wins runs it). A run holds a lease (:mod:`dispatcher.ledger.leases`),
+renewed while its action runs; one whose process died (lease expired) or that asked to be
+retried is taken over by the next scheduler while the slot's window is open.
 
 Windows, all in the plan's timezone (``PREGONERO_TIMEZONE``):
 
@@ -31,11 +32,10 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import insert, select, update
-from sqlalchemy.exc import IntegrityError
-
-from dispatcher.ledger.leases import kept_alive, lease_until
-from dispatcher.ledger.schema import meta, slots, utcnow
+from dispatcher.ledger import slots
+from dispatcher.ledger.leases import SLOT_LEASE, kept_alive, renew_every
+from dispatcher.ledger.schema import utcnow
+from dispatcher.ledger.types import SlotStatus
 
 if TYPE_CHECKING:
     from dispatcher.items.plan import Recurring
@@ -47,9 +47,7 @@ BULLETIN = "boletin-diario"
 BULLETIN_GRACE = timedelta(hours=6)
 PREPARE = timedelta(hours=12)
 ANNOUNCE_GRACE_MIN = timedelta(minutes=15)
-SLOT_LEASE = 120.0
 RETRY_DELAY = timedelta(minutes=5)
-SINCE_KEY = "scheduler_since"
 IDLE = 60.0
 
 
@@ -67,11 +65,12 @@ class Slot:
 @dataclass(frozen=True)
 class SlotRun:
     slot: Slot
-    status: str  # done | skipped | failed | retry
+    status: SlotStatus  # done | skipped | failed | retry
     detail: str
 
 
-Action = Callable[["App", Slot], Awaitable[tuple[str, str]]]
+Action = Callable[["App", Slot], Awaitable[tuple[SlotStatus, str]]]
+"""A slot's work: returns its outcome and a Spanish line for the log and ``slots``."""
 
 
 def planned(app: App, now: datetime, *, ahead: timedelta = timedelta(0)) -> list[Slot]:
@@ -119,10 +118,12 @@ async def run_due(
     """Run every slot due now that this scheduler wins (normally none). Never raises for
     a slot's failure: the slot is retried later within its window."""
     now = app.clock()
-    since = await _since(app, now)
+    since = await slots.scheduler_since(app.ledger, now)
     runs = []
     for slot in planned(app, now):
-        if slot.scheduled_for < since or not await _take(app, slot, owner):
+        if slot.scheduled_for < since:
+            continue
+        if not await slots.take(app.ledger, slot.name, slot.scheduled_for, owner, lease=SLOT_LEASE):
             continue
         runs.append(await _run(app, slot, owner, {**ACTIONS, **(actions or {})}))
     return runs
@@ -145,113 +146,52 @@ async def loop(app: App, stop: asyncio.Event, *, owner: str) -> None:
             await asyncio.wait_for(stop.wait(), max(0.5, wait))
 
 
-async def _since(app: App, now: datetime) -> datetime:
-    """The first time a scheduler ran on this ledger (recorded on first call)."""
-    engine = app.ledger.engine
-    async with engine.connect() as conn:
-        value = await conn.scalar(select(meta.c.value).where(meta.c.key == SINCE_KEY))
-    if value is None:
-        try:
-            async with engine.begin() as conn:
-                await conn.execute(insert(meta).values(key=SINCE_KEY, value=now.isoformat()))
-            return now
-        except IntegrityError:
-            async with engine.connect() as conn:
-                value = await conn.scalar(select(meta.c.value).where(meta.c.key == SINCE_KEY))
-    return datetime.fromisoformat(str(value))
-
-
-async def _take(app: App, slot: Slot, owner: str) -> bool:
-    """Insert the slot's row (the winner runs it) or take over an abandoned/retry run."""
-    engine = app.ledger.engine
-    key = (slots.c.name == slot.name, slots.c.scheduled_for == slot.scheduled_for)
-    async with engine.connect() as conn:
-        row = (await conn.execute(select(slots.c.status).where(*key))).first()
-    now = utcnow()
-    if row is None:
-        try:
-            async with engine.begin() as conn:
-                await conn.execute(
-                    insert(slots).values(
-                        name=slot.name, scheduled_for=slot.scheduled_for, status="running",
-                        owner=owner, lease_until=lease_until(SLOT_LEASE), runs=1,
-                        started_at=now,
-                    )
-                )  # fmt: skip
-            return True
-        except IntegrityError:
-            return False
-    async with engine.begin() as conn:
-        result = await conn.execute(
-            update(slots)
-            .where(*key, slots.c.status.in_(("running", "retry")), slots.c.lease_until < now)
-            .values(
-                status="running",
-                owner=owner,
-                lease_until=lease_until(SLOT_LEASE),
-                runs=slots.c.runs + 1,
-                started_at=now,
-            )
-        )
-        return bool(result.rowcount)
-
-
 async def _run(app: App, slot: Slot, owner: str, actions: Mapping[str, Action]) -> SlotRun:
-    engine = app.ledger.engine
-    key = (
-        slots.c.name == slot.name,
-        slots.c.scheduled_for == slot.scheduled_for,
-        slots.c.owner == owner,
-    )
+    ledger, key = app.ledger, (slot.name, slot.scheduled_for, owner)
 
     async def renew() -> bool:
-        async with engine.begin() as conn:
-            result = await conn.execute(
-                update(slots).where(*key).values(lease_until=lease_until(SLOT_LEASE))
-            )
-            return bool(result.rowcount)
+        return await slots.renew(ledger, *key, lease=SLOT_LEASE)
 
     log.info("franja %s (%s): en curso", slot.name, slot.scheduled_for.isoformat())
     try:
-        async with kept_alive(renew, SLOT_LEASE / 3):
-            status, detail = await actions[slot.action](app, slot)
+        async with kept_alive(renew, renew_every(SLOT_LEASE)):
+            outcome, detail = await actions[slot.action](app, slot)
+        status = SlotStatus(outcome)
     except Exception as exc:
         log.exception("la franja %s falló", slot.name)
-        status, detail = "retry", f"error: {exc}"
-    values: dict[str, object] = {"status": status, "detail": detail[:2000]}
-    if status == "retry":
-        values["lease_until"] = utcnow() + RETRY_DELAY
+        status, detail = SlotStatus.RETRY, f"error: {exc}"
+    retry_at = None
+    if status is SlotStatus.RETRY:
+        retry_at = utcnow() + RETRY_DELAY
         await app.notify(f"⚠️ {slot.name}: no se completó ({detail}); se reintenta en 5 min.")
-    elif status == "failed":
+    elif status is SlotStatus.FAILED:
         await app.notify(f"❌ {slot.name}: {detail}")
-    if status != "retry":
-        values.update(lease_until=None, finished_at=utcnow())
-    async with engine.begin() as conn:
-        await conn.execute(update(slots).where(*key).values(**values))
+    await slots.finish(ledger, *key, status, detail, retry_at=retry_at)
     log.info("franja %s: %s — %s", slot.name, status, detail)
     return SlotRun(slot, status, detail)
 
 
-async def bulletin(app: App, slot: Slot) -> tuple[str, str]:
+async def bulletin(app: App, slot: Slot) -> tuple[SlotStatus, str]:
     """The day's bulletin mailing (``send_daily_bulletin``), resumable."""
     assert slot.day is not None
     if app.mode("mailing") != "live":
-        return "skipped", "correo en modo bandeja de salida: no se envía el boletín"
+        return SlotStatus.SKIPPED, "correo en modo bandeja de salida: no se envía el boletín"
     from dispatcher.services.mailing.bulletin import send_daily_bulletin
 
     result = await send_daily_bulletin(app, slot.day)
     if not result.campaigns:
-        return "done", f"boletín del {slot.day.isoformat()}: no hubo boletines ese día"
+        return SlotStatus.DONE, f"boletín del {slot.day.isoformat()}: no hubo boletines ese día"
     if result.fatal or result.auth:  # retrying every few minutes would not help
-        return "failed", f"boletín del {slot.day.isoformat()}: {result.summary()}"
-    return ("done" if result.complete else "retry"), result.summary()
+        return SlotStatus.FAILED, f"boletín del {slot.day.isoformat()}: {result.summary()}"
+    status = SlotStatus.DONE if result.complete else SlotStatus.RETRY
+    return status, result.summary()
 
 
-async def announcement(app: App, slot: Slot) -> tuple[str, str]:
+async def announcement(app: App, slot: Slot) -> tuple[SlotStatus, str]:
     from dispatcher.services.recurring import announce
 
     assert slot.recurring is not None and slot.starts_at is not None
-    return "done", await announce(app, slot.recurring, slot.starts_at)
+    return SlotStatus.DONE, await announce(app, slot.recurring, slot.starts_at)
 
 
 ACTIONS: dict[str, Action] = {"bulletin": bulletin, "announcement": announcement}
