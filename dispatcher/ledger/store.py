@@ -33,6 +33,7 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from dispatcher.items.model import ContentItem, FrontMatter
+from dispatcher.ledger import leases
 from dispatcher.ledger.schema import (
     UTCDateTime,
     attempts,
@@ -641,9 +642,7 @@ class Ledger:
         or the holder is ``owner`` — this same process after a restart. Another live
         worker's delivery in flight is never marked."""
         now = utcnow()
-        abandoned = or_(deliveries.c.lease_until.is_(None), deliveries.c.lease_until < now)
-        if owner is not None:
-            abandoned = or_(abandoned, deliveries.c.claimed_by == owner)
+        abandoned = leases.abandoned(deliveries.c.claimed_by, deliveries.c.lease_until, now, owner)
         async with self._tx() as conn:
             stuck = (
                 await conn.execute(

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-import random
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -24,21 +23,12 @@ from channels.base import (
     Receipt,
     TransientError,
 )
-from dispatcher.ledger.leases import kept_alive, lease_seconds, lease_until
+from dispatcher.ledger.leases import kept_alive, lease_seconds, lease_until, renew_every
 from dispatcher.ledger.store import Claim, content_from_row
 from dispatcher.services.context import App
+from dispatcher.services.delivery.backoff import backoff
 
 log = logging.getLogger("pregonero.jobs")
-
-
-def backoff(attempt: int, *, base: float, cap: float, retry_after: float | None = None) -> float:
-    """Seconds to wait before attempt ``attempt + 1``: exponential with full jitter in
-    [½·d, d], never less than what the service asked for."""
-    delay = min(cap, base * (2 ** max(0, attempt - 1)))
-    delay = random.uniform(delay / 2, delay)
-    if retry_after is not None:
-        delay = max(delay, retry_after)
-    return delay
 
 
 def publish_timeout(app: App, channel: str) -> float | None:
@@ -117,7 +107,7 @@ async def _publish(
     async def renew() -> bool:
         return await app.ledger.renew(claim, lease_until(lease))
 
-    async with kept_alive(renew, lease / 3):
+    async with kept_alive(renew, renew_every(lease)):
         return await adapter.publish(post)
 
 

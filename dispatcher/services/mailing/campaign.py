@@ -26,9 +26,6 @@ processes never send the same campaign at once; a lease whose process died on th
 from __future__ import annotations
 
 import logging
-import os
-import secrets
-import socket
 import ssl
 import time
 from collections.abc import Callable
@@ -40,6 +37,7 @@ from aiolimiter import AsyncLimiter
 
 from dispatcher.ledger import mail as store
 from dispatcher.ledger.journal import Journal
+from dispatcher.ledger.leases import CAMPAIGN_LEASE, MAILING_ROLE, owner_alive, owner_id
 from dispatcher.ledger.mail import OPEN_RECIPIENT
 from dispatcher.ledger.store import Ledger
 from dispatcher.ledger.types import RecipientStatus
@@ -50,7 +48,7 @@ from settings import Settings, SmtpSettings
 
 log = logging.getLogger("pregonero.mailing")
 
-LEASE = timedelta(seconds=90)
+LEASE = timedelta(seconds=CAMPAIGN_LEASE)
 
 
 @dataclass
@@ -129,20 +127,6 @@ def smtp_client(
     )
 
 
-def _owner_alive(owner: str) -> bool:
-    host, _, rest = owner.partition(":")
-    pid = rest.partition(":")[0]
-    if host != socket.gethostname() or not pid.isdigit():
-        return True  # another machine: only the heartbeat can tell
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _limiter(rate: float) -> AsyncLimiter:
     return AsyncLimiter(rate, 1.0) if rate >= 1 else AsyncLimiter(1, 1.0 / rate)
 
@@ -214,7 +198,7 @@ class CampaignSender:
             date=datetime.now(self.settings.tz), dkim=self.dkim,
         )  # fmt: skip
         key = await token_key(self.settings, self.ledger)
-        owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+        owner = owner_id(MAILING_ROLE, per_process=True, unique=True)
         await self._acquire(campaign_id, owner)
         error: Stop | None = None
         journal = Journal(self.ledger, campaign_id, owner)
@@ -260,7 +244,7 @@ class CampaignSender:
         """Take the campaign's lease: free, stale (no heartbeat for LEASE), or held by a
         process of this machine that no longer exists (a kill -9)."""
         holder = await store.take_lease(
-            self.ledger, campaign_id, me, stale_after=LEASE, alive=_owner_alive
+            self.ledger, campaign_id, me, stale_after=LEASE, alive=owner_alive
         )
         if holder is not None:
             raise CampaignBusy(f"la campaña {campaign_id} ya se está enviando ({holder})")

@@ -7,8 +7,8 @@ recipient's slots filled, already on the wire's form (see ``message.py``), writt
 connection's protocol without aiosmtplib's per-message line-ending and dot-stuffing passes.
 
 A recipient refused with 5xx fails with the server's reply; a 4xx, a 421, a dropped
-connection or a timeout counts an attempt and the recipient comes back after
-``retry_delay × 2^(attempts−1)``, up to ``MAX_ATTEMPTS``. A worker that cannot connect
+connection or a timeout counts an attempt and the recipient comes back after the shared
+backoff (from ``retry_delay``, doubling, with jitter), up to ``MAX_ATTEMPTS``. A worker that cannot connect
 (after ``connect_attempts``) hands its recipient back and leaves; when none is left the
 pass stops and the rest stays pending for the next run.
 """
@@ -27,6 +27,7 @@ from aiosmtplib import SMTPResponse
 from dispatcher.ledger.journal import Journal
 from dispatcher.ledger.mail import open_recipients
 from dispatcher.ledger.types import SubscriberStatus
+from dispatcher.services.delivery.backoff import backoff
 from dispatcher.services.mailing.message import MessageTemplate
 from dispatcher.services.mailing.tokens import make_token
 
@@ -36,6 +37,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("pregonero.mailing")
 
 MAX_ATTEMPTS = 3
+RECIPIENT_BACKOFF_MAX = 300.0
+CONNECT_BACKOFF_MAX = 60.0
 PAGE = 1000
 REPLY_MAX = 300
 
@@ -185,14 +188,14 @@ class _Run:
                     await asyncio.wait_for(smtp.quit(), 2)
 
     async def connect(self) -> aiosmtplib.SMTP:
-        delay = self.s.retry_delay
         where = f"{self.s.settings.smtp.host}:{self.s.settings.smtp.port}"
         for attempt in range(self.s.connect_attempts):
             if self.stopping:
                 raise _NoConnection
             if attempt:
-                await asyncio.sleep(delay)
-                delay *= 2
+                await asyncio.sleep(
+                    backoff(attempt, base=self.s.retry_delay, cap=CONNECT_BACKOFF_MAX)
+                )
             smtp = self.s.client()
             try:
                 await smtp.connect()
@@ -283,7 +286,10 @@ class _Run:
             return
         self.journal.outcome(rec.id, "retry", reply)
         task = asyncio.create_task(
-            self.requeue(rec._replace(attempts=attempts), self.s.retry_delay * 2 ** (attempts - 1))
+            self.requeue(
+                rec._replace(attempts=attempts),
+                backoff(attempts, base=self.s.retry_delay, cap=RECIPIENT_BACKOFF_MAX),
+            )
         )
         self.requeues.add(task)
         task.add_done_callback(self.requeues.discard)
