@@ -1,0 +1,24 @@
+"""Alembic's environment: run the migrations on the connection :mod:`dispatcher.ledger.migrate`
+hands over in ``config.attributes["connection"]``, inside the transaction the ledger holds
+(and its lock: SQLite's write lock or PostgreSQL's advisory lock)."""
+
+from __future__ import annotations
+
+from alembic import context
+
+from dispatcher.ledger.schema import metadata
+
+connection = context.config.attributes.get("connection")
+if connection is None:
+    raise RuntimeError(
+        "las migraciones del registro se ejecutan con 'pregonero db upgrade', no con 'alembic'"
+    )
+context.configure(
+    connection=connection,
+    target_metadata=metadata,
+    # SQLite cannot ALTER most things: batch mode copies the table ("move and copy")
+    render_as_batch=connection.dialect.name == "sqlite",
+    compare_type=True,
+)
+with context.begin_transaction():
+    context.run_migrations()
