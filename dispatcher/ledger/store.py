@@ -152,7 +152,8 @@ class Ledger:
             try:
                 await conn.exec_driver_sql("BEGIN IMMEDIATE")
                 change = await conn.run_sync(prepare, upgrade=allowed)
-                if change.upgraded and await conn.run_sync(foreign_key_violations):
+                broken = await conn.run_sync(foreign_key_violations) if change.upgraded else 0
+                if broken:
                     raise SchemaError(
                         "La actualización del registro dejó referencias rotas entre tablas; "
                         "no se aplicó."

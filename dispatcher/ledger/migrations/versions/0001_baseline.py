@@ -162,9 +162,7 @@ def upgrade() -> None:
     op.create_table(
         "mail_recipients",
         sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
-        sa.Column(
-            "campaign_id", sa.Integer(), sa.ForeignKey("mail_campaigns.id"), nullable=False
-        ),
+        sa.Column("campaign_id", sa.Integer(), sa.ForeignKey("mail_campaigns.id"), nullable=False),
         sa.Column("subscriber_id", sa.Integer(), sa.ForeignKey("subscribers.id"), nullable=False),
         sa.Column("status", sa.String(12), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
@@ -176,7 +174,9 @@ def upgrade() -> None:
     op.create_table(
         "mail_digest",
         sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
-        sa.Column("item_id", sa.String(120), sa.ForeignKey("items.id"), nullable=False, unique=True),
+        sa.Column(
+            "item_id", sa.String(120), sa.ForeignKey("items.id"), nullable=False, unique=True
+        ),
         sa.Column("revision", sa.Integer(), nullable=False),
         sa.Column("day", sa.Date(), nullable=False),
         sa.Column("audiences", sa.Integer(), nullable=False),
