@@ -219,7 +219,8 @@ async def test_first_release_ledger_upgrades_in_place(
     ws = with_ledger(workspace, ledger_url)
     upgraded = ws.cli("db", "upgrade", check=True)
     assert "primera versión" in upgraded.stdout
-    assert f"hasta la {migrate.head()}" in upgraded.stdout
+    assert f"revisión base {migrate.BASELINE}" in upgraded.stdout
+    assert migrate.head() in upgraded.stdout
     assert await on_connection(ledger_url, version) == [migrate.head()]
     assert await on_connection(ledger_url, rows) == before
     assert await on_connection(ledger_url, differences) == []

@@ -35,7 +35,10 @@ def load() -> Settings:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    for noisy in ("httpx", "httpcore", "telegram", "watchfiles", "aiosqlite", "apscheduler"):
+    for noisy in (
+        *("httpx", "httpcore", "telegram", "watchfiles", "aiosqlite", "apscheduler"),
+        "alembic",  # the ledger logs its own schema changes
+    ):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     return settings
 

@@ -15,6 +15,8 @@ import typer
 from dispatcher.cli.app import app
 from dispatcher.cli.common import fail, load
 
+BASELINE = "0001"  # dispatcher.ledger.migrate.BASELINE (not imported: keeps --help fast)
+
 if TYPE_CHECKING:
     from dispatcher.ledger.migrate import SchemaChange
     from settings import Settings
@@ -28,10 +30,10 @@ def describe(change: SchemaChange) -> str:
     if change.created:
         return f"Registro nuevo: se creó en la revisión {change.after} (la más reciente)."
     if change.stamped:
-        return (
-            "Registro de la primera versión (sin revisión): se marcó en la revisión base "
-            f"0001 y se actualizó hasta la {change.after}."
-        )
+        found = "Registro de la primera versión (sin revisión): se marcó en la revisión base"
+        if change.after == BASELINE:
+            return f"{found} {BASELINE}, que es la más reciente; sus datos no cambian."
+        return f"{found} {BASELINE} y se actualizó de la {BASELINE} a la {change.after}."
     if change.before != change.after:
         return f"Registro actualizado: de la revisión {change.before} a la {change.after}."
     return f"El registro ya está al día (revisión {change.after}): no hubo cambios."

@@ -19,6 +19,7 @@ A revision this code does not know (the ledger was upgraded by a newer Pregonero
 from __future__ import annotations
 
 import argparse
+import logging
 import tempfile
 from dataclasses import dataclass
 from functools import cache
@@ -32,6 +33,8 @@ from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import Connection
 
 from dispatcher.ledger.schema import metadata
+
+log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 BASELINE = "0001"
@@ -164,6 +167,7 @@ def prepare(conn: Connection, *, upgrade: bool) -> SchemaChange:
         if not ours:
             metadata.create_all(conn)
             MigrationContext.configure(conn).stamp(scripts(), "head")
+            log.info("registro nuevo: creado en la revisión %s", target)
             return SchemaChange(before=None, after=target, created=True)
         missing = BASELINE_TABLES - names
         if missing:
@@ -175,8 +179,11 @@ def prepare(conn: Connection, *, upgrade: bool) -> SchemaChange:
     if not upgrade:
         raise OutOfDate(current, target)
     if current is None:
+        log.info("registro de la primera versión: se marca en la revisión base %s", BASELINE)
         MigrationContext.configure(conn).stamp(scripts(), BASELINE)
     command.upgrade(config(conn), "head")
+    if (current or BASELINE) != target:
+        log.info("registro actualizado de la revisión %s a la %s", current or BASELINE, target)
     return SchemaChange(before=current, after=target, stamped=current is None)
 
 
