@@ -4,9 +4,21 @@ hands over in ``config.attributes["connection"]``, inside the transaction the le
 
 from __future__ import annotations
 
-from alembic import context
+from typing import Any
 
-from dispatcher.ledger.schema import metadata
+from alembic import context
+from alembic.autogenerate.api import AutogenContext
+
+from dispatcher.ledger.schema import UTCDateTime, metadata
+
+
+def render_item(kind: str, item: Any, autogen: AutogenContext) -> str | bool:
+    """Autogenerate writes the ledger's ``UTCDateTime`` as the column it is (a naive UTC
+    ``DateTime``), so revisions never import ``schema.py``."""
+    if kind == "type" and isinstance(item, UTCDateTime):
+        return "sa.DateTime()"
+    return False
+
 
 connection = context.config.attributes.get("connection")
 if connection is None:
@@ -19,6 +31,7 @@ context.configure(
     # SQLite cannot ALTER most things: batch mode copies the table ("move and copy")
     render_as_batch=connection.dialect.name == "sqlite",
     compare_type=True,
+    render_item=render_item,
 )
 with context.begin_transaction():
     context.run_migrations()

@@ -9,7 +9,7 @@ To change the schema:
 
 1. Change ``dispatcher/ledger/schema.py`` (the metadata stays the description of head: a
    fresh ledger is created from it with ``create_all`` and stamped at head).
-2. Write the revision: ``python -m dispatcher.ledger.migrate revision "añade x a items"``
+2. Write the revision: ``python -m dispatcher.ledger.migrate revision "add x to items"``
    autogenerates ``NNNN_<slug>.py`` here (numbered after the current head) by comparing
    ``schema.py`` with a scratch SQLite ledger at head. Read it and fix it by hand: it
    renders ``op.batch_alter_table`` blocks, which SQLite needs (copy and move) and
