@@ -29,6 +29,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import Connection
 
@@ -196,7 +197,7 @@ def foreign_key_violations(conn: Connection) -> int:
 def _unknown(revision: str) -> bool:
     try:
         return scripts().get_revision(revision) is None
-    except Exception:  # alembic raises its own error for an unknown id
+    except CommandError:  # "Can't locate revision identified by …"
         return True
 
 

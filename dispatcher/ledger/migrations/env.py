@@ -4,7 +4,7 @@ hands over in ``config.attributes["connection"]``, inside the transaction the le
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from alembic import context
 from alembic.autogenerate.api import AutogenContext
@@ -12,7 +12,7 @@ from alembic.autogenerate.api import AutogenContext
 from dispatcher.ledger.schema import UTCDateTime, metadata
 
 
-def render_item(kind: str, item: Any, autogen: AutogenContext) -> str | bool:
+def render_item(kind: str, item: Any, autogen: AutogenContext) -> str | Literal[False]:
     """Autogenerate writes the ledger's ``UTCDateTime`` as the column it is (a naive UTC
     ``DateTime``), so revisions never import ``schema.py``."""
     if kind == "type" and isinstance(item, UTCDateTime):
