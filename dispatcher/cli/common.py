@@ -35,7 +35,10 @@ def load() -> Settings:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    for noisy in ("httpx", "httpcore", "telegram", "watchfiles", "aiosqlite", "apscheduler"):
+    for noisy in (
+        *("httpx", "httpcore", "telegram", "watchfiles", "aiosqlite", "apscheduler"),
+        "alembic",  # the ledger logs its own schema changes
+    ):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     return settings
 
@@ -43,6 +46,7 @@ def load() -> Settings:
 def with_app(settings: Settings, body: Callable[[App], Awaitable[T]]) -> T:
     """Build the app (a bad plan stops here with its message), run ``body``, close."""
     from dispatcher.items.plan import PlanError
+    from dispatcher.ledger.migrate import SchemaError
     from dispatcher.services.context import build_app
 
     async def go() -> T:
@@ -50,6 +54,9 @@ def with_app(settings: Settings, body: Callable[[App], Awaitable[T]]) -> T:
             application = await build_app(settings)
         except PlanError as exc:
             fail(f"El plan no es válido:\n{exc}")
+            raise
+        except SchemaError as exc:  # an out-of-date PostgreSQL ledger: 'pregonero db upgrade'
+            fail(str(exc))
             raise
         try:
             return await body(application)

@@ -167,9 +167,11 @@ def serve(
     """Servir la baja en un clic (/baja/…) y la salud (/salud)."""
     import uvicorn
 
+    from dispatcher.cli.db import prepare_ledger
     from dispatcher.web.unsubscribe import create_app
 
     settings = load()
+    prepare_ledger(settings)  # an out-of-date PostgreSQL ledger stops here, with its message
     uvicorn.run(
         create_app(settings),
         host=host or settings.web.host,

@@ -40,9 +40,11 @@ def worker(
             "sin Redis, 'pregonero run' entrega todo en su propio proceso."
         )
     if check:
+        from dispatcher.cli.db import prepare_ledger
         from dispatcher.run.worker import check as check_health
         from dispatcher.services.context import build_app
 
+        prepare_ledger(settings)  # an out-of-date PostgreSQL ledger stops here
         health = asyncio.run(check_health(settings, lambda: build_app(settings)))
         for line in health.lines:
             typer.echo(line)

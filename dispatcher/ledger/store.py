@@ -34,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from dispatcher.items.model import ContentItem, FrontMatter
 from dispatcher.ledger import leases
+from dispatcher.ledger.migrate import SchemaChange, SchemaError, foreign_key_violations, prepare
 from dispatcher.ledger.schema import (
     UTCDateTime,
     attempts,
@@ -41,7 +42,6 @@ from dispatcher.ledger.schema import (
     deliveries,
     items,
     meta,
-    metadata,
     revisions,
     utcnow,
 )
@@ -202,12 +202,43 @@ class Ledger:
     def from_url(cls, url: str) -> Ledger:
         return cls(create_engine(url))
 
-    async def init(self) -> None:
-        async with self._tx() as conn:
-            if not self.sqlite:
-                # several workers starting at once on a fresh database: one creates the tables
+    async def init(self, *, upgrade: bool | None = None) -> SchemaChange:
+        """Make the schema current before use (:func:`dispatcher.ledger.migrate.prepare`): a
+        fresh database is created at head, a first-release ledger is stamped at the baseline,
+        an out-of-date one is upgraded if ``upgrade`` (by default: an embedded SQLite ledger
+        yes; a PostgreSQL one no, raising :class:`~dispatcher.ledger.migrate.OutOfDate`,
+        whose message says to run ``pregonero db upgrade``).
+
+        Processes starting at once on one database take turns: PostgreSQL's advisory lock,
+        SQLite's write lock (``BEGIN IMMEDIATE``); schema and stamp commit together.
+        """
+        allowed = self.sqlite if upgrade is None else upgrade
+        if not self.sqlite:
+            async with self._tx() as conn:
                 await conn.execute(text("SELECT pg_advisory_xact_lock(7402519)"))
-            await conn.run_sync(metadata.create_all)
+                return await conn.run_sync(prepare, upgrade=allowed)
+        async with self._write_lock, self.engine.connect() as conn:
+            # a batch migration copies tables: foreign keys must be off (a no-op inside a
+            # transaction, hence first) and are checked before the commit instead
+            await conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            await conn.commit()
+            try:
+                await conn.exec_driver_sql("BEGIN IMMEDIATE")
+                change = await conn.run_sync(prepare, upgrade=allowed)
+                broken = await conn.run_sync(foreign_key_violations) if change.upgraded else 0
+                if broken:
+                    raise SchemaError(
+                        "La actualización del registro dejó referencias rotas entre tablas; "
+                        "no se aplicó."
+                    )
+                await conn.commit()
+            except BaseException:
+                await conn.rollback()
+                raise
+            finally:
+                await conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+                await conn.commit()
+        return change
 
     async def close(self) -> None:
         await self.engine.dispose()
