@@ -2,8 +2,13 @@
 
 - ``schema``: every table on one ``metadata`` (items, revisions, deliveries, attempts,
   approvals, slots, subscribers, mail campaigns and recipients, the digest queue);
+- ``migrations`` + ``migrate``: Alembic revisions from the first release's schema, and how a
+  ledger is created, stamped or upgraded (``pregonero db upgrade``);
 - ``types``: statuses and actions as enums, and ``NotFound``;
-- ``store``: the ``Ledger`` — items, deliveries and attempts, the status guard;
-- ``journal``: the mailing's group-committed per-recipient states (its fast path);
-- ``leases``: who holds a claimed row and until when.
+- ``store``: the ``Ledger`` — items, deliveries and attempts, the status guard, recovery;
+- ``approvals``: editorial decisions (approve, release, schedule), counted per revision;
+- ``slots``: the schedule's slot claims; ``leases``: owners, lease deadlines, renewal;
+- ``mail``: subscribers, campaigns, recipients, the digest queue; ``journal``: the
+  mailing's group-committed per-recipient states (its fast path);
+- ``queries`` and ``reports``: typed read models for the bot, status and the plan report.
 """
