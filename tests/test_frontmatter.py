@@ -228,11 +228,18 @@ def test_media_must_be_real_images_inside_the_folder(tmp_path: Path) -> None:
         _parse(md(front), base, max_media_bytes=1000)
 
 
-def test_symlink_inside_the_folder_is_fine(tmp_path: Path) -> None:
+def test_media_is_never_read_through_a_symlink(tmp_path: Path) -> None:
+    """Security finding 0: even a link to a file inside the folder is refused (a link can be
+    re-pointed between the check and the read); the real file is accepted."""
     (tmp_path / "original.png").write_bytes(PNG)
     (tmp_path / "enlace.png").symlink_to("original.png")
     front = "kind: boletin\ntitle: Hola mundo\nimage: enlace.png\nimage_alt: Una foto\n"
-    assert _parse(md(front), tmp_path).meta.image == "enlace.png"
+    with pytest.raises(ContentError) as caught:
+        _parse(md(front), tmp_path)
+    assert [(p.field, p.line) for p in caught.value.problems] == [("image", 4)]
+    assert "enlace simbólico" in str(caught.value)
+    real = front.replace("enlace.png", "original.png")
+    assert _parse(md(real), tmp_path).meta.image == "original.png"
 
 
 def test_digest_covers_file_and_media(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ file for a grace period instead of rejecting it at once.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import hashlib
 import itertools
@@ -27,6 +28,7 @@ import yaml
 from markdown_it import MarkdownIt
 from pydantic import ValidationError
 
+from dispatcher.items.media import UnsafeMedia, lstat_media, media_stat, open_media
 from dispatcher.items.model import (
     EVENT_REQUIRED,
     IMAGE_ALT_REQUIRED,
@@ -431,15 +433,22 @@ def _validation_problems(
     return problems
 
 
-def find_media(rel: str, base_dir: Path, media_dirs: Sequence[Path]) -> tuple[Path, Path]:
-    """``(folder, folder/rel)``: ``base_dir``, or when nothing is there, the first folder of
-    ``media_dirs`` holding ``rel`` as a regular file (an earlier revision's archive)."""
-    if not os.path.lexists(base_dir / rel):
-        for folder in media_dirs:
-            alt = folder / rel
-            if alt.is_file() and not alt.is_symlink():
-                return folder, alt
-    return base_dir, base_dir / rel
+def find_media(rel: str, base_dir: Path, media_dirs: Sequence[Path]) -> Path:
+    """The folder ``rel`` is taken from: ``base_dir``, or when nothing is there, the first
+    folder of ``media_dirs`` holding ``rel`` as a usable file (an earlier revision's
+    archive). Never follows a symlink (see :mod:`dispatcher.items.media`)."""
+    try:
+        lstat_media(base_dir, rel)
+        return base_dir
+    except FileNotFoundError:
+        pass
+    except (UnsafeMedia, OSError):
+        return base_dir
+    for folder in media_dirs:
+        with contextlib.suppress(UnsafeMedia, OSError):
+            media_stat(folder, rel)
+            return folder
+    return base_dir
 
 
 def _check_media(
@@ -449,7 +458,7 @@ def _check_media(
     max_bytes: int | None,
     media_dirs: Sequence[Path],
 ) -> tuple[dict[str, Path], list[tuple[str, int]], list[Problem]]:
-    """Resolve each media path inside its folder; return (real paths, missing, problems)."""
+    """Check each media file inside its folder; return ({rel: folder}, missing, problems)."""
     real: dict[str, Path] = {}
     missing: list[tuple[str, int]] = []
     problems: list[Problem] = []
@@ -461,64 +470,57 @@ def _check_media(
         def problem(message: str, path: _Path = path, line: int = line) -> None:
             problems.append(Problem(field_name(path), line, message))
 
-        root, found = find_media(rel, base_dir, media_dirs)
+        root = find_media(rel, base_dir, media_dirs)
         try:
-            base = root.resolve()
-            target = found.resolve()
-        except (OSError, RuntimeError):
-            problem(f"no se puede resolver la ruta '{rel}' (¿enlace simbólico en bucle?)")
-            continue
-        if not target.is_relative_to(base):
-            problem(f"'{rel}' apunta fuera de la carpeta de contenido: copie el archivo real")
-            continue
-        try:
-            st = target.stat()
+            st = media_stat(root, rel)
+            if st.st_size == 0 or (path == ("image",) and _unwritten(root, rel)):
+                missing.append((rel, line))
+                problem(f"el archivo '{rel}' está vacío o aún se está copiando")
+            elif max_bytes is not None and st.st_size > max_bytes:
+                problem(
+                    f"'{rel}' pesa {st.st_size / 1e6:.1f} MB; el máximo es {max_bytes / 1e6:.1f} MB"
+                )
+            elif path == ("image",) and not _is_image(root, rel):
+                problem(f"'{rel}' no es una imagen PNG, JPG, GIF o WebP")
+            else:
+                real[rel] = root
         except FileNotFoundError:
             missing.append((rel, line))
             problem(f"falta el archivo '{rel}' (la ruta es relativa a la carpeta del .md)")
-            continue
+        except UnsafeMedia as exc:
+            problem(str(exc))
         except OSError as exc:
-            problem(f"no se puede leer '{rel}': {exc.strerror}")
-            continue
-        if not stat.S_ISREG(st.st_mode):
-            problem(f"'{rel}' no es un archivo")
-        elif st.st_size == 0 or (path == ("image",) and _unwritten(target)):
-            missing.append((rel, line))
-            problem(f"el archivo '{rel}' está vacío o aún se está copiando")
-        elif max_bytes is not None and st.st_size > max_bytes:
-            problem(
-                f"'{rel}' pesa {st.st_size / 1e6:.1f} MB; el máximo es {max_bytes / 1e6:.1f} MB"
-            )
-        elif path == ("image",) and not _is_image(target):
-            problem(f"'{rel}' no es una imagen PNG, JPG, GIF o WebP")
-        else:
-            real[rel] = target
+            problem(f"no se puede leer '{rel}': {exc.strerror or exc}")
     return real, missing, problems
 
 
-def _unwritten(path: Path) -> bool:
-    with path.open("rb") as fh:
+def _unwritten(root: Path, rel: str) -> bool:
+    with open_media(root, rel) as fh:
         return not fh.read(16).strip(b"\0")
 
 
-def _is_image(path: Path) -> bool:
-    signatures = IMAGE_MAGIC.get(path.suffix.lower())
+def _is_image(root: Path, rel: str) -> bool:
+    suffix = PurePosixPath(rel).suffix.lower()
+    signatures = IMAGE_MAGIC.get(suffix)
     if signatures is None:
         return False
-    with path.open("rb") as fh:
+    with open_media(root, rel) as fh:
         head = fh.read(16)
-    if path.suffix.lower() == ".webp":
+    if suffix == ".webp":
         return head.startswith(b"RIFF") and head[8:12] == b"WEBP"
     return head.startswith(signatures)
 
 
 def _digest(data: bytes, media: dict[str, Path]) -> str:
-    """SHA-256 of the file's bytes, then each media file (sorted by path), length-prefixed."""
+    """SHA-256 of the file's bytes, then each media file (sorted by path), length-prefixed.
+
+    ``media`` maps each path to the folder it is read from (never through a symlink)."""
     h = hashlib.sha256()
     h.update(len(data).to_bytes(8, "big") + data)
     for rel in sorted(media):
-        h.update(rel.encode() + b"\0" + media[rel].stat().st_size.to_bytes(8, "big"))
-        with media[rel].open("rb") as fh:
+        with open_media(media[rel], rel) as fh:
+            size = os.fstat(fh.fileno()).st_size
+            h.update(rel.encode() + b"\0" + size.to_bytes(8, "big"))
             while chunk := fh.read(1 << 20):
                 h.update(chunk)
     return h.hexdigest()

@@ -19,11 +19,23 @@ import threading
 from collections.abc import AsyncIterator, Callable, Collection, Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import watchfiles
 
+from dispatcher.items.media import (
+    CONTENT_SUFFIXES,
+    UnsafeMedia,
+    copy_open,
+    link_or_copy,
+    lstat_media,
+    media_stat,
+    move_entry,
+    open_media,
+    parts_of,
+    remove_entry,
+)
 from dispatcher.items.model import ContentItem
 from dispatcher.items.parse import (
     ContentError,
@@ -251,12 +263,9 @@ class Intake:
     def _media_settled(self, data: bytes) -> bool:
         settled = True
         for rel in referenced_media(data):
-            parts = PurePosixPath(rel).parts
-            if not parts or parts[0] == "/" or ".." in parts:
-                continue
-            with contextlib.suppress(OSError, RuntimeError):
-                media = (self.inbox / rel).resolve()
-                settled = self._settled(media, media.stat()) and settled
+            with contextlib.suppress(OSError, UnsafeMedia):
+                st = media_stat(self.inbox, rel)  # never through a symlink
+                settled = self._settled(self.inbox / rel, st) and settled
         return settled
 
     def _parse(self, path: Path, data: bytes, media_dirs: list[Path]) -> ContentItem:
@@ -333,22 +342,24 @@ class Intake:
     def _accept(self, path: Path, item: ContentItem, media_dirs: list[Path]) -> Accepted:
         folder = self._fresh_archive_dir(item)
         shared = self._referenced_by_others(path)
-        placed: list[Path] = []
+        placed: list[str] = []
         for rel in dict.fromkeys(item.meta.media):
-            root, src = find_media(rel, self.inbox, media_dirs)
+            root = find_media(rel, self.inbox, media_dirs)
             dst = folder / rel
             dst.parent.mkdir(parents=True, exist_ok=True)
             # Link or copy first and unlink after the .md moved: a crash loses nothing.
             # A shared file is a real copy, so an edit in the inbox cannot reach the archive;
             # a file from an earlier revision is copied, the archive is never taken from.
-            if root != self.inbox or rel in shared or src.is_symlink():
-                _copy(src.resolve(), dst)
+            # Every read goes through the checked, symlink-free walk of dispatcher.items.media.
+            if root != self.inbox or rel in shared:
+                with open_media(root, rel) as fin:
+                    copy_open(fin, dst)
             else:
-                _link_or_copy(src, dst)
-                placed.append(src)
+                link_or_copy(root, rel, dst)
+                placed.append(rel)
         _move(path, folder / path.name)
-        for src in placed:
-            src.unlink()
+        for rel in placed:
+            remove_entry(self.inbox, rel)
         self._done(path)
         log.info("aceptado %s → %s", path.name, folder)
         return Accepted(path.name, replace(item, base_dir=folder, source_name=path.name), folder)
@@ -415,23 +426,30 @@ class Intake:
         return Rejected(path.name, reason, target, error_path, problems)
 
     def _move_rejected_media(self, path: Path, data: bytes) -> list[tuple[str, Path]]:
-        """Media only this file names go beside it in ``rejected/``, keeping their paths."""
+        """Media only this file names go beside it in ``rejected/``, keeping their paths.
+
+        Only entries that really live in the inbox move (every folder on the way checked,
+        a symlink moved as the link itself, never what it points to); a ``.md`` named as
+        media is another piece and stays where it is."""
         shared = self._referenced_by_others(path)
         moved = []
         for rel in dict.fromkeys(referenced_media(data)):
-            parts = PurePosixPath(rel).parts
-            if rel in shared or not parts or parts[0] == "/" or ".." in parts:
+            if rel in shared or rel.lower().endswith(CONTENT_SUFFIXES):
                 continue
-            src = self.inbox / rel
             try:
-                st = src.lstat()
-            except OSError:
+                parts = parts_of(rel)
+                st = lstat_media(self.inbox, rel)
+            except (OSError, UnsafeMedia):
                 continue
             if not (stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode)):
                 continue
-            dst = _free_name(self.rejected / PurePosixPath(rel).parent, src.name)
+            dst = _free_name(self.rejected.joinpath(*parts[:-1]), parts[-1])
             dst.parent.mkdir(parents=True, exist_ok=True)
-            _move(src, dst)
+            try:
+                move_entry(self.inbox, rel, dst)
+            except (OSError, UnsafeMedia):
+                log.warning("no se pudo mover %r junto al archivo rechazado", rel, exc_info=True)
+                continue
             moved.append((rel, dst))
         return moved
 
@@ -548,15 +566,6 @@ def _move(src: Path, dst: Path) -> None:
         else:
             _copy(src, dst)
         src.unlink()
-
-
-def _link_or_copy(src: Path, dst: Path) -> None:
-    try:
-        os.link(src, dst, follow_symlinks=False)
-    except OSError as exc:
-        if exc.errno == errno.EEXIST:
-            raise
-        _copy(src, dst)
 
 
 def _copy(src: Path, dst: Path) -> None:
