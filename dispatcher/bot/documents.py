@@ -155,7 +155,7 @@ class Documents:
 
         tally = self.state.tally
         before = (tally.duplicates, tally.corrections)
-        await record(self.state.app, event, tally)
+        event = await record(self.state.app, event, tally)
         if isinstance(event, Accepted | Rejected):
             self.state.held.pop(event.name, None)
             self.state.poke()

@@ -206,7 +206,7 @@ def parse(
     media = None if media_problems else real_media  # no digest for an incomplete item
     item = _build(meta, src, data, media, name=name, base_dir=base_dir, tz=tz, today=today)
     extra = [
-        Problem(field, src.line_of(tuple(field.split("."))) if field else None, message)
+        Problem(field, src.line_of(path_of(field)) if field else None, message)
         for field, message in (validate(item) if validate else ())
     ]
     if extra or media_problems:
@@ -264,6 +264,16 @@ def referenced_media(data: bytes) -> list[str]:
         ]
     except Exception:  # any malformed input simply references nothing
         return []
+
+
+def field_line(data: bytes, field: str) -> int | None:
+    """Best effort: the file line of ``field`` (dotted, ``[i]`` for list items). Never raises."""
+    try:
+        src = _split(_decode(data, len(data) + 1))
+        _load(src)
+        return src.lines.get(path_of(field))
+    except Exception:
+        return None
 
 
 def too_big(size: int, limit: int) -> str:
@@ -403,11 +413,40 @@ def _check_raw(raw: dict[str, Any], src: _Source, known_kinds: Collection[str]) 
         problems.append(Problem("image_alt", src.line_of(("image",)), IMAGE_ALT_REQUIRED))
     if kind == "rueda_de_prensa" and not raw.get("event"):
         problems.append(Problem("event", src.line_of(("kind",)), EVENT_REQUIRED))
+    problems += _control_characters(raw, src)
     summary = raw.get("summary")
     if not src.body.strip() and not (isinstance(summary, str) and summary.strip()):
         empty = "el texto está vacío: escríbalo debajo de la segunda línea '---'"
         problems.append(Problem(None, src.body_line, f"{empty} o ponga al menos un 'summary'"))
     return problems
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def _control_characters(value: Any, src: _Source, path: _Path = ()) -> list[Problem]:
+    """Refuse control characters (NUL, ESC, BEL…) in any value of the header: a NUL cannot be
+    stored in PostgreSQL text, and terminal escapes forge logs and status output."""
+    if isinstance(value, str):
+        found = _CONTROL.search(value)
+        if found is None:
+            return []
+        code = f"U+{ord(found.group()):04X}"
+        message = f"contiene un carácter de control no permitido ({code}): bórrelo"
+        return [Problem(field_name(path) or None, src.line_of(path), message)]
+    if isinstance(value, dict):
+        return [
+            problem
+            for key, inner in value.items()
+            for problem in _control_characters(inner, src, (*path, str(key)))
+        ]
+    if isinstance(value, list):
+        return [
+            problem
+            for i, inner in enumerate(value)
+            for problem in _control_characters(inner, src, (*path, i))
+        ]
+    return []
 
 
 def _validation_problems(
@@ -635,6 +674,20 @@ _PATTERN_MESSAGES = {
     "id": "el id solo admite minúsculas sin tildes, números y guiones (p. ej. 2024-05-02-vias)",
     "video": "debe ser una dirección que empiece por http:// o https://",
 }
+
+
+def path_of(field: str) -> _Path:
+    """``event.starts_at`` → ``("event", "starts_at")``, ``audiences[1]`` → ``("audiences", 1)``
+    (the inverse of :func:`field_name`)."""
+    path: list[str | int] = []
+    for part in field.split("."):
+        name, *indexes = part.split("[")
+        if name:
+            path.append(name)
+        for index in indexes:
+            number = index.rstrip("]")
+            path.append(int(number) if number.isdigit() else number)
+    return tuple(path)
 
 
 def field_name(path: _Path) -> str:

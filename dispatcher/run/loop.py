@@ -115,8 +115,7 @@ async def run_forever(app: App, stop: asyncio.Event) -> None:
 
         async def watch() -> None:
             async for batch in intake.watch(stop):
-                for event in batch:
-                    await record(app, event, tally)
+                batch = [await record(app, event, tally) for event in batch]
                 if bot is not None:
                     await bot.observe(batch)
                 runner.poke()

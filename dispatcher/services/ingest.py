@@ -15,15 +15,22 @@ import asyncio
 import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import TYPE_CHECKING
 
 from dispatcher.items.early import early_calls
 from dispatcher.items.model import ContentItem
+from dispatcher.items.parse import Problem, field_line
 from dispatcher.services.context import App
-from dispatcher.services.intake import Accepted, Held, Intake, IntakeEvent, Rejected
-
-if TYPE_CHECKING:
-    pass
+from dispatcher.services.intake import (
+    Held,
+    Intake,
+    IntakeEvent,
+    KindLookup,
+    Rejected,
+    Rules,
+    Staged,
+    item_problems,
+    kind_change_message,
+)
 
 log = logging.getLogger("pregonero")
 
@@ -42,7 +49,10 @@ class Tally:
 
 
 def make_intake(app: App) -> Intake:
+    """The inbox reader with the app's rules; two-phase, so :func:`record` archives a file
+    only after the ledger has it."""
     s = app.settings
+    kind_of = ledger_kinds(app)
     return Intake(
         s.content_dir,
         tz=s.tz,
@@ -51,33 +61,102 @@ def make_intake(app: App) -> Intake:
         max_media_bytes=s.intake.max_media_bytes,
         settle_seconds=s.intake.settle_seconds,
         media_grace_seconds=s.intake.media_grace_seconds,
-        validate=lambda item: plan_problems(app, item),
+        validate=lambda item: plan_problems(app, item, kind_of),
+        two_phase=True,
     )
 
 
-def plan_problems(app: App, item: ContentItem) -> list[tuple[str, str]]:
-    """Checks that need the plan: ``channels`` and ``audiences`` against the item's kind."""
-    problems: list[tuple[str, str]] = []
+def rules(app: App) -> Rules:
+    """The intake's rules, for :func:`dispatcher.services.intake.validate_file` (``check``,
+    the desk): the same checks, the ledger's known kinds included."""
+    s = app.settings
+    kind_of = ledger_kinds(app)
+    return Rules(
+        tz=s.tz,
+        known_kinds=frozenset(app.plan.kinds),
+        max_bytes=s.intake.max_bytes,
+        max_media_bytes=s.intake.max_media_bytes,
+        validate=lambda item: plan_problems(app, item, kind_of),
+    )
+
+
+def ledger_kinds(app: App) -> KindLookup | None:
+    """``item id → kind`` from the ledger, callable from intake's worker thread (it waits on
+    the app's event loop). ``None`` outside an event loop. Called on the loop's own thread it
+    answers ``None`` rather than block (:func:`record` checks the kind again)."""
     try:
-        app.plan.channels_for(item.kind, item.meta.channels)
-    except ValueError as exc:
-        problems.append(("channels", str(exc)))
-    return problems
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+    def kind_of(item_id: str) -> str | None:
+        try:
+            if asyncio.get_running_loop() is loop:
+                return None
+        except RuntimeError:
+            pass
+        row = asyncio.run_coroutine_threadsafe(app.ledger.get_item(item_id), loop).result(60)
+        return None if row is None else str(row["kind"])
+
+    return kind_of
 
 
-async def record(app: App, event: IntakeEvent, tally: Tally) -> None:
-    """Write one intake event to the ledger."""
+def plan_problems(
+    app: App, item: ContentItem, kind_of: KindLookup | None = None
+) -> list[tuple[str, str]]:
+    """Checks that need the plan (and the ledger): see :func:`item_problems`."""
+    return item_problems(app.plan, item, kind_of)
+
+
+async def record(app: App, event: IntakeEvent, tally: Tally) -> IntakeEvent:
+    """Write one intake event to the ledger; returns what finally happened to the file.
+
+    A :class:`Staged` file is recorded, then archived (:meth:`Staged.commit`); if recording
+    fails, that file alone is rejected with the reason (:meth:`Staged.abort`). A crash
+    between the two leaves the file in the inbox: the next scan finds the same id and
+    digest, records a duplicate and archives it — nothing lost, nothing sent twice."""
+    if isinstance(event, Staged):
+        try:
+            problem = await _wrong_kind(app, event)
+            if problem is None:
+                await _record_item(app, event.item, tally)
+        except Exception as exc:
+            log.exception("no se pudo registrar %s; se rechaza", event.name)
+            problem = Problem(
+                None,
+                None,
+                f"no se pudo registrar en el libro de envíos ({type(exc).__name__}); nada "
+                "se publicó: revise el archivo y vuelva a dejarlo, o avise al equipo técnico",
+            )
+        if problem is not None:
+            event = await event.abort([problem])
+        else:
+            return await event.commit()
     if isinstance(event, Rejected):
         tally.rejected += 1
         tally.messages.append(f"rechazado {event.name}: {event.reason_text.splitlines()[0]}")
         log.warning("archivo rechazado: %s → %s", event.name, event.rejected_path)
-        return
+        return event
     if isinstance(event, Held):
         tally.held += 1
-        return
-    if not isinstance(event, Accepted):
-        return
-    item = event.item
+        return event
+    await _record_item(app, event.item, tally)
+    return event
+
+
+async def _wrong_kind(app: App, staged: Staged) -> Problem | None:
+    """A correction may not change ``kind`` (checked at intake too; this closes the race of
+    two revisions in one scan)."""
+    item = staged.item
+    existing = await app.ledger.get_item(item.id)
+    if existing is None or existing["kind"] == item.kind:
+        return None
+    data = await asyncio.to_thread((staged.archive_dir / staged.name).read_bytes)
+    message = kind_change_message(item.id, str(existing["kind"]))
+    return Problem("kind", field_line(data, "kind"), message)
+
+
+async def _record_item(app: App, item: ContentItem, tally: Tally) -> None:
     existing = await app.ledger.get_item(item.id)
     if existing is None:
         kind = app.plan.kinds[item.kind]
@@ -118,7 +197,7 @@ async def _correction(app: App, item: ContentItem) -> None:
 async def take_in(
     app: App, intake: Intake, tally: Tally, limit: int | None = None
 ) -> list[IntakeEvent]:
+    """Scan the inbox once and record each event (each file recorded before it is archived);
+    returns the final events."""
     events = await asyncio.to_thread(intake.scan, limit)
-    for event in events:
-        await record(app, event, tally)
-    return events
+    return [await record(app, event, tally) for event in events]

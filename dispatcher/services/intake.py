@@ -3,13 +3,22 @@ and move it (with its media) to ``content/archive/YYYY/MM/<id>/`` or ``content/r
 
 Intake never deletes what an editor wrote and never overwrites a file: every move goes to a
 fresh name. It knows nothing of the ledger: it returns events and the dispatcher records
-them (duplicate or correction is the dispatcher's call, by digest).
+them (duplicate or correction is the dispatcher's call, by digest). With ``two_phase`` a
+valid file comes back :class:`Staged` — copied into its archive folder, originals still in
+the inbox — and only :meth:`Intake.commit` (after the ledger recorded it) removes the
+originals, so a crash or a failed insert loses nothing.
+
+One validation path: :func:`validate_data` / :func:`validate_file` run every check (front
+matter, the plan through ``Rules.validate``, media with the symlink-free walk of
+:mod:`dispatcher.items.media`) for the inbox, ``pregonero check``, the bot and the desk,
+with the same Spanish messages (field and line).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import difflib
 import errno
 import logging
 import os
@@ -17,13 +26,14 @@ import shutil
 import stat
 import threading
 from collections.abc import AsyncIterator, Callable, Collection, Iterable
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import watchfiles
 
+from dispatcher.items.audiences import AUDIENCES
 from dispatcher.items.media import (
     CONTENT_SUFFIXES,
     UnsafeMedia,
@@ -47,6 +57,7 @@ from dispatcher.items.parse import (
     referenced_media,
     too_big,
 )
+from dispatcher.items.plan import Plan
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +72,28 @@ class Accepted:
     name: str
     item: ContentItem
     archive_dir: Path
+
+
+@dataclass(frozen=True)
+class Staged:
+    """Valid: copies of the file and its media are in ``archive_dir`` (= ``item.base_dir``),
+    the originals still in the inbox. Record it, then :meth:`Intake.commit` it (→
+    :class:`Accepted`), or :meth:`Intake.abort` it with the reason (→ :class:`Rejected`)."""
+
+    name: str
+    item: ContentItem
+    archive_dir: Path
+    path: Path
+    placed: tuple[str, ...]  # media linked from the inbox, removed there on commit
+    intake: Intake = field(repr=False, compare=False)
+
+    async def commit(self) -> Accepted:
+        """Remove the originals from the inbox (the ledger has the item)."""
+        return await asyncio.to_thread(self.intake.commit, self)
+
+    async def abort(self, problems: Iterable[Problem]) -> Rejected:
+        """Drop the archive copies and reject the file with ``problems``."""
+        return await asyncio.to_thread(self.intake.abort, self, tuple(problems))
 
 
 @dataclass(frozen=True)
@@ -86,7 +119,173 @@ class Held:
     missing: tuple[str, ...] = ()
 
 
-IntakeEvent = Accepted | Rejected | Held
+IntakeEvent = Accepted | Staged | Rejected | Held
+
+
+@dataclass(frozen=True)
+class Rules:
+    """What every content file is checked against, wherever it comes from."""
+
+    tz: ZoneInfo
+    known_kinds: frozenset[str]
+    max_bytes: int
+    max_media_bytes: int | None
+    validate: Validator | None = None
+
+
+def validate_data(
+    data: bytes,
+    *,
+    name: str,
+    base_dir: Path,
+    rules: Rules,
+    today: date,
+    archived: Callable[[str], list[Path]] | None = None,
+) -> tuple[ContentItem, list[Path]]:
+    """Every check on one file's bytes; media relative to ``base_dir``. A correction need
+    not resend its pictures: media missing there are looked for in ``archived(id)`` (the
+    archive folders of earlier revisions). Returns the item and the folders used.
+    Raises :class:`MissingMedia` or :class:`ContentError`."""
+
+    def once(media_dirs: list[Path]) -> ContentItem:
+        return parse(
+            data,
+            name=name,
+            base_dir=base_dir,
+            tz=rules.tz,
+            today=today,
+            max_bytes=rules.max_bytes,
+            known_kinds=rules.known_kinds,
+            max_media_bytes=rules.max_media_bytes,
+            validate=rules.validate,
+            media_dirs=media_dirs,
+        )
+
+    try:
+        return once([]), []
+    except MissingMedia as first:
+        media_dirs = archived(first.item.id) if archived and first.item else []
+        if not media_dirs:
+            raise
+        return once(media_dirs), media_dirs
+
+
+def read_content(path: Path, max_bytes: int) -> bytes:
+    """The bytes of a content file, read as intake reads it: the file itself (never a
+    symlink, a FIFO or a device), within the size limit. Raises :class:`ContentError`."""
+    try:
+        st = path.lstat()
+    except OSError as exc:
+        why = f"no se puede leer el archivo: {exc.strerror}"
+        raise ContentError.single(None, None, why) from exc
+    if stat.S_ISLNK(st.st_mode):
+        raise ContentError.single(None, None, SYMLINK_FILE)
+    if not stat.S_ISREG(st.st_mode):
+        raise ContentError.single(None, None, "no es un archivo normal")
+    if st.st_size > max_bytes:
+        raise ContentError.single(None, None, too_big(st.st_size, max_bytes))
+    try:
+        return _read(path, max_bytes)
+    except OSError as exc:
+        reason = "permiso denegado" if isinstance(exc, PermissionError) else exc.strerror
+        raise ContentError.single(None, None, f"no se puede leer el archivo ({reason})") from exc
+
+
+def validate_file(
+    path: Path,
+    *,
+    rules: Rules,
+    today: date,
+    archived: Callable[[str], list[Path]] | None = None,
+) -> ContentItem:
+    """:func:`validate_data` for a file on disk (``pregonero check``, the desk): the same
+    reading rules and checks as the inbox, media relative to the file's folder, nothing
+    moved. Raises :class:`ContentError` (:class:`MissingMedia` included)."""
+    if not is_utf8_name(path.name):
+        raise ContentError.single(None, None, bad_name_reason(path.name))
+    data = read_content(path, rules.max_bytes)
+    item, _dirs = validate_data(
+        data, name=path.name, base_dir=path.parent, rules=rules, today=today, archived=archived
+    )
+    return item
+
+
+def archived_dirs(archive: Path, item_id: str) -> list[Path]:
+    """The archive folders of earlier revisions of ``item_id``, newest first."""
+    found: list[Path] = []
+    for folder in sorted(archive.glob(f"*/*/{item_id}"), reverse=True):
+        revisions = (p for p in folder.glob("rev-*") if p.is_dir())
+        found += [*sorted(revisions, reverse=True), folder]
+    return found
+
+
+KindLookup = Callable[[str], "str | None"]
+"""``item id → kind`` of an item the ledger already has (``None``: a new id)."""
+
+
+def item_problems(
+    plan: Plan, item: ContentItem, kind_of: KindLookup | None = None
+) -> list[tuple[str, str]]:
+    """Checks that need the plan or the ledger, as ``(field, Spanish message)`` pairs:
+    ``channels`` and ``audiences`` against the item's kind, and that a correction keeps its
+    kind. Parsing maps each field to its line."""
+    problems: list[tuple[str, str]] = []
+    if kind_of is not None and (known := kind_of(item.id)) is not None and known != item.kind:
+        problems.append(("kind", kind_change_message(item.id, known)))
+    try:
+        plan.channels_for(item.kind, item.meta.channels)
+    except ValueError as exc:
+        problems.append(("channels", str(exc)))
+    wanted = item.meta.audiences
+    unknown = [(i, a) for i, a in enumerate(wanted or []) if a not in AUDIENCES]
+    for i, name in unknown:
+        problems.append((f"audiences[{i}]", unknown_audience(name)))
+    if not unknown:
+        try:
+            plan.audiences_for(item.kind, wanted)
+        except ValueError as exc:
+            problems.append(("audiences", str(exc).removeprefix("audiences: ")))
+    return problems
+
+
+def unknown_audience(name: str) -> str:
+    """Spanish message for a mailing audience that does not exist, with a suggestion."""
+    close = difflib.get_close_matches(name.strip().lower(), AUDIENCES, n=1, cutoff=0.6)
+    hint = f"; ¿quiso decir '{close[0]}'?" if close else ""
+    return f"público desconocido '{name}'{hint} Públicos válidos: {', '.join(AUDIENCES)}"
+
+
+def kind_change_message(item_id: str, known: str) -> str:
+    return (
+        f"la pieza '{item_id}' ya existe con el tipo '{known}': una corrección no puede "
+        "cambiar el tipo; use un id nuevo para publicarla como otro tipo"
+    )
+
+
+SYMLINK_FILE = "es un enlace simbólico; deje en la bandeja el archivo mismo, no un enlace"
+
+
+def is_utf8_name(name: str) -> bool:
+    """False for a file name whose bytes are not valid UTF-8 (held as surrogates)."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def shown_name(name: str) -> str:
+    """A printable, UTF-8 form of a file name: bad bytes as ``\\xNN``, controls escaped."""
+    raw = os.fsencode(name)
+    text = raw.decode("utf-8", "backslashreplace")
+    return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in text)
+
+
+def bad_name_reason(name: str) -> str:
+    return (
+        f"el nombre del archivo no es UTF-8 válido ({shown_name(name)}): cámbielo por uno con "
+        "letras, números y guiones, y vuelva a dejarlo en la bandeja"
+    )
 
 
 def utcnow() -> datetime:
@@ -127,6 +326,7 @@ class Intake:
         clock: Callable[[], datetime] = utcnow,
         idle_rescan_seconds: float = 5.0,
         validate: Validator | None = None,
+        two_phase: bool = False,
     ) -> None:
         self.content_dir = content_dir
         self.inbox = content_dir / "inbox"
@@ -142,6 +342,9 @@ class Intake:
         self.grace = timedelta(seconds=media_grace_seconds)
         self.idle_rescan_seconds = idle_rescan_seconds
         self.validate = validate
+        self.rules = Rules(tz, self.known_kinds, max_bytes, max_media_bytes, validate)
+        self.two_phase = two_phase
+        self._staged: set[Path] = set()  # staged, waiting for commit/abort: not rescanned
         self._clock = clock
         self._seen: dict[Path, _Seen] = {}
         self._held: dict[Path, datetime] = {}  # held .md → end of its grace period
@@ -171,11 +374,15 @@ class Intake:
                 if limit is not None and len(events) >= limit:
                     self.more = True
                     break
+                if path in self._staged:
+                    continue
                 try:
                     event = self._consider(path, force=False)
                 except OSError:  # retried at the next idle rescan, not in a tight loop
-                    log.exception("no se pudo procesar %s; se reintentará", path.name)
+                    log.exception("no se pudo procesar %s; se reintentará", shown_name(path.name))
                     continue
+                except Exception as exc:  # one file never stops the others
+                    event = self._reject_unexpected(path, exc)
                 if event is not None:
                     events.append(event)
             self._forget_vanished()
@@ -195,10 +402,41 @@ class Intake:
                 target = _free_name(self.inbox, name)
                 _move(path, target)
                 path = target
-            event = self._consider(path, force=True)
+            if path in self._staged:
+                raise FileNotFoundError(path)  # being recorded from another scan
+            try:
+                event = self._consider(path, force=True)
+            except OSError:
+                raise
+            except Exception as exc:
+                event = self._reject_unexpected(path, exc)
             if event is None:  # with force, only a file that vanished meanwhile
                 raise FileNotFoundError(path)
             return event
+
+    def commit(self, staged: Staged) -> Accepted:
+        """The ledger recorded ``staged``: remove the originals from the inbox."""
+        with self._lock:
+            for rel in staged.placed:
+                with contextlib.suppress(FileNotFoundError):
+                    remove_entry(self.inbox, rel)
+            with contextlib.suppress(FileNotFoundError):
+                staged.path.unlink()
+            self._staged.discard(staged.path)
+            self._done(staged.path)
+            log.info("aceptado %s → %s", staged.name, staged.archive_dir)
+            return Accepted(staged.name, staged.item, staged.archive_dir)
+
+    def abort(self, staged: Staged, problems: tuple[Problem, ...]) -> Rejected:
+        """Recording ``staged`` failed: drop its archive copies (the originals are still in
+        the inbox) and reject the file with ``problems``."""
+        with self._lock:
+            self._staged.discard(staged.path)
+            _remove_tree(staged.archive_dir)
+            data: bytes | None = None
+            with contextlib.suppress(OSError):
+                data = _read(staged.path, self.max_bytes)
+            return self._reject(staged.path, problems, data=data)
 
     async def watch(self, stop: asyncio.Event) -> AsyncIterator[list[IntakeEvent]]:
         """Yield batches of events until ``stop`` is set.
@@ -236,9 +474,11 @@ class Intake:
             return None
         if stat.S_ISDIR(st.st_mode):
             return None
+        if not is_utf8_name(path.name):
+            problem = Problem(None, None, bad_name_reason(path.name))
+            return self._reject(path, [problem], data=None)
         if stat.S_ISLNK(st.st_mode):
-            why = "es un enlace simbólico; deje en la bandeja el archivo mismo, no un enlace"
-            return self._reject(path, [Problem(None, None, why)], data=None)
+            return self._reject(path, [Problem(None, None, SYMLINK_FILE)], data=None)
         if not stat.S_ISREG(st.st_mode):
             return self._reject(path, [Problem(None, None, "no es un archivo normal")], data=None)
         if not (force or self._settled(path, st)):
@@ -268,32 +508,17 @@ class Intake:
                 settled = self._settled(self.inbox / rel, st) and settled
         return settled
 
-    def _parse(self, path: Path, data: bytes, media_dirs: list[Path]) -> ContentItem:
-        return parse(
-            data,
-            name=path.name,
-            base_dir=self.inbox,
-            tz=self.tz,
-            today=self._clock().astimezone(self.tz).date(),
-            max_bytes=self.max_bytes,
-            known_kinds=self.known_kinds,
-            max_media_bytes=self.max_media_bytes,
-            validate=self.validate,
-            media_dirs=media_dirs,
-        )
-
     def _process(self, path: Path, data: bytes, *, force: bool) -> IntakeEvent | None:
         now = self._clock()
-        media_dirs: list[Path] = []
         try:
-            try:
-                item = self._parse(path, data, media_dirs)
-            except MissingMedia as first:
-                # A correction need not resend its pictures: look in earlier revisions.
-                media_dirs = self._archived_dirs(first.item.id) if first.item else []
-                if not media_dirs:
-                    raise
-                item = self._parse(path, data, media_dirs)
+            item, media_dirs = validate_data(
+                data,
+                name=path.name,
+                base_dir=self.inbox,
+                rules=self.rules,
+                today=now.astimezone(self.tz).date(),
+                archived=self._archived_dirs,
+            )
         except MissingMedia as exc:
             seen = self._seen.get(path)
             until = (seen.first_seen if seen and not force else now) + self.grace
@@ -313,7 +538,21 @@ class Intake:
             return self._reject(path, exc.problems, data=data, note=note)
         except ContentError as exc:
             return self._reject(path, exc.problems, data=data)
-        return self._accept(path, item, media_dirs)
+        staged = self._stage(path, item, media_dirs)
+        return staged if self.two_phase else self.commit(staged)
+
+    def _reject_unexpected(self, path: Path, exc: Exception) -> Rejected | None:
+        """Any unforeseen error on one file rejects that file with a reason; the scan goes on."""
+        log.exception("error inesperado con %s; se rechaza", shown_name(path.name))
+        why = (
+            f"no se pudo procesar el archivo ({type(exc).__name__}): revise su cabecera; si el "
+            "problema sigue, avise al equipo técnico con este aviso"
+        )
+        try:
+            return self._reject(path, [Problem(None, None, why)], data=None)
+        except Exception:
+            log.exception("tampoco se pudo rechazar %s", shown_name(path.name))
+            return None
 
     def _settled(self, path: Path, st: os.stat_result) -> bool:
         """True once size and mtime have not changed for ``settle`` (or the file is old)."""
@@ -339,30 +578,33 @@ class Intake:
 
     # --- accepting -----------------------------------------------------------------------
 
-    def _accept(self, path: Path, item: ContentItem, media_dirs: list[Path]) -> Accepted:
+    def _stage(self, path: Path, item: ContentItem, media_dirs: list[Path]) -> Staged:
+        """Link (or copy) the file and its media into a fresh archive folder; the inbox is
+        not touched, so a crash before :meth:`commit` loses nothing."""
         folder = self._fresh_archive_dir(item)
-        shared = self._referenced_by_others(path)
-        placed: list[str] = []
-        for rel in dict.fromkeys(item.meta.media):
-            root = find_media(rel, self.inbox, media_dirs)
-            dst = folder / rel
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            # Link or copy first and unlink after the .md moved: a crash loses nothing.
-            # A shared file is a real copy, so an edit in the inbox cannot reach the archive;
-            # a file from an earlier revision is copied, the archive is never taken from.
-            # Every read goes through the checked, symlink-free walk of dispatcher.items.media.
-            if root != self.inbox or rel in shared:
-                with open_media(root, rel) as fin:
-                    copy_open(fin, dst)
-            else:
-                link_or_copy(root, rel, dst)
-                placed.append(rel)
-        _move(path, folder / path.name)
-        for rel in placed:
-            remove_entry(self.inbox, rel)
-        self._done(path)
-        log.info("aceptado %s → %s", path.name, folder)
-        return Accepted(path.name, replace(item, base_dir=folder, source_name=path.name), folder)
+        try:
+            shared = self._referenced_by_others(path)
+            placed: list[str] = []
+            for rel in dict.fromkeys(item.meta.media):
+                root = find_media(rel, self.inbox, media_dirs)
+                dst = folder.joinpath(*parts_of(rel))
+                dst.parent.mkdir(parents=True, exist_ok=True)
+                # A shared file is a real copy, so an edit in the inbox cannot reach the
+                # archive; a file from an earlier revision is copied, the archive is never
+                # taken from. Every read goes through the symlink-free walk.
+                if root != self.inbox or rel in shared:
+                    with open_media(root, rel) as fin:
+                        copy_open(fin, dst)
+                else:
+                    link_or_copy(root, rel, dst)
+                    placed.append(rel)
+            _link_file(path, folder / path.name)
+        except BaseException:
+            _remove_tree(folder)
+            raise
+        self._staged.add(path)
+        staged_item = replace(item, base_dir=folder, source_name=path.name)
+        return Staged(path.name, staged_item, folder, path, tuple(placed), self)
 
     def _fresh_archive_dir(self, item: ContentItem) -> Path:
         folder = self.archive / f"{item.date:%Y}" / f"{item.date:%m}" / item.id
@@ -383,18 +625,13 @@ class Intake:
         raise FileExistsError(folder)
 
     def _archived_dirs(self, item_id: str) -> list[Path]:
-        """The archive folders of earlier revisions of ``item_id``, newest first."""
-        found: list[Path] = []
-        for folder in sorted(self.archive.glob(f"*/*/{item_id}"), reverse=True):
-            revisions = (p for p in folder.glob("rev-*") if p.is_dir())
-            found += [*sorted(revisions, reverse=True), folder]
-        return found
+        return archived_dirs(self.archive, item_id)
 
     def _referenced_by_others(self, path: Path) -> set[str]:
         """Media named by the other ``.md`` files in the inbox (cached per file version)."""
         refs: set[str] = set()
         for other in self.inbox.iterdir():
-            if other == path or not is_candidate(other.name):
+            if other == path or other in self._staged or not is_candidate(other.name):
                 continue
             with contextlib.suppress(OSError):
                 st = other.lstat()
@@ -414,16 +651,17 @@ class Intake:
         self, path: Path, problems: Iterable[Problem], *, data: bytes | None, note: str = ""
     ) -> Rejected:
         problems = tuple(problems)
-        target = _free_name(self.rejected, path.name)
+        name = shown_name(path.name)  # a name that is not UTF-8 is kept, escaped
+        target = _free_name(self.rejected, name)
         _move(path, target)
         moved = self._move_rejected_media(path, data) if data is not None else []
         error_path = target.with_name(target.name + ".error.txt")
-        text = self._error_text(path.name, target, problems, moved, note)
+        text = self._error_text(name, target, problems, moved, note)
         _write_new(error_path, text)
         self._done(path)
-        log.info("rechazado %s: %s", path.name, "; ".join(str(p) for p in problems))
+        log.info("rechazado %s: %s", name, "; ".join(str(p) for p in problems))
         reason = "\n".join(str(p) for p in problems)
-        return Rejected(path.name, reason, target, error_path, problems)
+        return Rejected(name, reason, target, error_path, problems)
 
     def _move_rejected_media(self, path: Path, data: bytes) -> list[tuple[str, Path]]:
         """Media only this file names go beside it in ``rejected/``, keeping their paths.
@@ -566,6 +804,21 @@ def _move(src: Path, dst: Path) -> None:
         else:
             _copy(src, dst)
         src.unlink()
+
+
+def _link_file(src: Path, dst: Path) -> None:
+    """A new ``dst`` with the bytes of the regular file ``src`` (hard link, else a copy)."""
+    try:
+        os.link(src, dst, follow_symlinks=False)
+    except OSError as exc:
+        if exc.errno == errno.EEXIST:
+            raise
+        _copy(src, dst)
+
+
+def _remove_tree(folder: Path) -> None:
+    """Remove a staged archive folder (only copies and links of files still in the inbox)."""
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def _copy(src: Path, dst: Path) -> None:
