@@ -6,24 +6,31 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dispatcher.items.model import ContentItem
 from dispatcher.items.parse import ContentError
 from dispatcher.services.context import App
 
+if TYPE_CHECKING:
+    from dispatcher.services.intake import Rules
+
 Echo = Callable[[str], object]
 
 
-def load(app: App, path: Path) -> ContentItem:
+def load(app: App, path: Path, checks: Rules | None = None) -> ContentItem:
     """Validate one file exactly as the intake would (media relative to its folder, earlier
-    revisions' media from the archive), moving nothing. Raises ``ContentError``."""
+    revisions' media from the archive), moving nothing. Raises ``ContentError``.
+
+    ``checks`` defaults to the intake's rules; built on the event loop's thread they can ask
+    the ledger (whether a known id keeps its kind) when this runs in a worker thread."""
     from dispatcher.services.ingest import rules
     from dispatcher.services.intake import archived_dirs, validate_file
 
     archive = app.settings.content_dir / "archive"
     return validate_file(
         path,
-        rules=rules(app),
+        rules=checks or rules(app),
         today=app.clock().astimezone(app.settings.tz).date(),
         archived=lambda item_id: archived_dirs(archive, item_id),
     )
@@ -32,11 +39,14 @@ def load(app: App, path: Path) -> ContentItem:
 async def check_files(app: App, files: Sequence[Path], echo: Echo) -> int:
     """Validate each file; print ``OK`` or its problems (the very text an inbox rejection
     gives). Returns the number of bad files."""
+    from dispatcher.services.ingest import rules
+
+    checks = rules(app)
     bad = 0
     for path in files:
         try:
             # In a thread, so the ledger can be asked whether a known id keeps its kind.
-            item = await asyncio.to_thread(load, app, path)
+            item = await asyncio.to_thread(load, app, path, checks)
         except ContentError as exc:
             bad += 1
             echo(f"{path}: ERROR\n{exc}")
