@@ -380,3 +380,22 @@ def test_content_error_constructors() -> None:
     assert [(p.field, p.line) for p in error.problems] == [("channels", None), (None, None)]
     many = ContentError([Problem(f"k{i}", i, "x") for i in range(100)])
     assert len(many.problems) == 41 and "60 problemas más" in str(many)
+
+
+def test_yaml_bombs_and_tags_are_refused_with_their_line(tmp_path: Path) -> None:
+    """One YAML reader (ruamel): an alias bomb is refused before anything is expanded, and
+    no tag is ever constructed."""
+    laughs = "lol0: &a0 [x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"lol{i}: &a{i} [*a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}]\n" for i in range(1, 12)
+    )
+    with pytest.raises(ContentError) as caught:
+        _parse(md("kind: boletin\ntitle: Bomba\n" + laughs), tmp_path)
+    first = caught.value.problems[0]
+    assert (first.field, first.line) == ("lol1[0]", 4)  # an alias in a list: its anchor's line
+    assert "anclas" in first.message
+    assert len(caught.value.problems) == 41  # 40 shown, then "… y N problemas más"
+    for tag in ("!!python/object/apply:os.system ['true']", "!secreto x"):
+        with pytest.raises(ContentError) as caught:
+            _parse(md(f"kind: boletin\ntitle: Hola mundo\ndependencia: {tag}\n"), tmp_path)
+        assert [(p.field, p.line) for p in caught.value.problems] == [("dependencia", 4)]
+        assert "etiquetas" in str(caught.value)

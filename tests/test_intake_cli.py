@@ -59,3 +59,17 @@ def test_run_once_rejects_each_bad_file_and_publishes_the_rest(
     assert "no es UTF-8" in reason and "bolet\\xedn-latin1.md" in reason
     assert not list(workspace.inbox.glob("*.md"))
     assert not [p for p in workspace.inbox.iterdir() if p.is_file()]
+
+
+def test_a_plan_that_disagrees_with_the_timezone_setting_stops_start_up(
+    workspace: Workspace,
+) -> None:
+    workspace.env["PREGONERO_TIMEZONE"] = "America/Lima"
+    workspace.drop_examples([GOOD_EXAMPLE])
+    result = workspace.cli("run", "--once")
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "PREGONERO_TIMEZONE" in result.stderr and "America/Lima" in result.stderr
+    assert "línea" in result.stderr and "Traceback" not in result.stderr
+    assert list(workspace.inbox.glob("*.md"))  # nothing was taken in
+    check = workspace.cli("check", str(workspace.inbox / GOOD_EXAMPLE))
+    assert check.returncode == 2 and "PREGONERO_TIMEZONE" in check.stderr

@@ -16,7 +16,6 @@ import os
 import re
 import stat
 import unicodedata
-from collections import deque
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -24,7 +23,6 @@ from pathlib import Path, PurePosixPath
 from typing import Any, NoReturn
 from zoneinfo import ZoneInfo
 
-import yaml
 from markdown_it import MarkdownIt
 from pydantic import ValidationError
 
@@ -37,6 +35,7 @@ from dispatcher.items.model import (
     Event,
     FrontMatter,
 )
+from dispatcher.items.yamlread import YamlError, read_yaml
 
 IMAGE_MAGIC = {
     ".png": (b"\x89PNG\r\n\x1a\n",),
@@ -48,7 +47,6 @@ IMAGE_MAGIC = {
 BOM = b"\xef\xbb\xbf"
 MAX_PROBLEMS = 40
 SUMMARY_SOURCE_CHARS = 5000  # the first paragraph is looked for in the body's head only
-_BOOL, _INT, _FLOAT = (f"tag:yaml.org,2002:{t}" for t in ("bool", "int", "float"))
 _MD = MarkdownIt("commonmark")
 _Path = tuple[str | int, ...]
 
@@ -109,43 +107,6 @@ class MissingMedia(ContentError):
         super().__init__(problems)
         self.missing: list[str] = list(missing)
         self.item = item  # what the file would be (no digest): its id finds earlier revisions
-
-
-class _Loader(yaml.SafeLoader):
-    """SafeLoader with YAML 1.2 plain scalars: only true/false are booleans (``no`` is
-    text), no octal or sexagesimal numbers, and an impossible date stays text so that
-    validation can name the field."""
-
-    def construct_yaml_timestamp(self, node: yaml.ScalarNode) -> Any:
-        try:
-            return super().construct_yaml_timestamp(node)
-        except (ValueError, OverflowError):
-            return self.construct_scalar(node)
-
-    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
-        try:
-            return super().construct_object(node, deep)
-        except (ValueError, TypeError, OverflowError) as exc:  # an explicit tag like !!int x
-            mark = node.start_mark
-            raise yaml.constructor.ConstructorError(
-                None, None, f"valor inválido para la etiqueta {node.tag!r}", mark
-            ) from exc
-
-
-_Loader.yaml_implicit_resolvers = {
-    first: [(tag, rx) for tag, rx in resolvers if tag not in (_BOOL, _INT, _FLOAT)]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-    if first != "="
-}
-_Loader.add_implicit_resolver(
-    _BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
-)
-_Loader.add_implicit_resolver(_INT, re.compile(r"^[-+]?(?:0|[1-9][0-9]*)$"), list("-+0123456789"))
-_Loader.add_implicit_resolver(
-    _FLOAT,
-    re.compile(r"^[-+]?(?:0|[1-9][0-9]*)\.[0-9]+(?:[eE][-+]?[0-9]+)?$"),
-    list("-+0123456789"),
-)
 
 
 @dataclass
@@ -326,72 +287,32 @@ def _split(text: str) -> _Source:
 
 
 def _load(src: _Source) -> dict[str, Any]:
-    loader: _Loader | None = None
     try:
-        loader = _Loader(src.block)
-        node = loader.get_single_node()
-        if node is not None:
-            _index(node, src)
-        raw = loader.construct_document(node) if node is not None else None
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        _fail(src.block_line + mark.line if mark else src.open_line, yaml_message(exc))
-    except yaml.reader.ReaderError as exc:  # a control character, before any parsing
-        line = src.block_line + src.block[: exc.position].count("\n")
-        _fail(line, f"la cabecera tiene un carácter no permitido (U+{exc.character:04X})")
-    except (yaml.YAMLError, RecursionError):
-        _fail(src.open_line, "la cabecera no se puede leer (YAML inválido o demasiado anidado)")
-    finally:
-        if loader is not None:
-            loader.dispose()
+        doc = read_yaml(src.block)
+    except YamlError as exc:
+        raise ContentError(
+            Problem(
+                field_name(p.path) or None,
+                src.open_line if p.line is None else src.block_line + p.line,
+                _header_message(p.message, src, p.first_line),
+            )
+            for p in exc.problems
+        ) from None
+    raw = doc.data
     if raw is None:
         _fail(src.open_line, "la cabecera está vacía: faltan 'kind' y 'title'")
     if not isinstance(raw, dict):
         _fail(src.block_line, "la cabecera debe ser una lista de campos 'clave: valor'")
-    return {k if isinstance(k, str) else str(k): v for k, v in raw.items()}
+    src.lines.update({path: src.block_line + line for path, line in doc.lines.items()})
+    return raw
 
 
-def _index(root: yaml.Node, src: _Source) -> None:
-    """Record each key's file line; refuse duplicate keys and aliases (shared nodes)."""
-    problems: list[Problem] = []
-    seen: set[int] = set()
-    queue: deque[tuple[_Path, yaml.Node]] = deque([((), root)])
-    while queue:  # breadth-first: an alias is reported where it is used, after its anchor
-        path, node = queue.popleft()
-        if id(node) in seen:
-            line = src.lines.get(path, src.block_line + node.start_mark.line)
-            problems.append(
-                Problem(field_name(path) or None, line, "no use anclas ni alias de YAML ('&', '*')")
-            )
-            continue
-        seen.add(id(node))
-        if isinstance(node, yaml.MappingNode):
-            first: dict[str, int] = {}
-            for key_node, value_node in node.value:
-                key = (
-                    str(key_node.value)
-                    if isinstance(key_node, yaml.ScalarNode)
-                    else f"?{id(key_node)}"
-                )
-                line = src.block_line + key_node.start_mark.line
-                if key in first and key != "<<":
-                    problems.append(
-                        Problem(
-                            field_name((*path, key)),
-                            line,
-                            f"la clave '{key}' está repetida (ya aparece en la línea {first[key]})",
-                        )
-                    )
-                    continue
-                first[key] = line
-                src.lines[(*path, key)] = line
-                queue.append(((*path, key), value_node))
-        elif isinstance(node, yaml.SequenceNode):
-            for i, item in enumerate(node.value):
-                src.lines[(*path, i)] = src.block_line + item.start_mark.line
-                queue.append(((*path, i), item))
-    if problems:
-        raise ContentError(problems)
+def _header_message(message: str, src: _Source, first_line: int | None) -> str:
+    if first_line is not None:
+        message = message.replace("{}", str(src.block_line + first_line))
+    if message.startswith("no se puede leer"):
+        return f"la cabecera {message}"
+    return message
 
 
 def _check_raw(raw: dict[str, Any], src: _Source, known_kinds: Collection[str]) -> list[Problem]:
@@ -766,29 +687,3 @@ def pydantic_message(err: Any) -> str:
     if kind != "missing" and isinstance(err.get("input"), str | int | float | date):
         message += f" (valor: {shorten(str(err['input']), 60)!r})"
     return message
-
-
-# PyYAML's problems, for editors. Matched by prefix; anything else is shown as is.
-_YAML_PROBLEMS = {
-    "mapping values are not allowed": "hay un ':' de más en esta línea; si el valor lleva ':', "
-    "póngalo entre comillas",
-    "found character '\\t'": "hay un tabulador: use espacios para la sangría",
-    "could not find expected ':'": "falta ':' entre la clave y su valor",
-    "found unexpected end of stream": "la cabecera termina antes de tiempo (¿comillas sin cerrar?)",
-    "did not find expected key": "la sangría no cuadra o falta ':' (¿comillas sin cerrar?)",
-    "did not find expected '-' indicator": "la sangría de la lista no cuadra",
-    "expected <block end>": "la sangría no cuadra con la de las líneas anteriores",
-    "found character that cannot start any token": "un valor empieza por un carácter especial "
-    "(@, `, %): póngalo entre comillas",
-    "found unhashable key": "una clave no puede ser una lista ni un grupo",
-    "found undefined alias": "no use anclas ni alias de YAML ('&', '*')",
-    "expected a single document": "la cabecera tiene más de un documento YAML",
-}
-
-
-def yaml_message(exc: yaml.MarkedYAMLError) -> str:
-    problem = str(exc.problem or exc.context or "")
-    for prefix, message in _YAML_PROBLEMS.items():
-        if problem.startswith(prefix):
-            return f"la cabecera no se puede leer: {message}"
-    return f"la cabecera no se puede leer (YAML: {problem or 'error de sintaxis'})"
