@@ -137,3 +137,39 @@ def test_media_walk_refuses_symlinks_at_every_component(tmp_path: Path, outside:
     with pytest.raises(FileNotFoundError):
         media_stat(root, "ok/nada.png")
     outside.untouched()
+
+
+async def test_a_bot_upload_never_lands_through_a_symlinked_inbox_folder(
+    tmp_path: Path, outside: Outside
+) -> None:
+    from dispatcher.bot.documents import Documents
+    from dispatcher.bot.state import BotState
+    from dispatcher.services.context import build_app
+    from dispatcher.services.ingest import Tally, make_intake
+    from settings import load_settings
+
+    content = tmp_path / "content"
+    content.mkdir()
+    plan = Path(__file__).resolve().parent.parent / "content" / "plan.yaml"
+    (content / "plan.yaml").write_bytes(plan.read_bytes())
+    settings = load_settings(content_dir=content, database_url=f"sqlite:///{tmp_path / 'l.db'}")
+    app = await build_app(settings)
+    try:
+        state = BotState(app=app, intake=make_intake(app), tally=Tally())
+        documents = Documents(state)
+        (state.intake.inbox / "dirlink").symlink_to(outside.folder, target_is_directory=True)
+        staging = state.staging(7)
+        staging.mkdir(parents=True, exist_ok=True)
+        before = sorted(p.name for p in outside.folder.iterdir())
+        for name in ("passwd", "nuevo.txt"):  # over an outside file, or a new one beside it
+            (staging / name).write_bytes(b"sent by a bot user\n")
+            conflict = documents._place(7, f"dirlink/{name}")
+            assert conflict is not None and "dirlink" in conflict
+            assert (staging / name).read_bytes() == b"sent by a bot user\n"
+        outside.untouched()
+        assert sorted(p.name for p in outside.folder.iterdir()) == before
+        (staging / "foto.png").write_bytes(PNG)
+        assert documents._place(7, "fotos/foto.png") is None  # a real folder is made
+        assert (state.intake.inbox / "fotos" / "foto.png").read_bytes() == PNG
+    finally:
+        await app.aclose()

@@ -538,7 +538,10 @@ class Intake:
             return self._reject(path, exc.problems, data=data, note=note)
         except ContentError as exc:
             return self._reject(path, exc.problems, data=data)
-        staged = self._stage(path, item, media_dirs)
+        try:
+            staged = self._stage(path, item, media_dirs)
+        except UnsafeMedia as exc:  # swapped for a link after it was checked
+            return self._reject(path, [Problem(None, None, str(exc))], data=data)
         return staged if self.two_phase else self.commit(staged)
 
     def _reject_unexpected(self, path: Path, exc: Exception) -> Rejected | None:
