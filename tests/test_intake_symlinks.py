@@ -15,6 +15,7 @@ import pytest
 
 from dispatcher.items.media import UnsafeMedia, media_stat, open_media
 from dispatcher.services.intake import Accepted, Rejected
+from tests.conftest import ROOT
 from tests.corpus.bad_inputs import GOOD, GOOD_MEDIA, PNG, md
 from tests.test_intake import Clock, by_name, drop, make_intake
 
@@ -150,7 +151,7 @@ async def test_a_bot_upload_never_lands_through_a_symlinked_inbox_folder(
 
     content = tmp_path / "content"
     content.mkdir()
-    plan = Path(__file__).resolve().parent.parent / "content" / "plan.yaml"
+    plan = ROOT / "content" / "plan.yaml"
     (content / "plan.yaml").write_bytes(plan.read_bytes())
     settings = load_settings(content_dir=content, database_url=f"sqlite:///{tmp_path / 'l.db'}")
     app = await build_app(settings)

@@ -1,7 +1,8 @@
 """The one YAML reader for content files and the plan: plain values plus the line of each key.
 
-ruamel.yaml composes the text (YAML 1.2: ``17:00`` and ``no`` stay text) and gives every node
-its position; the values are then built here from the nodes, so that:
+ruamel.yaml composes the text (YAML 1.2: ``17:00`` and ``no`` stay text; with libyaml's C
+parser from ``ruamel.yaml.clib``, several times faster than a pure-Python parser) and gives
+every node its position; the values are then built here from the nodes, so that:
 
 - every key path gets its line (``lines[("event", "starts_at")]``, ``lines[("tags", 1)]``);
 - a repeated key is refused with both lines; an alias (``*x``) is refused where it is used,
@@ -24,6 +25,7 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from ruamel.yaml.reader import ReaderError
 
 KeyPath = tuple[str | int, ...]
 
@@ -71,10 +73,15 @@ class Document:
 def read_yaml(text: str) -> Document:
     """Read one YAML document. Raises :class:`YamlError` (Spanish messages, 0-based lines)."""
     try:
-        root = YAML(typ="rt").compose(text)
+        root = YAML(typ="safe").compose(text)  # libyaml's parser when ruamel.yaml.clib is there
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        raise YamlError([YamlProblem(mark.line if mark else None, yaml_message(exc))]) from None
+        line = mark.line if mark else None
+        raise YamlError([YamlProblem(line, yaml_message(exc, _char_at(text, mark)))]) from None
+    except ReaderError as exc:  # a control character, before any parsing
+        line = text[: exc.position].count("\n") if isinstance(exc.position, int) else None
+        message = _control_message(str(exc)) or "hay un carácter no permitido"
+        raise YamlError([YamlProblem(line, message)]) from None
     except (YAMLError, RecursionError, ValueError) as exc:
         message = _control_message(str(exc)) or "YAML inválido o demasiado anidado"
         raise YamlError([YamlProblem(None, f"no se puede leer: {message}")]) from None
@@ -87,6 +94,13 @@ def read_yaml(text: str) -> Document:
         raise YamlError(problems)
     doc.data = _build(root)
     return doc
+
+
+def _char_at(text: str, mark: Any) -> str:
+    try:
+        return text.split("\n")[mark.line][mark.column]
+    except (AttributeError, IndexError, TypeError):
+        return ""
 
 
 def _tag(node: Node) -> str:
@@ -146,12 +160,13 @@ def _build(node: Node) -> Any:
 
 def _scalar(node: Node) -> Any:
     value = str(node.value)
-    if getattr(node, "style", None) in (None, ">"):
+    style = getattr(node, "style", None) or None  # plain: None (Python parser) or "" (libyaml)
+    if style in (None, ">"):
         # ruamel marks where it folded a plain or '>' scalar with BEL (for round trips); a
         # real control character cannot appear there (the reader refuses it).
         value = value.replace("\a", "")
     tag = _tag(node)[len(_STD) :]
-    if tag == "null" and getattr(node, "style", None) is None:
+    if tag == "null" and style is None:
         return None
     if tag == "bool" and value in _BOOL:
         return _BOOL[value]
@@ -201,9 +216,12 @@ _YAML_PROBLEMS = {
 }
 
 
-def yaml_message(exc: MarkedYAMLError) -> str:
-    """A Spanish message for one parser error (prefixed with ``no se puede leer``)."""
+def yaml_message(exc: MarkedYAMLError, char: str = "") -> str:
+    """A Spanish message for one parser error (prefixed with ``no se puede leer``);
+    ``char`` is the character at the error's position, when known."""
     problem = str(exc.problem or exc.context or "")
+    if char == "\t":
+        return "no se puede leer: hay un tabulador: use espacios para la sangría"
     for prefix, message in _YAML_PROBLEMS.items():
         if problem.startswith(prefix):
             return f"no se puede leer: {message}"

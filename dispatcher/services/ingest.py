@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 from dispatcher.items.early import early_calls
 from dispatcher.items.model import ContentItem
@@ -33,6 +35,8 @@ from dispatcher.services.intake import (
 )
 
 log = logging.getLogger("pregonero")
+
+Row = Mapping[Any, Any] | None  # an items row from the ledger, or None for a new id
 
 ONCE_RETRY_WINDOW = timedelta(minutes=1)
 SHUTDOWN_GRACE = 5.0
@@ -117,9 +121,10 @@ async def record(app: App, event: IntakeEvent, tally: Tally) -> IntakeEvent:
     digest, records a duplicate and archives it — nothing lost, nothing sent twice."""
     if isinstance(event, Staged):
         try:
-            problem = await _wrong_kind(app, event)
+            existing = await app.ledger.get_item(event.item.id)
+            problem = await _wrong_kind(event, existing)
             if problem is None:
-                await _record_item(app, event.item, tally)
+                await _record_item(app, event.item, tally, existing)
         except Exception as exc:
             log.exception("no se pudo registrar %s; se rechaza", event.name)
             problem = Problem(
@@ -140,15 +145,14 @@ async def record(app: App, event: IntakeEvent, tally: Tally) -> IntakeEvent:
     if isinstance(event, Held):
         tally.held += 1
         return event
-    await _record_item(app, event.item, tally)
+    await _record_item(app, event.item, tally, await app.ledger.get_item(event.item.id))
     return event
 
 
-async def _wrong_kind(app: App, staged: Staged) -> Problem | None:
+async def _wrong_kind(staged: Staged, existing: Row) -> Problem | None:
     """A correction may not change ``kind`` (checked at intake too; this closes the race of
     two revisions in one scan)."""
     item = staged.item
-    existing = await app.ledger.get_item(item.id)
     if existing is None or existing["kind"] == item.kind:
         return None
     data = await asyncio.to_thread((staged.archive_dir / staged.name).read_bytes)
@@ -156,8 +160,8 @@ async def _wrong_kind(app: App, staged: Staged) -> Problem | None:
     return Problem("kind", field_line(data, "kind"), message)
 
 
-async def _record_item(app: App, item: ContentItem, tally: Tally) -> None:
-    existing = await app.ledger.get_item(item.id)
+async def _record_item(app: App, item: ContentItem, tally: Tally, existing: Row) -> None:
+    """A new item, a duplicate (same digest) or a correction of ``existing``."""
     if existing is None:
         kind = app.plan.kinds[item.kind]
         channels = app.plan.channels_for(item.kind, item.meta.channels)
