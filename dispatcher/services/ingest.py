@@ -30,6 +30,7 @@ from dispatcher.services.intake import (
     Rejected,
     Rules,
     Staged,
+    archived_dirs,
     item_problems,
     kind_change_message,
 )
@@ -92,6 +93,7 @@ def ledger_kinds(app: App) -> KindLookup | None:
         loop = asyncio.get_running_loop()
     except RuntimeError:
         return None
+    archive = app.settings.content_dir / "archive"
 
     def kind_of(item_id: str) -> str | None:
         try:
@@ -99,6 +101,8 @@ def ledger_kinds(app: App) -> KindLookup | None:
                 return None
         except RuntimeError:
             pass
+        if not archived_dirs(archive, item_id):
+            return None  # every recorded item has an archive folder: a new id, no query
         row = asyncio.run_coroutine_threadsafe(app.ledger.get_item(item_id), loop).result(60)
         return None if row is None else str(row["kind"])
 
