@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from dispatcher.services.context import App
 from dispatcher.services.delivery.recovery import recover, run_owner
 from dispatcher.services.delivery.runner import InProcessRunner
-from dispatcher.services.ingest import Tally, make_intake, record, take_in
+from dispatcher.services.ingest import Tally, make_intake, record_all, take_in
 
 if TYPE_CHECKING:
     from dispatcher.services.delivery.queue import QueueRunner
@@ -115,7 +115,7 @@ async def run_forever(app: App, stop: asyncio.Event) -> None:
 
         async def watch() -> None:
             async for batch in intake.watch(stop):
-                batch = [await record(app, event, tally) for event in batch]
+                batch = await record_all(app, batch, tally)
                 if bot is not None:
                     await bot.observe(batch)
                 runner.poke()

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -23,6 +23,7 @@ from dispatcher.items.model import ContentItem
 from dispatcher.items.parse import Problem, field_line
 from dispatcher.services.context import App
 from dispatcher.services.intake import (
+    Accepted,
     Held,
     Intake,
     IntakeEvent,
@@ -124,23 +125,10 @@ async def record(app: App, event: IntakeEvent, tally: Tally) -> IntakeEvent:
     between the two leaves the file in the inbox: the next scan finds the same id and
     digest, records a duplicate and archives it — nothing lost, nothing sent twice."""
     if isinstance(event, Staged):
-        try:
-            existing = await app.ledger.get_item(event.item.id)
-            problem = await _wrong_kind(event, existing)
-            if problem is None:
-                await _record_item(app, event.item, tally, existing)
-        except Exception as exc:
-            log.exception("no se pudo registrar %s; se rechaza", event.name)
-            problem = Problem(
-                None,
-                None,
-                f"no se pudo registrar en el libro de envíos ({type(exc).__name__}); nada "
-                "se publicó: revise el archivo y vuelva a dejarlo, o avise al equipo técnico",
-            )
-        if problem is not None:
-            event = await event.abort([problem])
-        else:
+        problem = await _record_staged(app, event, tally)
+        if problem is None:
             return await event.commit()
+        event = await event.abort([problem])
     if isinstance(event, Rejected):
         tally.rejected += 1
         tally.messages.append(f"rechazado {event.name}: {event.reason_text.splitlines()[0]}")
@@ -151,6 +139,48 @@ async def record(app: App, event: IntakeEvent, tally: Tally) -> IntakeEvent:
         return event
     await _record_item(app, event.item, tally, await app.ledger.get_item(event.item.id))
     return event
+
+
+async def record_all(app: App, events: Sequence[IntakeEvent], tally: Tally) -> list[IntakeEvent]:
+    """:func:`record` for a scan's batch, in order. Each file is still recorded before it is
+    archived; the archive steps of the recorded files run in one worker-thread call."""
+    results: list[IntakeEvent] = []
+    recorded: list[tuple[int, Staged]] = []
+    for event in events:
+        if isinstance(event, Staged):
+            problem = await _record_staged(app, event, tally)
+            if problem is None:
+                recorded.append((len(results), event))
+                results.append(event)
+                continue
+            event = await event.abort([problem])
+        results.append(await record(app, event, tally))
+    if recorded:
+
+        def commit_all() -> list[Accepted]:
+            return [staged.intake.commit(staged) for _, staged in recorded]
+
+        for (index, _), accepted in zip(recorded, await asyncio.to_thread(commit_all), strict=True):
+            results[index] = accepted
+    return results
+
+
+async def _record_staged(app: App, staged: Staged, tally: Tally) -> Problem | None:
+    """Record a staged file in the ledger; the reason to reject it instead, if any."""
+    try:
+        existing = await app.ledger.get_item(staged.item.id)
+        problem = await _wrong_kind(staged, existing)
+        if problem is None:
+            await _record_item(app, staged.item, tally, existing)
+        return problem
+    except Exception as exc:
+        log.exception("no se pudo registrar %s; se rechaza", staged.name)
+        return Problem(
+            None,
+            None,
+            f"no se pudo registrar en el libro de envíos ({type(exc).__name__}); nada "
+            "se publicó: revise el archivo y vuelva a dejarlo, o avise al equipo técnico",
+        )
 
 
 async def _wrong_kind(staged: Staged, existing: Row) -> Problem | None:
@@ -208,4 +238,4 @@ async def take_in(
     """Scan the inbox once and record each event (each file recorded before it is archived);
     returns the final events."""
     events = await asyncio.to_thread(intake.scan, limit)
-    return [await record(app, event, tally) for event in events]
+    return await record_all(app, events, tally)
