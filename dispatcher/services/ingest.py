@@ -21,19 +21,16 @@ from typing import Any
 from dispatcher.items.early import early_calls
 from dispatcher.items.model import ContentItem
 from dispatcher.items.parse import Problem, field_line
+from dispatcher.items.validate import KindLookup, Rules, item_problems, kind_change_message
 from dispatcher.services.context import App
 from dispatcher.services.intake import (
     Accepted,
     Held,
     Intake,
     IntakeEvent,
-    KindLookup,
     Rejected,
-    Rules,
     Staged,
     archived_dirs,
-    item_problems,
-    kind_change_message,
 )
 
 log = logging.getLogger("pregonero")

@@ -13,7 +13,7 @@ from dispatcher.items.parse import ContentError
 from dispatcher.services.context import App
 
 if TYPE_CHECKING:
-    from dispatcher.services.intake import Rules
+    from dispatcher.items.validate import Rules
 
 Echo = Callable[[str], object]
 
@@ -24,8 +24,9 @@ def load(app: App, path: Path, checks: Rules | None = None) -> ContentItem:
 
     ``checks`` defaults to the intake's rules; built on the event loop's thread they can ask
     the ledger (whether a known id keeps its kind) when this runs in a worker thread."""
+    from dispatcher.items.validate import validate_file
     from dispatcher.services.ingest import rules
-    from dispatcher.services.intake import archived_dirs, validate_file
+    from dispatcher.services.intake import archived_dirs
 
     archive = app.settings.content_dir / "archive"
     return validate_file(
