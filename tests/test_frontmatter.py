@@ -228,11 +228,18 @@ def test_media_must_be_real_images_inside_the_folder(tmp_path: Path) -> None:
         _parse(md(front), base, max_media_bytes=1000)
 
 
-def test_symlink_inside_the_folder_is_fine(tmp_path: Path) -> None:
+def test_media_is_never_read_through_a_symlink(tmp_path: Path) -> None:
+    """Security finding 0: even a link to a file inside the folder is refused (a link can be
+    re-pointed between the check and the read); the real file is accepted."""
     (tmp_path / "original.png").write_bytes(PNG)
     (tmp_path / "enlace.png").symlink_to("original.png")
     front = "kind: boletin\ntitle: Hola mundo\nimage: enlace.png\nimage_alt: Una foto\n"
-    assert _parse(md(front), tmp_path).meta.image == "enlace.png"
+    with pytest.raises(ContentError) as caught:
+        _parse(md(front), tmp_path)
+    assert [(p.field, p.line) for p in caught.value.problems] == [("image", 4)]
+    assert "enlace simbólico" in str(caught.value)
+    real = front.replace("enlace.png", "original.png")
+    assert _parse(md(real), tmp_path).meta.image == "original.png"
 
 
 def test_digest_covers_file_and_media(tmp_path: Path) -> None:
@@ -373,3 +380,22 @@ def test_content_error_constructors() -> None:
     assert [(p.field, p.line) for p in error.problems] == [("channels", None), (None, None)]
     many = ContentError([Problem(f"k{i}", i, "x") for i in range(100)])
     assert len(many.problems) == 41 and "60 problemas más" in str(many)
+
+
+def test_yaml_bombs_and_tags_are_refused_with_their_line(tmp_path: Path) -> None:
+    """One YAML reader (ruamel): an alias bomb is refused before anything is expanded, and
+    no tag is ever constructed."""
+    laughs = "lol0: &a0 [x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"lol{i}: &a{i} [*a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}]\n" for i in range(1, 12)
+    )
+    with pytest.raises(ContentError) as caught:
+        _parse(md("kind: boletin\ntitle: Bomba\n" + laughs), tmp_path)
+    first = caught.value.problems[0]
+    assert (first.field, first.line) == ("lol1[0]", 4)  # an alias in a list: its anchor's line
+    assert "anclas" in first.message
+    assert len(caught.value.problems) == 41  # 40 shown, then "… y N problemas más"
+    for tag in ("!!python/object/apply:os.system ['true']", "!secreto x"):
+        with pytest.raises(ContentError) as caught:
+            _parse(md(f"kind: boletin\ntitle: Hola mundo\ndependencia: {tag}\n"), tmp_path)
+        assert [(p.field, p.line) for p in caught.value.problems] == [("dependencia", 4)]
+        assert "etiquetas" in str(caught.value)

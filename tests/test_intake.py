@@ -102,6 +102,9 @@ def test_bad_batch_rejected_with_reasons_good_one_accepted(tmp_path: Path) -> No
     assert accepted.item.base_dir == accepted.archive_dir
     assert (accepted.archive_dir / "bueno.md").read_bytes() == GOOD
     assert accepted.item.media_path("media/parque.png").read_bytes() == PNG
+    # A .md named as an attachment is another editor's piece: taken in on its own.
+    other = events.pop("otra.md")
+    assert isinstance(other, Accepted) and other.item.title == "Borrador de otra persona"
     expected = {c.name: (c.field, c.line) for c in BAD}
     expected["enlace_fuera.md"] = ("image", 4)
     expected["enlace.md"] = (None, None)

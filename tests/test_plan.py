@@ -199,7 +199,7 @@ BAD_PLANS = [
     ("[website, telegram, mailing]", "[website, whatsapp, mailing]",
      "kinds.boletin.channels[1]", "canal desconocido 'whatsapp'", "whatsapp"),
     ("thursday", "jueves", "recurring[0].weekday", "'jueves' no permitido", "jueves"),
-    ('at: "17:00"', "at: 17:00", "kinds.boletin.mailing.at", "entre comillas", "at: 17:00"),
+    ('at: "17:00"', "at: 1020", "kinds.boletin.mailing.at", "HH:MM", "at: 1020"),
     ("activity: 9", "activity: nueve", "kinds.mesa_publica.activity", "número entero", "nueve"),
     ("    kind: mesa_publica", "    kind: radio", "recurring[0].kind", "no definido", "radio"),
     ('time: "07:00"', 'time: "7 am"', "recurring[0].time", "hora inválida", "7 am"),
@@ -225,6 +225,43 @@ def test_bad_plan_names_file_path_and_line(
     assert str(path) in message
     assert f"línea {line_of(text, line_at)}, {where}:" in message, message
     assert words in message
+
+
+def test_unquoted_times_are_read_as_yaml_1_2_text(tmp_path: Path) -> None:
+    """One YAML reader (ruamel, YAML 1.2): ``17:00`` stays the text "17:00", not 1020."""
+    text = GOOD.replace('at: "17:00"', "at: 17:00").replace('time: "07:00"', "time: 07:00")
+    plan = load_plan(write(tmp_path, text), CHANNELS)
+    mailing = plan.kinds["boletin"].mailing
+    assert mailing is not None and mailing.at == time(17, 0)
+    assert plan.recurring[0].time == time(7, 0)
+
+
+def test_timezone_has_one_source(tmp_path: Path) -> None:
+    """``PREGONERO_TIMEZONE`` rules: the plan takes it; a plan that disagrees is refused."""
+    path = write(tmp_path, GOOD)
+    assert load_plan(path, CHANNELS, timezone="America/Bogota").tz == ZoneInfo("America/Bogota")
+    with pytest.raises(PlanError) as info:
+        load_plan(path, CHANNELS, timezone="America/Lima")
+    message = str(info.value)
+    assert f"línea {line_of(GOOD, 'timezone:')}, timezone:" in message
+    assert "PREGONERO_TIMEZONE" in message and "'America/Lima'" in message
+    silent = write(tmp_path, GOOD.replace("timezone: America/Bogota\n", ""))
+    assert load_plan(silent, CHANNELS, timezone="America/Lima").tz == ZoneInfo("America/Lima")
+
+
+def test_yaml_bombs_aliases_and_tags_are_refused(tmp_path: Path) -> None:
+    laughs = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}]\n"
+        for i in range(9)
+    )
+    for text, words in [
+        (laughs + GOOD, "anclas"),
+        (GOOD + "extra: !!python/object:os.system x\n", "etiquetas"),
+        (GOOD.replace("timezone: America/Bogota", "timezone: !zona America/Bogota"), "etiquetas"),
+        (GOOD + "timezone: America/Bogota\n", "repetida"),
+    ]:
+        with pytest.raises(PlanError, match=words):
+            load_plan(write(tmp_path, text), CHANNELS)
 
 
 def test_missing_required_key_points_at_its_parent(tmp_path: Path) -> None:

@@ -32,6 +32,7 @@ from dispatcher.bot.gate import say
 from dispatcher.bot.preview import decision_buttons
 from dispatcher.bot.reports import local
 from dispatcher.bot.state import BotState, HeldFile
+from dispatcher.items.media import UnsafeMedia, parts_of
 from dispatcher.items.parse import referenced_media
 from dispatcher.services.approvals import needed_approvals
 from dispatcher.services.intake import Accepted, Held, IntakeEvent, Rejected
@@ -129,24 +130,35 @@ class Documents:
         )
 
     def _place(self, chat_id: int, rel: str) -> str | None:
-        """Move the staged file for ``rel`` to ``inbox/rel``; a conflict message, or None."""
-        parts = PurePosixPath(rel).parts
-        if not parts or parts[0] == "/" or ".." in parts:
+        """Move the staged file for ``rel`` to ``inbox/rel``; a conflict message, or None.
+
+        Every folder on the way must be a real folder inside the inbox (created if absent):
+        a symlinked folder in the inbox must never let an upload land outside it."""
+        try:
+            parts = parts_of(rel)
+        except UnsafeMedia:
             return None  # intake refuses such a path with its own message
         staged = self.state.staging(chat_id) / parts[-1]
-        if not staged.is_file():
+        if not staged.is_file() or staged.is_symlink():
             return None  # not sent (yet): intake holds the file or finds it in the inbox
-        inbox = self.state.intake.inbox
-        target = inbox.joinpath(*parts)
+        folder = self.state.intake.inbox
+        for part in parts[:-1]:
+            folder = folder / part
+            if folder.is_symlink() or (os.path.lexists(folder) and not folder.is_dir()):
+                return (
+                    f"⚠️ «{rel}» pasa por «{part}», que en la bandeja no es una carpeta normal "
+                    "(¿un enlace?). Cambie la ruta en el .md y envíelo de nuevo."
+                )
+            folder.mkdir(exist_ok=True)
+        target = folder / parts[-1]
         if os.path.lexists(target):
-            if target.is_file() and _same_bytes(staged, target):
+            if not target.is_symlink() and target.is_file() and _same_bytes(staged, target):
                 staged.unlink()  # an identical copy is already there
                 return None
             return (
                 f"⚠️ Ya hay otro archivo «{rel}» en la bandeja de entrada, distinto del que "
                 "envió. Cambie el nombre de su archivo (y en el .md) y envíelos de nuevo."
             )
-        target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(staged, target)
         return None
 
@@ -155,7 +167,7 @@ class Documents:
 
         tally = self.state.tally
         before = (tally.duplicates, tally.corrections)
-        await record(self.state.app, event, tally)
+        event = await record(self.state.app, event, tally)
         if isinstance(event, Accepted | Rejected):
             self.state.held.pop(event.name, None)
             self.state.poke()

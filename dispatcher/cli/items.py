@@ -78,7 +78,7 @@ def check(
     async def body(application: App) -> int:
         from dispatcher.services.preview import check_files
 
-        return check_files(application, files, typer.echo)
+        return await check_files(application, files, typer.echo)
 
     bad = with_app(settings, body)
     raise typer.Exit(1 if bad else 0)

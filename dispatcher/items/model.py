@@ -31,13 +31,23 @@ ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,118}[a-z0-9]$"
 def _relative_media_path(value: str) -> str:
     """A media path must be relative and stay inside the file's folder tree."""
     path = PurePosixPath(value.replace("\\", "/"))
+    if not path.parts or path.parts == (".",):  # '.', './': the folder itself
+        raise ValueError("la ruta no nombra ningún archivo: escriba el nombre del archivo")
     if path.is_absolute() or value.startswith(("/", "~")) or ":" in path.parts[0]:
         raise ValueError("la ruta debe ser relativa a la carpeta del archivo")
     if any(part == ".." for part in path.parts):
         raise ValueError("la ruta no puede salir de la carpeta de contenido ('..')")
-    if not path.parts:
-        raise ValueError("la ruta está vacía")
     return str(path)
+
+
+MIN_YEAR, MAX_YEAR = 1900, 2999
+
+
+def _in_range(value: object) -> object:
+    """Refuse dates no calendar arithmetic can carry (year 9999 overflows in UTC)."""
+    if isinstance(value, date) and not MIN_YEAR <= value.year <= MAX_YEAR:
+        raise ValueError(f"fecha fuera de rango: use un año entre {MIN_YEAR} y {MAX_YEAR}")
+    return value
 
 
 IMAGE_ALT_REQUIRED = (
@@ -96,6 +106,7 @@ class Event(_Strict):
     speakers: list[Text] = Field(default_factory=list)
 
     _starts_at_time = field_validator("starts_at", mode="before")(_needs_time)
+    _starts_at_range = field_validator("starts_at")(_in_range)
 
 
 class FrontMatter(_Strict):
@@ -124,6 +135,7 @@ class FrontMatter(_Strict):
     event: Event | None = None
 
     _publish_at_time = field_validator("publish_at", mode="before")(_needs_time)
+    _dates_range = field_validator("publish_at", "date")(_in_range)
 
     @field_validator("date", mode="before")
     @classmethod

@@ -8,6 +8,7 @@ file for a grace period instead of rejecting it at once.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import hashlib
 import itertools
@@ -15,7 +16,6 @@ import os
 import re
 import stat
 import unicodedata
-from collections import deque
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -23,10 +23,10 @@ from pathlib import Path, PurePosixPath
 from typing import Any, NoReturn
 from zoneinfo import ZoneInfo
 
-import yaml
 from markdown_it import MarkdownIt
 from pydantic import ValidationError
 
+from dispatcher.items.media import UnsafeMedia, lstat_media, media_stat, open_media
 from dispatcher.items.model import (
     EVENT_REQUIRED,
     IMAGE_ALT_REQUIRED,
@@ -35,6 +35,7 @@ from dispatcher.items.model import (
     Event,
     FrontMatter,
 )
+from dispatcher.items.yamlread import YamlError, read_yaml
 
 IMAGE_MAGIC = {
     ".png": (b"\x89PNG\r\n\x1a\n",),
@@ -46,7 +47,6 @@ IMAGE_MAGIC = {
 BOM = b"\xef\xbb\xbf"
 MAX_PROBLEMS = 40
 SUMMARY_SOURCE_CHARS = 5000  # the first paragraph is looked for in the body's head only
-_BOOL, _INT, _FLOAT = (f"tag:yaml.org,2002:{t}" for t in ("bool", "int", "float"))
 _MD = MarkdownIt("commonmark")
 _Path = tuple[str | int, ...]
 
@@ -109,43 +109,6 @@ class MissingMedia(ContentError):
         self.item = item  # what the file would be (no digest): its id finds earlier revisions
 
 
-class _Loader(yaml.SafeLoader):
-    """SafeLoader with YAML 1.2 plain scalars: only true/false are booleans (``no`` is
-    text), no octal or sexagesimal numbers, and an impossible date stays text so that
-    validation can name the field."""
-
-    def construct_yaml_timestamp(self, node: yaml.ScalarNode) -> Any:
-        try:
-            return super().construct_yaml_timestamp(node)
-        except (ValueError, OverflowError):
-            return self.construct_scalar(node)
-
-    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
-        try:
-            return super().construct_object(node, deep)
-        except (ValueError, TypeError, OverflowError) as exc:  # an explicit tag like !!int x
-            mark = node.start_mark
-            raise yaml.constructor.ConstructorError(
-                None, None, f"valor inválido para la etiqueta {node.tag!r}", mark
-            ) from exc
-
-
-_Loader.yaml_implicit_resolvers = {
-    first: [(tag, rx) for tag, rx in resolvers if tag not in (_BOOL, _INT, _FLOAT)]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-    if first != "="
-}
-_Loader.add_implicit_resolver(
-    _BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
-)
-_Loader.add_implicit_resolver(_INT, re.compile(r"^[-+]?(?:0|[1-9][0-9]*)$"), list("-+0123456789"))
-_Loader.add_implicit_resolver(
-    _FLOAT,
-    re.compile(r"^[-+]?(?:0|[1-9][0-9]*)\.[0-9]+(?:[eE][-+]?[0-9]+)?$"),
-    list("-+0123456789"),
-)
-
-
 @dataclass
 class _Source:
     """The file split into its parts, with the line numbers needed for errors."""
@@ -204,7 +167,7 @@ def parse(
     media = None if media_problems else real_media  # no digest for an incomplete item
     item = _build(meta, src, data, media, name=name, base_dir=base_dir, tz=tz, today=today)
     extra = [
-        Problem(field, src.line_of(tuple(field.split("."))) if field else None, message)
+        Problem(field, src.line_of(path_of(field)) if field else None, message)
         for field, message in (validate(item) if validate else ())
     ]
     if extra or media_problems:
@@ -264,6 +227,16 @@ def referenced_media(data: bytes) -> list[str]:
         return []
 
 
+def field_line(data: bytes, field: str) -> int | None:
+    """Best effort: the file line of ``field`` (dotted, ``[i]`` for list items). Never raises."""
+    try:
+        src = _split(_decode(data, len(data) + 1))
+        _load(src)
+        return src.lines.get(path_of(field))
+    except Exception:
+        return None
+
+
 def too_big(size: int, limit: int) -> str:
     """The Spanish message for a file over the size limit."""
     return f"el archivo pesa {size:,} bytes; el máximo es {limit:,}".replace(",", ".")
@@ -314,72 +287,32 @@ def _split(text: str) -> _Source:
 
 
 def _load(src: _Source) -> dict[str, Any]:
-    loader: _Loader | None = None
     try:
-        loader = _Loader(src.block)
-        node = loader.get_single_node()
-        if node is not None:
-            _index(node, src)
-        raw = loader.construct_document(node) if node is not None else None
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        _fail(src.block_line + mark.line if mark else src.open_line, yaml_message(exc))
-    except yaml.reader.ReaderError as exc:  # a control character, before any parsing
-        line = src.block_line + src.block[: exc.position].count("\n")
-        _fail(line, f"la cabecera tiene un carácter no permitido (U+{exc.character:04X})")
-    except (yaml.YAMLError, RecursionError):
-        _fail(src.open_line, "la cabecera no se puede leer (YAML inválido o demasiado anidado)")
-    finally:
-        if loader is not None:
-            loader.dispose()
+        doc = read_yaml(src.block)
+    except YamlError as exc:
+        raise ContentError(
+            Problem(
+                field_name(p.path) or None,
+                src.open_line if p.line is None else src.block_line + p.line,
+                _header_message(p.message, src, p.first_line),
+            )
+            for p in exc.problems
+        ) from None
+    raw = doc.data
     if raw is None:
         _fail(src.open_line, "la cabecera está vacía: faltan 'kind' y 'title'")
     if not isinstance(raw, dict):
         _fail(src.block_line, "la cabecera debe ser una lista de campos 'clave: valor'")
-    return {k if isinstance(k, str) else str(k): v for k, v in raw.items()}
+    src.lines.update({path: src.block_line + line for path, line in doc.lines.items()})
+    return raw
 
 
-def _index(root: yaml.Node, src: _Source) -> None:
-    """Record each key's file line; refuse duplicate keys and aliases (shared nodes)."""
-    problems: list[Problem] = []
-    seen: set[int] = set()
-    queue: deque[tuple[_Path, yaml.Node]] = deque([((), root)])
-    while queue:  # breadth-first: an alias is reported where it is used, after its anchor
-        path, node = queue.popleft()
-        if id(node) in seen:
-            line = src.lines.get(path, src.block_line + node.start_mark.line)
-            problems.append(
-                Problem(field_name(path) or None, line, "no use anclas ni alias de YAML ('&', '*')")
-            )
-            continue
-        seen.add(id(node))
-        if isinstance(node, yaml.MappingNode):
-            first: dict[str, int] = {}
-            for key_node, value_node in node.value:
-                key = (
-                    str(key_node.value)
-                    if isinstance(key_node, yaml.ScalarNode)
-                    else f"?{id(key_node)}"
-                )
-                line = src.block_line + key_node.start_mark.line
-                if key in first and key != "<<":
-                    problems.append(
-                        Problem(
-                            field_name((*path, key)),
-                            line,
-                            f"la clave '{key}' está repetida (ya aparece en la línea {first[key]})",
-                        )
-                    )
-                    continue
-                first[key] = line
-                src.lines[(*path, key)] = line
-                queue.append(((*path, key), value_node))
-        elif isinstance(node, yaml.SequenceNode):
-            for i, item in enumerate(node.value):
-                src.lines[(*path, i)] = src.block_line + item.start_mark.line
-                queue.append(((*path, i), item))
-    if problems:
-        raise ContentError(problems)
+def _header_message(message: str, src: _Source, first_line: int | None) -> str:
+    if first_line is not None:
+        message = message.replace("{}", str(src.block_line + first_line))
+    if message.startswith("no se puede leer"):
+        return f"la cabecera {message}"
+    return message
 
 
 def _check_raw(raw: dict[str, Any], src: _Source, known_kinds: Collection[str]) -> list[Problem]:
@@ -401,11 +334,40 @@ def _check_raw(raw: dict[str, Any], src: _Source, known_kinds: Collection[str]) 
         problems.append(Problem("image_alt", src.line_of(("image",)), IMAGE_ALT_REQUIRED))
     if kind == "rueda_de_prensa" and not raw.get("event"):
         problems.append(Problem("event", src.line_of(("kind",)), EVENT_REQUIRED))
+    problems += _control_characters(raw, src)
     summary = raw.get("summary")
     if not src.body.strip() and not (isinstance(summary, str) and summary.strip()):
         empty = "el texto está vacío: escríbalo debajo de la segunda línea '---'"
         problems.append(Problem(None, src.body_line, f"{empty} o ponga al menos un 'summary'"))
     return problems
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def _control_characters(value: Any, src: _Source, path: _Path = ()) -> list[Problem]:
+    """Refuse control characters (NUL, ESC, BEL…) in any value of the header: a NUL cannot be
+    stored in PostgreSQL text, and terminal escapes forge logs and status output."""
+    if isinstance(value, str):
+        found = _CONTROL.search(value)
+        if found is None:
+            return []
+        code = f"U+{ord(found.group()):04X}"
+        message = f"contiene un carácter de control no permitido ({code}): bórrelo"
+        return [Problem(field_name(path) or None, src.line_of(path), message)]
+    if isinstance(value, dict):
+        return [
+            problem
+            for key, inner in value.items()
+            for problem in _control_characters(inner, src, (*path, str(key)))
+        ]
+    if isinstance(value, list):
+        return [
+            problem
+            for i, inner in enumerate(value)
+            for problem in _control_characters(inner, src, (*path, i))
+        ]
+    return []
 
 
 def _validation_problems(
@@ -431,15 +393,22 @@ def _validation_problems(
     return problems
 
 
-def find_media(rel: str, base_dir: Path, media_dirs: Sequence[Path]) -> tuple[Path, Path]:
-    """``(folder, folder/rel)``: ``base_dir``, or when nothing is there, the first folder of
-    ``media_dirs`` holding ``rel`` as a regular file (an earlier revision's archive)."""
-    if not os.path.lexists(base_dir / rel):
-        for folder in media_dirs:
-            alt = folder / rel
-            if alt.is_file() and not alt.is_symlink():
-                return folder, alt
-    return base_dir, base_dir / rel
+def find_media(rel: str, base_dir: Path, media_dirs: Sequence[Path]) -> Path:
+    """The folder ``rel`` is taken from: ``base_dir``, or when nothing is there, the first
+    folder of ``media_dirs`` holding ``rel`` as a usable file (an earlier revision's
+    archive). Never follows a symlink (see :mod:`dispatcher.items.media`)."""
+    try:
+        lstat_media(base_dir, rel)
+        return base_dir
+    except FileNotFoundError:
+        pass
+    except (UnsafeMedia, OSError):
+        return base_dir
+    for folder in media_dirs:
+        with contextlib.suppress(UnsafeMedia, OSError):
+            media_stat(folder, rel)
+            return folder
+    return base_dir
 
 
 def _check_media(
@@ -449,7 +418,7 @@ def _check_media(
     max_bytes: int | None,
     media_dirs: Sequence[Path],
 ) -> tuple[dict[str, Path], list[tuple[str, int]], list[Problem]]:
-    """Resolve each media path inside its folder; return (real paths, missing, problems)."""
+    """Check each media file inside its folder; return ({rel: folder}, missing, problems)."""
     real: dict[str, Path] = {}
     missing: list[tuple[str, int]] = []
     problems: list[Problem] = []
@@ -461,64 +430,57 @@ def _check_media(
         def problem(message: str, path: _Path = path, line: int = line) -> None:
             problems.append(Problem(field_name(path), line, message))
 
-        root, found = find_media(rel, base_dir, media_dirs)
+        root = find_media(rel, base_dir, media_dirs)
         try:
-            base = root.resolve()
-            target = found.resolve()
-        except (OSError, RuntimeError):
-            problem(f"no se puede resolver la ruta '{rel}' (¿enlace simbólico en bucle?)")
-            continue
-        if not target.is_relative_to(base):
-            problem(f"'{rel}' apunta fuera de la carpeta de contenido: copie el archivo real")
-            continue
-        try:
-            st = target.stat()
+            st = media_stat(root, rel)
+            if st.st_size == 0 or (path == ("image",) and _unwritten(root, rel)):
+                missing.append((rel, line))
+                problem(f"el archivo '{rel}' está vacío o aún se está copiando")
+            elif max_bytes is not None and st.st_size > max_bytes:
+                problem(
+                    f"'{rel}' pesa {st.st_size / 1e6:.1f} MB; el máximo es {max_bytes / 1e6:.1f} MB"
+                )
+            elif path == ("image",) and not _is_image(root, rel):
+                problem(f"'{rel}' no es una imagen PNG, JPG, GIF o WebP")
+            else:
+                real[rel] = root
         except FileNotFoundError:
             missing.append((rel, line))
             problem(f"falta el archivo '{rel}' (la ruta es relativa a la carpeta del .md)")
-            continue
+        except UnsafeMedia as exc:
+            problem(str(exc))
         except OSError as exc:
-            problem(f"no se puede leer '{rel}': {exc.strerror}")
-            continue
-        if not stat.S_ISREG(st.st_mode):
-            problem(f"'{rel}' no es un archivo")
-        elif st.st_size == 0 or (path == ("image",) and _unwritten(target)):
-            missing.append((rel, line))
-            problem(f"el archivo '{rel}' está vacío o aún se está copiando")
-        elif max_bytes is not None and st.st_size > max_bytes:
-            problem(
-                f"'{rel}' pesa {st.st_size / 1e6:.1f} MB; el máximo es {max_bytes / 1e6:.1f} MB"
-            )
-        elif path == ("image",) and not _is_image(target):
-            problem(f"'{rel}' no es una imagen PNG, JPG, GIF o WebP")
-        else:
-            real[rel] = target
+            problem(f"no se puede leer '{rel}': {exc.strerror or exc}")
     return real, missing, problems
 
 
-def _unwritten(path: Path) -> bool:
-    with path.open("rb") as fh:
+def _unwritten(root: Path, rel: str) -> bool:
+    with open_media(root, rel) as fh:
         return not fh.read(16).strip(b"\0")
 
 
-def _is_image(path: Path) -> bool:
-    signatures = IMAGE_MAGIC.get(path.suffix.lower())
+def _is_image(root: Path, rel: str) -> bool:
+    suffix = PurePosixPath(rel).suffix.lower()
+    signatures = IMAGE_MAGIC.get(suffix)
     if signatures is None:
         return False
-    with path.open("rb") as fh:
+    with open_media(root, rel) as fh:
         head = fh.read(16)
-    if path.suffix.lower() == ".webp":
+    if suffix == ".webp":
         return head.startswith(b"RIFF") and head[8:12] == b"WEBP"
     return head.startswith(signatures)
 
 
 def _digest(data: bytes, media: dict[str, Path]) -> str:
-    """SHA-256 of the file's bytes, then each media file (sorted by path), length-prefixed."""
+    """SHA-256 of the file's bytes, then each media file (sorted by path), length-prefixed.
+
+    ``media`` maps each path to the folder it is read from (never through a symlink)."""
     h = hashlib.sha256()
     h.update(len(data).to_bytes(8, "big") + data)
     for rel in sorted(media):
-        h.update(rel.encode() + b"\0" + media[rel].stat().st_size.to_bytes(8, "big"))
-        with media[rel].open("rb") as fh:
+        with open_media(media[rel], rel) as fh:
+            size = os.fstat(fh.fileno()).st_size
+            h.update(rel.encode() + b"\0" + size.to_bytes(8, "big"))
             while chunk := fh.read(1 << 20):
                 h.update(chunk)
     return h.hexdigest()
@@ -635,6 +597,20 @@ _PATTERN_MESSAGES = {
 }
 
 
+def path_of(field: str) -> _Path:
+    """``event.starts_at`` → ``("event", "starts_at")``, ``audiences[1]`` → ``("audiences", 1)``
+    (the inverse of :func:`field_name`)."""
+    path: list[str | int] = []
+    for part in field.split("."):
+        name, *indexes = part.split("[")
+        if name:
+            path.append(name)
+        for index in indexes:
+            number = index.rstrip("]")
+            path.append(int(number) if number.isdigit() else number)
+    return tuple(path)
+
+
 def field_name(path: _Path) -> str:
     """``("event", "starts_at")`` → ``event.starts_at``, ``("tags", 1)`` → ``tags[1]``."""
     name = ""
@@ -711,29 +687,3 @@ def pydantic_message(err: Any) -> str:
     if kind != "missing" and isinstance(err.get("input"), str | int | float | date):
         message += f" (valor: {shorten(str(err['input']), 60)!r})"
     return message
-
-
-# PyYAML's problems, for editors. Matched by prefix; anything else is shown as is.
-_YAML_PROBLEMS = {
-    "mapping values are not allowed": "hay un ':' de más en esta línea; si el valor lleva ':', "
-    "póngalo entre comillas",
-    "found character '\\t'": "hay un tabulador: use espacios para la sangría",
-    "could not find expected ':'": "falta ':' entre la clave y su valor",
-    "found unexpected end of stream": "la cabecera termina antes de tiempo (¿comillas sin cerrar?)",
-    "did not find expected key": "la sangría no cuadra o falta ':' (¿comillas sin cerrar?)",
-    "did not find expected '-' indicator": "la sangría de la lista no cuadra",
-    "expected <block end>": "la sangría no cuadra con la de las líneas anteriores",
-    "found character that cannot start any token": "un valor empieza por un carácter especial "
-    "(@, `, %): póngalo entre comillas",
-    "found unhashable key": "una clave no puede ser una lista ni un grupo",
-    "found undefined alias": "no use anclas ni alias de YAML ('&', '*')",
-    "expected a single document": "la cabecera tiene más de un documento YAML",
-}
-
-
-def yaml_message(exc: yaml.MarkedYAMLError) -> str:
-    problem = str(exc.problem or exc.context or "")
-    for prefix, message in _YAML_PROBLEMS.items():
-        if problem.startswith(prefix):
-            return f"la cabecera no se puede leer: {message}"
-    return f"la cabecera no se puede leer (YAML: {problem or 'error de sintaxis'})"

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -31,14 +30,14 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from dispatcher.items.audiences import AUDIENCES
 from dispatcher.items.model import ID_PATTERN, ChannelSelection
+from dispatcher.items.yamlread import YamlError, read_yaml
 
 Frequency = Literal[
     "daily", "weekly", "biweekly", "bimonthly", "quarterly", "as_needed", "permanent"
 ]
-Audience = Literal["periodistas", "ciudadania", "funcionarios", "jac_jal", "gremios"]
 Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
-AUDIENCES: tuple[str, ...] = get_args(Audience)
 WEEKDAYS: tuple[str, ...] = get_args(Weekday)
 Loc = tuple[str | int, ...]
 
@@ -50,9 +49,17 @@ def _known_channel(value: str, info: ValidationInfo) -> str:
     return value
 
 
+def _known_audience(value: str) -> str:
+    if value not in AUDIENCES:
+        raise ValueError(
+            f"valor {value!r} no permitido; se espera uno de: {', '.join(map(repr, AUDIENCES))}"
+        )
+    return value
+
+
 def _hhmm(value: object) -> object:
-    if isinstance(value, int) and not isinstance(value, bool):  # YAML 1.1 reads 17:00 as 1020
-        raise ValueError('escriba la hora entre comillas, p. ej. "17:00"')
+    if isinstance(value, int) and not isinstance(value, bool):
+        raise ValueError('hora inválida: use HH:MM, p. ej. "17:00"')
     if isinstance(value, str):
         match = re.fullmatch(r"([01]\d|2[0-3]):([0-5]\d)", value.strip())
         if not match:
@@ -86,6 +93,8 @@ HHMM = Annotated[time, BeforeValidator(_hhmm)]
 Duration = Annotated[timedelta, BeforeValidator(_iso_duration), AfterValidator(_positive)]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 KindKey = Annotated[str, StringConstraints(pattern=KIND_PATTERN)]
+Audience = Annotated[str, AfterValidator(_known_audience)]
+"""A mailing list: one of :data:`dispatcher.items.audiences.AUDIENCES` (the one source)."""
 
 
 class _Strict(BaseModel):
@@ -360,45 +369,11 @@ def _spanish(err: Any) -> tuple[Loc, str]:
     return loc, _SPANISH.get(kind, err["msg"])
 
 
-def _line_of(root: yaml.Node | None, loc: Loc) -> int:
-    """The 1-based line of the deepest YAML node ``loc`` reaches (key line for mappings)."""
-    node, line = root, (root.start_mark.line + 1 if root else 1)
-    for part in loc:
-        if isinstance(node, yaml.MappingNode):
-            hit = next(
-                ((k, v) for k, v in node.value if getattr(k, "value", None) == str(part)), None
-            )
-            if hit is None:
-                break
-            line, node = hit[0].start_mark.line + 1, hit[1]
-        elif (
-            isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value)
-        ):
-            node = node.value[part]
-            line = node.start_mark.line + 1
-        else:
-            break
-    return line
+def load_plan(path: Path, known_channels: Collection[str], *, timezone: str | None = None) -> Plan:
+    """Read and validate ``path``; channels must be in ``known_channels``. Raises PlanError.
 
-
-def _duplicate_keys(node: yaml.Node | None, path: Loc = ()) -> list[tuple[str, int, str]]:
-    found: list[tuple[str, int, str]] = []
-    if isinstance(node, yaml.MappingNode):
-        seen: set[str] = set()
-        for key, value in node.value:
-            name = str(key.value)
-            if name in seen:
-                found.append((_dotted((*path, name)), key.start_mark.line + 1, "clave repetida"))
-            seen.add(name)
-            found += _duplicate_keys(value, (*path, name))
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            found += _duplicate_keys(item, (*path, i))
-    return found
-
-
-def load_plan(path: Path, known_channels: Collection[str]) -> Plan:
-    """Read and validate ``path``; channels must be in ``known_channels``. Raises PlanError."""
+    ``timezone`` is the one source of the time zone (``PREGONERO_TIMEZONE``): the plan takes
+    it, and a plan whose own ``timezone:`` says otherwise is refused with its line."""
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -407,28 +382,49 @@ def load_plan(path: Path, known_channels: Collection[str]) -> Plan:
         )
         raise PlanError(path, [("", 1, f"no se pudo leer el archivo: {reason}")]) from None
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-        problem = getattr(exc, "problem", None) or str(exc)
+        doc = read_yaml(text)
+    except YamlError as exc:
         raise PlanError(
-            path, [("", mark.line + 1 if mark else 1, f"YAML inválido: {problem}")]
+            path,
+            [
+                (
+                    _dotted(p.path),
+                    (p.line or 0) + 1,
+                    _yaml_problem(p.message.replace("{}", str((p.first_line or 0) + 1))),
+                )
+                for p in exc.problems
+            ],
         ) from None
-    if dupes := _duplicate_keys(root):
-        raise PlanError(path, dupes)
+    data = doc.data
     if not isinstance(data, dict):
         raise PlanError(
             path, [("", 1, "el plan debe ser un mapa con 'timezone', 'kinds' y 'recurring'")]
         )
+    if timezone is not None:
+        written = data.get("timezone")
+        if written is not None and written != timezone:
+            line = doc.line_of(("timezone",)) + 1
+            why = (
+                f"el plan dice {written!r} pero PREGONERO_TIMEZONE es {timezone!r}: la zona "
+                "horaria se configura en un solo lugar; quite 'timezone' del plan o use la misma"
+            )
+            raise PlanError(path, [("timezone", line, why)])
+        data = {**data, "timezone": timezone}
     try:
         return Plan.model_validate(data, context={"known_channels": frozenset(known_channels)})
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
             loc, what = _spanish(err)
-            problems.append((_dotted(loc), _line_of(root, loc), what))
+            problems.append((_dotted(loc), doc.line_of(loc) + 1, what))
         raise PlanError(path, problems) from None
+
+
+def _yaml_problem(message: str) -> str:
+    unreadable = "no se puede leer"
+    if message.startswith(unreadable):
+        return "YAML inválido" + message[len(unreadable) :]
+    return message
 
 
 def default_plan_path() -> Path:

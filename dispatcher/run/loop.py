@@ -21,7 +21,7 @@ from dispatcher.ledger.schema import utcnow
 from dispatcher.services.context import App
 from dispatcher.services.delivery.recovery import recover, run_owner
 from dispatcher.services.delivery.runner import InProcessRunner
-from dispatcher.services.ingest import Tally, make_intake, record, take_in
+from dispatcher.services.ingest import Tally, make_intake, record_all, take_in
 
 if TYPE_CHECKING:
     from dispatcher.services.delivery.queue import QueueRunner
@@ -122,8 +122,7 @@ async def run_forever(app: App, stop: asyncio.Event) -> None:
 
         async def watch() -> None:
             async for batch in intake.watch(stop):
-                for event in batch:
-                    await record(app, event, tally)
+                batch = await record_all(app, batch, tally)
                 if bot is not None:
                     await bot.observe(batch)
                 runner.poke()

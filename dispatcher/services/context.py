@@ -127,7 +127,7 @@ class App:
 
 async def build_app(settings: Settings, *, clock: Clock = utc_clock) -> App:
     """Load the plan (a bad plan stops start-up with its message) and open the ledger."""
-    plan = load_plan(plan_path(settings), channel_names())
+    plan = load_plan(plan_path(settings), channel_names(), timezone=settings.timezone)
     ledger = Ledger.from_url(settings.resolved_database_url)
     await ledger.init()
     return App(settings=settings, ledger=ledger, plan=plan, clock=clock)

@@ -13,22 +13,32 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import Any
 
 from dispatcher.items.early import early_calls
 from dispatcher.items.model import ContentItem
+from dispatcher.items.parse import Problem, field_line
+from dispatcher.items.validate import KindLookup, Rules, item_problems, kind_change_message
 from dispatcher.ledger.store import WEBSITE, Ended
 from dispatcher.ledger.types import ItemStatus
 from dispatcher.services.approvals import needed_approvals
 from dispatcher.services.context import App
-from dispatcher.services.intake import Accepted, Held, Intake, IntakeEvent, Rejected
-
-if TYPE_CHECKING:
-    pass
+from dispatcher.services.intake import (
+    Accepted,
+    Held,
+    Intake,
+    IntakeEvent,
+    Rejected,
+    Staged,
+    archived_dirs,
+)
 
 log = logging.getLogger("pregonero")
+
+Row = Mapping[Any, Any] | None  # an items row from the ledger, or None for a new id
 
 ONCE_RETRY_WINDOW = timedelta(minutes=1)
 SHUTDOWN_GRACE = 5.0
@@ -47,7 +57,10 @@ class Tally:
 
 
 def make_intake(app: App) -> Intake:
+    """The inbox reader with the app's rules; two-phase, so :func:`record` archives a file
+    only after the ledger has it."""
     s = app.settings
+    kind_of = ledger_kinds(app)
     return Intake(
         s.content_dir,
         tz=s.tz,
@@ -56,34 +69,135 @@ def make_intake(app: App) -> Intake:
         max_media_bytes=s.intake.max_media_bytes,
         settle_seconds=s.intake.settle_seconds,
         media_grace_seconds=s.intake.media_grace_seconds,
-        validate=lambda item: plan_problems(app, item),
+        validate=lambda item: plan_problems(app, item, kind_of),
+        two_phase=True,
     )
 
 
-def plan_problems(app: App, item: ContentItem) -> list[tuple[str, str]]:
-    """Checks that need the plan: ``channels`` and ``audiences`` against the item's kind."""
-    problems: list[tuple[str, str]] = []
+def rules(app: App) -> Rules:
+    """The intake's rules, for :func:`dispatcher.services.intake.validate_file` (``check``,
+    the desk): the same checks, the ledger's known kinds included."""
+    s = app.settings
+    kind_of = ledger_kinds(app)
+    return Rules(
+        tz=s.tz,
+        known_kinds=frozenset(app.plan.kinds),
+        max_bytes=s.intake.max_bytes,
+        max_media_bytes=s.intake.max_media_bytes,
+        validate=lambda item: plan_problems(app, item, kind_of),
+    )
+
+
+def ledger_kinds(app: App) -> KindLookup | None:
+    """``item id → kind`` from the ledger, callable from intake's worker thread (it waits on
+    the app's event loop). ``None`` outside an event loop. Called on the loop's own thread it
+    answers ``None`` rather than block (:func:`record` checks the kind again)."""
     try:
-        app.plan.channels_for(item.kind, item.meta.channels)
-    except ValueError as exc:
-        problems.append(("channels", str(exc)))
-    return problems
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+    archive = app.settings.content_dir / "archive"
+
+    def kind_of(item_id: str) -> str | None:
+        try:
+            if asyncio.get_running_loop() is loop:
+                return None
+        except RuntimeError:
+            pass
+        if not archived_dirs(archive, item_id):
+            return None  # every recorded item has an archive folder: a new id, no query
+        row = asyncio.run_coroutine_threadsafe(app.ledger.get_item(item_id), loop).result(60)
+        return None if row is None else str(row["kind"])
+
+    return kind_of
 
 
-async def record(app: App, event: IntakeEvent, tally: Tally) -> None:
-    """Write one intake event to the ledger."""
+def plan_problems(
+    app: App, item: ContentItem, kind_of: KindLookup | None = None
+) -> list[tuple[str, str]]:
+    """Checks that need the plan (and the ledger): see :func:`item_problems`."""
+    return item_problems(app.plan, item, kind_of)
+
+
+async def record(app: App, event: IntakeEvent, tally: Tally) -> IntakeEvent:
+    """Write one intake event to the ledger; returns what finally happened to the file.
+
+    A :class:`Staged` file is recorded, then archived (:meth:`Staged.commit`); if recording
+    fails, that file alone is rejected with the reason (:meth:`Staged.abort`). A crash
+    between the two leaves the file in the inbox: the next scan finds the same id and
+    digest, records a duplicate and archives it — nothing lost, nothing sent twice."""
+    if isinstance(event, Staged):
+        problem = await _record_staged(app, event, tally)
+        if problem is None:
+            return await event.commit()
+        event = await event.abort([problem])
     if isinstance(event, Rejected):
         tally.rejected += 1
         tally.messages.append(f"rechazado {event.name}: {event.reason_text.splitlines()[0]}")
         log.warning("archivo rechazado: %s → %s", event.name, event.rejected_path)
-        return
+        return event
     if isinstance(event, Held):
         tally.held += 1
-        return
-    if not isinstance(event, Accepted):
-        return
-    item = event.item
-    existing = await app.ledger.get_item(item.id)
+        return event
+    await _record_item(app, event.item, tally, await app.ledger.get_item(event.item.id))
+    return event
+
+
+async def record_all(app: App, events: Sequence[IntakeEvent], tally: Tally) -> list[IntakeEvent]:
+    """:func:`record` for a scan's batch, in order. Each file is still recorded before it is
+    archived; the archive steps of the recorded files run in one worker-thread call."""
+    results: list[IntakeEvent] = []
+    recorded: list[tuple[int, Staged]] = []
+    for event in events:
+        if isinstance(event, Staged):
+            problem = await _record_staged(app, event, tally)
+            if problem is None:
+                recorded.append((len(results), event))
+                results.append(event)
+                continue
+            event = await event.abort([problem])
+        results.append(await record(app, event, tally))
+    if recorded:
+
+        def commit_all() -> list[Accepted]:
+            return [staged.intake.commit(staged) for _, staged in recorded]
+
+        for (index, _), accepted in zip(recorded, await asyncio.to_thread(commit_all), strict=True):
+            results[index] = accepted
+    return results
+
+
+async def _record_staged(app: App, staged: Staged, tally: Tally) -> Problem | None:
+    """Record a staged file in the ledger; the reason to reject it instead, if any."""
+    try:
+        existing = await app.ledger.get_item(staged.item.id)
+        problem = await _wrong_kind(staged, existing)
+        if problem is None:
+            await _record_item(app, staged.item, tally, existing)
+        return problem
+    except Exception as exc:
+        log.exception("no se pudo registrar %s; se rechaza", staged.name)
+        return Problem(
+            None,
+            None,
+            f"no se pudo registrar en el libro de envíos ({type(exc).__name__}); nada "
+            "se publicó: revise el archivo y vuelva a dejarlo, o avise al equipo técnico",
+        )
+
+
+async def _wrong_kind(staged: Staged, existing: Row) -> Problem | None:
+    """A correction may not change ``kind`` (checked at intake too; this closes the race of
+    two revisions in one scan)."""
+    item = staged.item
+    if existing is None or existing["kind"] == item.kind:
+        return None
+    data = await asyncio.to_thread((staged.archive_dir / staged.name).read_bytes)
+    message = kind_change_message(item.id, str(existing["kind"]))
+    return Problem("kind", field_line(data, "kind"), message)
+
+
+async def _record_item(app: App, item: ContentItem, tally: Tally, existing: Row) -> None:
+    """A new item, a duplicate (same digest) or a correction of ``existing``."""
     if existing is None:
         kind = app.plan.kinds[item.kind]
         channels = app.plan.channels_for(item.kind, item.meta.channels)
@@ -132,7 +246,7 @@ async def _correction(app: App, item: ContentItem) -> str:
 async def take_in(
     app: App, intake: Intake, tally: Tally, limit: int | None = None
 ) -> list[IntakeEvent]:
+    """Scan the inbox once and record each event (each file recorded before it is archived);
+    returns the final events."""
     events = await asyncio.to_thread(intake.scan, limit)
-    for event in events:
-        await record(app, event, tally)
-    return events
+    return await record_all(app, events, tally)

@@ -3,7 +3,13 @@ and move it (with its media) to ``content/archive/YYYY/MM/<id>/`` or ``content/r
 
 Intake never deletes what an editor wrote and never overwrites a file: every move goes to a
 fresh name. It knows nothing of the ledger: it returns events and the dispatcher records
-them (duplicate or correction is the dispatcher's call, by digest).
+them (duplicate or correction is the dispatcher's call, by digest). With ``two_phase`` a
+valid file comes back :class:`Staged` — copied into its archive folder, originals still in
+the inbox — and only :meth:`Intake.commit` (after the ledger recorded it) removes the
+originals, so a crash or a failed insert loses nothing.
+
+Every check is :func:`dispatcher.items.validate.validate_data`: the same path as
+``pregonero check``, the bot and the desk, with the same Spanish messages (field and line).
 """
 
 from __future__ import annotations
@@ -17,13 +23,25 @@ import shutil
 import stat
 import threading
 from collections.abc import AsyncIterator, Callable, Collection, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import watchfiles
 
+from dispatcher.items.media import (
+    CONTENT_SUFFIXES,
+    UnsafeMedia,
+    copy_open,
+    link_or_copy,
+    lstat_media,
+    media_stat,
+    move_entry,
+    open_media,
+    parts_of,
+    remove_entry,
+)
 from dispatcher.items.model import ContentItem
 from dispatcher.items.parse import (
     ContentError,
@@ -31,9 +49,17 @@ from dispatcher.items.parse import (
     Problem,
     Validator,
     find_media,
-    parse,
     referenced_media,
     too_big,
+)
+from dispatcher.items.validate import (
+    SYMLINK_FILE,
+    Rules,
+    bad_name_reason,
+    is_utf8_name,
+    read_bounded,
+    shown_name,
+    validate_data,
 )
 
 log = logging.getLogger(__name__)
@@ -49,6 +75,28 @@ class Accepted:
     name: str
     item: ContentItem
     archive_dir: Path
+
+
+@dataclass(frozen=True)
+class Staged:
+    """Valid: copies of the file and its media are in ``archive_dir`` (= ``item.base_dir``),
+    the originals still in the inbox. Record it, then :meth:`Intake.commit` it (→
+    :class:`Accepted`), or :meth:`Intake.abort` it with the reason (→ :class:`Rejected`)."""
+
+    name: str
+    item: ContentItem
+    archive_dir: Path
+    path: Path
+    placed: tuple[str, ...]  # media linked from the inbox, removed there on commit
+    intake: Intake = field(repr=False, compare=False)
+
+    async def commit(self) -> Accepted:
+        """Remove the originals from the inbox (the ledger has the item)."""
+        return await asyncio.to_thread(self.intake.commit, self)
+
+    async def abort(self, problems: Iterable[Problem]) -> Rejected:
+        """Drop the archive copies and reject the file with ``problems``."""
+        return await asyncio.to_thread(self.intake.abort, self, tuple(problems))
 
 
 @dataclass(frozen=True)
@@ -74,7 +122,16 @@ class Held:
     missing: tuple[str, ...] = ()
 
 
-IntakeEvent = Accepted | Rejected | Held
+IntakeEvent = Accepted | Staged | Rejected | Held
+
+
+def archived_dirs(archive: Path, item_id: str) -> list[Path]:
+    """The archive folders of earlier revisions of ``item_id``, newest first."""
+    found: list[Path] = []
+    for folder in sorted(archive.glob(f"*/*/{item_id}"), reverse=True):
+        revisions = (p for p in folder.glob("rev-*") if p.is_dir())
+        found += [*sorted(revisions, reverse=True), folder]
+    return found
 
 
 def utcnow() -> datetime:
@@ -115,6 +172,7 @@ class Intake:
         clock: Callable[[], datetime] = utcnow,
         idle_rescan_seconds: float = 5.0,
         validate: Validator | None = None,
+        two_phase: bool = False,
     ) -> None:
         self.content_dir = content_dir
         self.inbox = content_dir / "inbox"
@@ -130,6 +188,9 @@ class Intake:
         self.grace = timedelta(seconds=media_grace_seconds)
         self.idle_rescan_seconds = idle_rescan_seconds
         self.validate = validate
+        self.rules = Rules(tz, self.known_kinds, max_bytes, max_media_bytes, validate)
+        self.two_phase = two_phase
+        self._staged: set[Path] = set()  # staged, waiting for commit/abort: not rescanned
         self._clock = clock
         self._seen: dict[Path, _Seen] = {}
         self._held: dict[Path, datetime] = {}  # held .md → end of its grace period
@@ -159,11 +220,15 @@ class Intake:
                 if limit is not None and len(events) >= limit:
                     self.more = True
                     break
+                if path in self._staged:
+                    continue
                 try:
                     event = self._consider(path, force=False)
                 except OSError:  # retried at the next idle rescan, not in a tight loop
-                    log.exception("no se pudo procesar %s; se reintentará", path.name)
+                    log.exception("no se pudo procesar %s; se reintentará", shown_name(path.name))
                     continue
+                except Exception as exc:  # one file never stops the others
+                    event = self._reject_unexpected(path, exc)
                 if event is not None:
                     events.append(event)
             self._forget_vanished()
@@ -183,10 +248,41 @@ class Intake:
                 target = _free_name(self.inbox, name)
                 _move(path, target)
                 path = target
-            event = self._consider(path, force=True)
+            if path in self._staged:
+                raise FileNotFoundError(path)  # being recorded from another scan
+            try:
+                event = self._consider(path, force=True)
+            except OSError:
+                raise
+            except Exception as exc:
+                event = self._reject_unexpected(path, exc)
             if event is None:  # with force, only a file that vanished meanwhile
                 raise FileNotFoundError(path)
             return event
+
+    def commit(self, staged: Staged) -> Accepted:
+        """The ledger recorded ``staged``: remove the originals from the inbox."""
+        with self._lock:
+            for rel in staged.placed:
+                with contextlib.suppress(FileNotFoundError):
+                    remove_entry(self.inbox, rel)
+            with contextlib.suppress(FileNotFoundError):
+                staged.path.unlink()
+            self._staged.discard(staged.path)
+            self._done(staged.path)
+            log.info("aceptado %s → %s", staged.name, staged.archive_dir)
+            return Accepted(staged.name, staged.item, staged.archive_dir)
+
+    def abort(self, staged: Staged, problems: tuple[Problem, ...]) -> Rejected:
+        """Recording ``staged`` failed: drop its archive copies (the originals are still in
+        the inbox) and reject the file with ``problems``."""
+        with self._lock:
+            self._staged.discard(staged.path)
+            _remove_tree(staged.archive_dir)
+            data: bytes | None = None
+            with contextlib.suppress(OSError):
+                data = read_bounded(staged.path, self.max_bytes)
+            return self._reject(staged.path, problems, data=data)
 
     async def watch(self, stop: asyncio.Event) -> AsyncIterator[list[IntakeEvent]]:
         """Yield batches of events until ``stop`` is set.
@@ -224,9 +320,11 @@ class Intake:
             return None
         if stat.S_ISDIR(st.st_mode):
             return None
+        if not is_utf8_name(path.name):
+            problem = Problem(None, None, bad_name_reason(path.name))
+            return self._reject(path, [problem], data=None)
         if stat.S_ISLNK(st.st_mode):
-            why = "es un enlace simbólico; deje en la bandeja el archivo mismo, no un enlace"
-            return self._reject(path, [Problem(None, None, why)], data=None)
+            return self._reject(path, [Problem(None, None, SYMLINK_FILE)], data=None)
         if not stat.S_ISREG(st.st_mode):
             return self._reject(path, [Problem(None, None, "no es un archivo normal")], data=None)
         if not (force or self._settled(path, st)):
@@ -235,7 +333,7 @@ class Intake:
             problem = Problem(None, None, too_big(st.st_size, self.max_bytes))
             return self._reject(path, [problem], data=None)
         try:
-            data = _read(path, self.max_bytes)
+            data = read_bounded(path, self.max_bytes)
         except PermissionError:
             problem = Problem(None, None, "no se puede leer el archivo (permiso denegado)")
             return self._reject(path, [problem], data=None)
@@ -251,40 +349,22 @@ class Intake:
     def _media_settled(self, data: bytes) -> bool:
         settled = True
         for rel in referenced_media(data):
-            parts = PurePosixPath(rel).parts
-            if not parts or parts[0] == "/" or ".." in parts:
-                continue
-            with contextlib.suppress(OSError, RuntimeError):
-                media = (self.inbox / rel).resolve()
-                settled = self._settled(media, media.stat()) and settled
+            with contextlib.suppress(OSError, UnsafeMedia):
+                st = media_stat(self.inbox, rel)  # never through a symlink
+                settled = self._settled(self.inbox / rel, st) and settled
         return settled
-
-    def _parse(self, path: Path, data: bytes, media_dirs: list[Path]) -> ContentItem:
-        return parse(
-            data,
-            name=path.name,
-            base_dir=self.inbox,
-            tz=self.tz,
-            today=self._clock().astimezone(self.tz).date(),
-            max_bytes=self.max_bytes,
-            known_kinds=self.known_kinds,
-            max_media_bytes=self.max_media_bytes,
-            validate=self.validate,
-            media_dirs=media_dirs,
-        )
 
     def _process(self, path: Path, data: bytes, *, force: bool) -> IntakeEvent | None:
         now = self._clock()
-        media_dirs: list[Path] = []
         try:
-            try:
-                item = self._parse(path, data, media_dirs)
-            except MissingMedia as first:
-                # A correction need not resend its pictures: look in earlier revisions.
-                media_dirs = self._archived_dirs(first.item.id) if first.item else []
-                if not media_dirs:
-                    raise
-                item = self._parse(path, data, media_dirs)
+            item, media_dirs = validate_data(
+                data,
+                name=path.name,
+                base_dir=self.inbox,
+                rules=self.rules,
+                today=now.astimezone(self.tz).date(),
+                archived=self._archived_dirs,
+            )
         except MissingMedia as exc:
             seen = self._seen.get(path)
             until = (seen.first_seen if seen and not force else now) + self.grace
@@ -304,7 +384,24 @@ class Intake:
             return self._reject(path, exc.problems, data=data, note=note)
         except ContentError as exc:
             return self._reject(path, exc.problems, data=data)
-        return self._accept(path, item, media_dirs)
+        try:
+            staged = self._stage(path, item, media_dirs)
+        except UnsafeMedia as exc:  # swapped for a link after it was checked
+            return self._reject(path, [Problem(None, None, str(exc))], data=data)
+        return staged if self.two_phase else self.commit(staged)
+
+    def _reject_unexpected(self, path: Path, exc: Exception) -> Rejected | None:
+        """Any unforeseen error on one file rejects that file with a reason; the scan goes on."""
+        log.exception("error inesperado con %s; se rechaza", shown_name(path.name))
+        why = (
+            f"no se pudo procesar el archivo ({type(exc).__name__}): revise su cabecera; si el "
+            "problema sigue, avise al equipo técnico con este aviso"
+        )
+        try:
+            return self._reject(path, [Problem(None, None, why)], data=None)
+        except Exception:
+            log.exception("tampoco se pudo rechazar %s", shown_name(path.name))
+            return None
 
     def _settled(self, path: Path, st: os.stat_result) -> bool:
         """True once size and mtime have not changed for ``settle`` (or the file is old)."""
@@ -330,28 +427,33 @@ class Intake:
 
     # --- accepting -----------------------------------------------------------------------
 
-    def _accept(self, path: Path, item: ContentItem, media_dirs: list[Path]) -> Accepted:
+    def _stage(self, path: Path, item: ContentItem, media_dirs: list[Path]) -> Staged:
+        """Link (or copy) the file and its media into a fresh archive folder; the inbox is
+        not touched, so a crash before :meth:`commit` loses nothing."""
         folder = self._fresh_archive_dir(item)
-        shared = self._referenced_by_others(path)
-        placed: list[Path] = []
-        for rel in dict.fromkeys(item.meta.media):
-            root, src = find_media(rel, self.inbox, media_dirs)
-            dst = folder / rel
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            # Link or copy first and unlink after the .md moved: a crash loses nothing.
-            # A shared file is a real copy, so an edit in the inbox cannot reach the archive;
-            # a file from an earlier revision is copied, the archive is never taken from.
-            if root != self.inbox or rel in shared or src.is_symlink():
-                _copy(src.resolve(), dst)
-            else:
-                _link_or_copy(src, dst)
-                placed.append(src)
-        _move(path, folder / path.name)
-        for src in placed:
-            src.unlink()
-        self._done(path)
-        log.info("aceptado %s → %s", path.name, folder)
-        return Accepted(path.name, replace(item, base_dir=folder, source_name=path.name), folder)
+        try:
+            shared = self._referenced_by_others(path)
+            placed: list[str] = []
+            for rel in dict.fromkeys(item.meta.media):
+                root = find_media(rel, self.inbox, media_dirs)
+                dst = folder.joinpath(*parts_of(rel))
+                dst.parent.mkdir(parents=True, exist_ok=True)
+                # A shared file is a real copy, so an edit in the inbox cannot reach the
+                # archive; a file from an earlier revision is copied, the archive is never
+                # taken from. Every read goes through the symlink-free walk.
+                if root != self.inbox or rel in shared:
+                    with open_media(root, rel) as fin:
+                        copy_open(fin, dst)
+                else:
+                    link_or_copy(root, rel, dst)
+                    placed.append(rel)
+            _link_file(path, folder / path.name)
+        except BaseException:
+            _remove_tree(folder)
+            raise
+        self._staged.add(path)
+        staged_item = replace(item, base_dir=folder, source_name=path.name)
+        return Staged(path.name, staged_item, folder, path, tuple(placed), self)
 
     def _fresh_archive_dir(self, item: ContentItem) -> Path:
         folder = self.archive / f"{item.date:%Y}" / f"{item.date:%m}" / item.id
@@ -372,18 +474,13 @@ class Intake:
         raise FileExistsError(folder)
 
     def _archived_dirs(self, item_id: str) -> list[Path]:
-        """The archive folders of earlier revisions of ``item_id``, newest first."""
-        found: list[Path] = []
-        for folder in sorted(self.archive.glob(f"*/*/{item_id}"), reverse=True):
-            revisions = (p for p in folder.glob("rev-*") if p.is_dir())
-            found += [*sorted(revisions, reverse=True), folder]
-        return found
+        return archived_dirs(self.archive, item_id)
 
     def _referenced_by_others(self, path: Path) -> set[str]:
         """Media named by the other ``.md`` files in the inbox (cached per file version)."""
         refs: set[str] = set()
         for other in self.inbox.iterdir():
-            if other == path or not is_candidate(other.name):
+            if other == path or other in self._staged or not is_candidate(other.name):
                 continue
             with contextlib.suppress(OSError):
                 st = other.lstat()
@@ -392,7 +489,7 @@ class Intake:
                 version = (st.st_size, st.st_mtime_ns)
                 cached = self._refs.get(other)
                 if cached is None or cached[0] != version:
-                    cached = (version, referenced_media(_read(other, self.max_bytes)))
+                    cached = (version, referenced_media(read_bounded(other, self.max_bytes)))
                     self._refs[other] = cached
                 refs.update(cached[1])
         return refs
@@ -403,35 +500,43 @@ class Intake:
         self, path: Path, problems: Iterable[Problem], *, data: bytes | None, note: str = ""
     ) -> Rejected:
         problems = tuple(problems)
-        target = _free_name(self.rejected, path.name)
+        name = shown_name(path.name)  # a name that is not UTF-8 is kept, escaped
+        target = _free_name(self.rejected, name)
         _move(path, target)
         moved = self._move_rejected_media(path, data) if data is not None else []
         error_path = target.with_name(target.name + ".error.txt")
-        text = self._error_text(path.name, target, problems, moved, note)
+        text = self._error_text(name, target, problems, moved, note)
         _write_new(error_path, text)
         self._done(path)
-        log.info("rechazado %s: %s", path.name, "; ".join(str(p) for p in problems))
+        log.info("rechazado %s: %s", name, "; ".join(str(p) for p in problems))
         reason = "\n".join(str(p) for p in problems)
-        return Rejected(path.name, reason, target, error_path, problems)
+        return Rejected(name, reason, target, error_path, problems)
 
     def _move_rejected_media(self, path: Path, data: bytes) -> list[tuple[str, Path]]:
-        """Media only this file names go beside it in ``rejected/``, keeping their paths."""
+        """Media only this file names go beside it in ``rejected/``, keeping their paths.
+
+        Only entries that really live in the inbox move (every folder on the way checked,
+        a symlink moved as the link itself, never what it points to); a ``.md`` named as
+        media is another piece and stays where it is."""
         shared = self._referenced_by_others(path)
         moved = []
         for rel in dict.fromkeys(referenced_media(data)):
-            parts = PurePosixPath(rel).parts
-            if rel in shared or not parts or parts[0] == "/" or ".." in parts:
+            if rel in shared or rel.lower().endswith(CONTENT_SUFFIXES):
                 continue
-            src = self.inbox / rel
             try:
-                st = src.lstat()
-            except OSError:
+                parts = parts_of(rel)
+                st = lstat_media(self.inbox, rel)
+            except (OSError, UnsafeMedia):
                 continue
             if not (stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode)):
                 continue
-            dst = _free_name(self.rejected / PurePosixPath(rel).parent, src.name)
+            dst = _free_name(self.rejected.joinpath(*parts[:-1]), parts[-1])
             dst.parent.mkdir(parents=True, exist_ok=True)
-            _move(src, dst)
+            try:
+                move_entry(self.inbox, rel, dst)
+            except (OSError, UnsafeMedia):
+                log.warning("no se pudo mover %r junto al archivo rechazado", rel, exc_info=True)
+                continue
             moved.append((rel, dst))
         return moved
 
@@ -514,14 +619,6 @@ class Intake:
 # --- files ----------------------------------------------------------------------------------
 
 
-def _read(path: Path, limit: int) -> bytes:
-    """Read at most ``limit + 1`` bytes without following a symlink or blocking on a FIFO."""
-    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
-    fd = os.open(path, flags)
-    with os.fdopen(fd, "rb") as fh:
-        return fh.read(limit + 1)
-
-
 def _free_name(folder: Path, name: str) -> Path:
     """``folder/name``, or ``stem-2.ext``, ``stem-3.ext``… : a name with no file and no
     ``.error.txt`` beside it."""
@@ -550,13 +647,19 @@ def _move(src: Path, dst: Path) -> None:
         src.unlink()
 
 
-def _link_or_copy(src: Path, dst: Path) -> None:
+def _link_file(src: Path, dst: Path) -> None:
+    """A new ``dst`` with the bytes of the regular file ``src`` (hard link, else a copy)."""
     try:
         os.link(src, dst, follow_symlinks=False)
     except OSError as exc:
         if exc.errno == errno.EEXIST:
             raise
         _copy(src, dst)
+
+
+def _remove_tree(folder: Path) -> None:
+    """Remove a staged archive folder (only copies and links of files still in the inbox)."""
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def _copy(src: Path, dst: Path) -> None:

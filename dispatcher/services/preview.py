@@ -3,48 +3,51 @@ renderer, without touching the inbox or the ledger."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dispatcher.items.model import ContentItem
-from dispatcher.items.parse import ContentError, parse
+from dispatcher.items.parse import ContentError
 from dispatcher.services.context import App
+
+if TYPE_CHECKING:
+    from dispatcher.items.validate import Rules
 
 Echo = Callable[[str], object]
 
 
-def load(app: App, path: Path) -> ContentItem:
-    """Parse and validate one file as the intake would (media relative to its folder)."""
-    from dispatcher.services.ingest import plan_problems
+def load(app: App, path: Path, checks: Rules | None = None) -> ContentItem:
+    """Validate one file exactly as the intake would (media relative to its folder, earlier
+    revisions' media from the archive), moving nothing. Raises ``ContentError``.
 
-    s = app.settings
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ContentError.single(
-            None, None, f"no se pudo leer el archivo: {exc.strerror}"
-        ) from exc
-    item = parse(
-        data,
-        name=path.name,
-        base_dir=path.resolve().parent,
-        tz=s.tz,
-        today=app.clock().astimezone(s.tz).date(),
-        max_bytes=s.intake.max_bytes,
-        known_kinds=set(app.plan.kinds),
+    ``checks`` defaults to the intake's rules; built on the event loop's thread they can ask
+    the ledger (whether a known id keeps its kind) when this runs in a worker thread."""
+    from dispatcher.items.validate import validate_file
+    from dispatcher.services.ingest import rules
+    from dispatcher.services.intake import archived_dirs
+
+    archive = app.settings.content_dir / "archive"
+    return validate_file(
+        path,
+        rules=checks or rules(app),
+        today=app.clock().astimezone(app.settings.tz).date(),
+        archived=lambda item_id: archived_dirs(archive, item_id),
     )
-    problems = plan_problems(app, item)
-    if problems:
-        raise ContentError.from_pairs(problems)
-    return item
 
 
-def check_files(app: App, files: Sequence[Path], echo: Echo) -> int:
-    """Validate each file; print ``OK`` or its problems. Returns the number of bad files."""
+async def check_files(app: App, files: Sequence[Path], echo: Echo) -> int:
+    """Validate each file; print ``OK`` or its problems (the very text an inbox rejection
+    gives). Returns the number of bad files."""
+    from dispatcher.services.ingest import rules
+
+    checks = rules(app)
     bad = 0
     for path in files:
         try:
-            item = load(app, path)
+            # In a thread, so the ledger can be asked whether a known id keeps its kind.
+            item = await asyncio.to_thread(load, app, path, checks)
         except ContentError as exc:
             bad += 1
             echo(f"{path}: ERROR\n{exc}")

@@ -114,6 +114,75 @@ BAD = [
     Case("sin_cabecera.md", b"Solo texto, sin cabecera.\n", None, 1, ("cabecera",)),
     Case("sin_cierre.md", b"---\nkind: boletin\ntitle: Hola\n\nTexto\n", None, 1, ("cierra",)),
     Case("cuerpo_vacio.md", md("kind: boletin\ntitle: Hola mundo\n", "\n\n"), None, 5, ("vacío",)),
+    # Each of these crashed `pregonero run` (issue 9) or leaked another file (issue 10).
+    Case(
+        "adjunto_punto.md",
+        md("kind: boletin\ntitle: Cierre de vías\nattachments: [.]\n"),
+        "attachments[0]",
+        4,
+        ("ningún archivo",),
+    ),
+    Case(
+        "imagen_punto.md",
+        md("kind: boletin\ntitle: Cierre de vías\nimage: ./\nimage_alt: Una vía\n"),
+        "image",
+        4,
+        ("ningún archivo",),
+    ),
+    Case(
+        "fecha_lejana.md",
+        md("kind: boletin\ntitle: Cierre de vías\npublish_at: 9999-12-31T23:59:59-12:00\n"),
+        "publish_at",
+        4,
+        ("fuera de rango",),
+    ),
+    Case(
+        "titulo_nulo.md",
+        md('kind: boletin\ntitle: "Cierre\\0 de vías"\n'),
+        "title",
+        3,
+        ("carácter de control", "U+0000"),
+    ),
+    Case(
+        "titulo_escape.md",
+        md('kind: boletin\ntitle: "Cierre \\e[31mde vías"\n'),
+        "title",
+        3,
+        ("carácter de control", "U+001B"),
+    ),
+    Case(
+        "adjunto_md.md",
+        md("kind: boletin\ntitle: Cierre de vías\nattachments: [otra.md]\n"),
+        "attachments[0]",
+        4,
+        ("archivo de contenido (.md)",),
+        {"otra.md": md("kind: boletin\ntitle: Borrador de otra persona\n")},
+    ),
+]
+
+# Refused by the plan (the checks that need more than the file), with field and line.
+PLAN_BAD = [
+    Case(
+        "publico_errado.md",
+        md("kind: boletin\ntitle: Cierre de vías\naudiences: [ciudadania, periodsitas]\n"),
+        "audiences[1]",
+        4,
+        ("público desconocido 'periodsitas'", "¿quiso decir 'periodistas'?"),
+    ),
+    Case(
+        "publico_fuera_del_plan.md",
+        md("kind: boletin\ntitle: Cierre de vías\naudiences: [gremios]\n"),
+        "audiences",
+        4,
+        ("gremios", "no está en el plan"),
+    ),
+    Case(
+        "canal_fuera_del_plan.md",
+        md("kind: boletin\ntitle: Cierre de vías\nchannels:\n  only: [instagram]\n"),
+        "channels",
+        4,
+        ("instagram",),
+    ),
 ]
 
 GOOD = md(
