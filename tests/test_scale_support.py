@@ -35,6 +35,7 @@ from settings import Settings
 from tests.conftest import REDIS_SERVER, Workspace, service_missing
 
 TEST_DBS = range(8, 16)
+LOCK_DB = 7  # holds the claims on TEST_DBS
 LOCK_KEY = "pregonero:test-lock"
 
 
@@ -55,28 +56,36 @@ class Clock:
 
 @pytest.fixture
 async def redis_url() -> AsyncIterator[str]:
-    """``redis://…/<n>``: a Redis database of this test's own, flushed before and after."""
+    """``redis://…/<n>``: a Redis database of this test's own, flushed before and after.
+
+    The claim on database ``n`` is a key in database ``LOCK_DB``, not in ``n`` itself: a
+    test that flushes its database (to simulate a lost Redis) must not free it for another
+    run while it still uses it."""
     base = REDIS_SERVER.rstrip("/")
     base = base.rsplit("/", 1)[0] if base.count("/") > 2 else base
-    for db in TEST_DBS:
-        client = Redis.from_url(f"{base}/{db}", socket_connect_timeout=3)
-        try:
-            claimed = await client.set(LOCK_KEY, str(os.getpid()), nx=True, ex=900)
-        except (OSError, RedisError) as exc:
-            await client.aclose()
-            service_missing(f"Redis no disponible en {REDIS_SERVER}: {exc}")
-            raise
-        if not claimed:
-            await client.aclose()
-            continue
-        await client.flushdb()
-        await client.set(LOCK_KEY, str(os.getpid()), ex=900)
-        try:
-            yield f"{base}/{db}"
-        finally:
+    locks = Redis.from_url(f"{base}/{LOCK_DB}", socket_connect_timeout=3)
+    me = f"{os.getpid()}:{id(locks)}"
+    try:
+        for db in TEST_DBS:
+            try:
+                claimed = await locks.set(f"{LOCK_KEY}:{db}", me, nx=True, ex=900)
+            except (OSError, RedisError) as exc:
+                service_missing(f"Redis no disponible en {REDIS_SERVER}: {exc}")
+                raise
+            if not claimed:
+                continue
+            client = Redis.from_url(f"{base}/{db}", socket_connect_timeout=3)
             await client.flushdb()
-            await client.aclose()
-        return
+            try:
+                yield f"{base}/{db}"
+            finally:
+                await client.flushdb()
+                await client.aclose()
+                if (await locks.get(f"{LOCK_KEY}:{db}")) == me.encode():
+                    await locks.delete(f"{LOCK_KEY}:{db}")
+            return
+    finally:
+        await locks.aclose()
     pytest.fail("no hay una base de datos de Redis libre entre la 8 y la 15")
 
 
