@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from dispatcher.items.localtime import local_time
 from dispatcher.ledger import queries, reports
 from dispatcher.ledger.queries import DeliveryView, ItemView
 from dispatcher.ledger.types import DeliveryStatus, ItemStatus
@@ -33,9 +34,7 @@ STATE_ICON: dict[DeliveryStatus, str] = {
 
 
 def local(app: App, moment: datetime | None) -> str:
-    if moment is None:
-        return "—"
-    return moment.astimezone(app.settings.tz).strftime("%Y-%m-%d %H:%M")
+    return local_time(moment, app.settings.tz)
 
 
 @dataclass(frozen=True)

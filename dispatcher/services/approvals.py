@@ -22,6 +22,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
+from dispatcher.items.localtime import local_time
 from dispatcher.ledger import approvals as ledger_approvals
 from dispatcher.ledger.approvals import Approval, Decision, Editor, Outcome
 from dispatcher.ledger.schema import utcnow
@@ -207,7 +208,4 @@ async def approval_lines(app: App, item_id: str) -> list[str]:
     return lines
 
 
-def _local(moment: datetime | None, tz: ZoneInfo) -> str:
-    if moment is None:
-        return "—"
-    return moment.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+_local = local_time

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import datetime
 
+from dispatcher.items.localtime import local_time
 from dispatcher.services.context import App
 
 STATE_ES = {
@@ -21,9 +22,7 @@ ITEM_ES = {"ready": "lista", "awaiting_approval": "espera aprobación", "cancell
 
 
 def _local(app: App, moment: datetime | None) -> str:
-    if moment is None:
-        return "—"
-    return moment.astimezone(app.settings.tz).strftime("%Y-%m-%d %H:%M")
+    return local_time(moment, app.settings.tz)
 
 
 def outbox_warnings(app: App) -> list[str]:
