@@ -23,8 +23,9 @@ from typing import Annotated
 from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, Field, StringConstraints, model_validator
+from pydantic_core import PydanticCustomError
 
-from dispatcher.items.fields import HHMM, Audience, Duration, Strict, unique
+from dispatcher.items.fields import HHMM, Audience, Duration, Strict
 
 MIN_EVERY = timedelta(minutes=1)
 """Reading a newsroom's feed more often than this is rude (and never needed)."""
@@ -86,9 +87,29 @@ class MonitoringPlan(Strict):
     @model_validator(mode="after")
     def _check(self) -> MonitoringPlan:
         if self.every < MIN_EVERY:
-            raise ValueError("'every' debe ser de al menos un minuto (PT1M)")
-        unique([fold(k) for k in self.keywords], "palabras clave (sin mayúsculas ni tildes)")
-        unique([fold(s.name) for s in self.sources], "nombres de medios")
-        unique([s.url for s in self.sources], "direcciones de fuentes")
-        unique(self.audiences, "públicos")
+            raise _fail(("every",), "debe ser de al menos un minuto (PT1M)")
+        _first_repeat([fold(k) for k in self.keywords], ("keywords",), "palabra clave")
+        _first_repeat([fold(s.name) for s in self.sources], ("sources", "name"), "medio")
+        _first_repeat([s.url for s in self.sources], ("sources", "url"), "dirección")
+        _first_repeat(list(self.audiences), ("audiences",), "público")
         return self
+
+
+def _fail(loc: tuple[str | int, ...], detail: str) -> PydanticCustomError:
+    """An error the plan's loader reports at ``monitoring.<loc>`` with its line."""
+    full = ("monitoring", *loc)
+    path = ".".join(str(p) for p in full)
+    return PydanticCustomError(
+        "plan", "{path}: {detail}", {"path": path, "detail": detail, "loc": full}
+    )
+
+
+def _first_repeat(values: list[str], where: tuple[str, ...], what: str) -> None:
+    """Refuse the first value seen before (case and accents aside where folded)."""
+    for index, value in enumerate(values):
+        if value in values[:index]:
+            first = values.index(value)
+            loc = (where[0], index, *where[1:])
+            raise _fail(
+                loc, f"{what} repetido (igual al n.º {first + 1}, sin mayúsculas ni tildes)"
+            )

@@ -35,6 +35,12 @@ TRACKING = frozenset(
 )  # fmt: skip
 TRACKING_PREFIXES = ("utm_", "pk_", "mtm_", "hsa_")
 DEFAULT_PORTS = {"http": 80, "https": 443}
+_BLOCK = re.compile(
+    r"<\s*/?\s*(?:p|div|br|hr|li|ul|ol|h[1-6]|tr|td|th|table|blockquote|section|article"
+    r"|figure|figcaption|header|footer|pre)\b[^>]*>",
+    re.IGNORECASE,
+)
+"""Block-level tags end a word: "<p>a</p><p>b</p>" reads "a b", not "ab"."""
 _INVISIBLE = re.compile(r"[\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
 
 
@@ -46,7 +52,8 @@ def plain_text(value: object, limit: int = EXCERPT_LIMIT) -> str:
     """The text of ``value`` (HTML or not) on one line, at most ``limit`` characters."""
     if not isinstance(value, str) or not value:
         return ""
-    text = html.unescape(nh3.clean(value[: limit * 20 + MATCH_LIMIT], tags=set()))
+    text = _BLOCK.sub(" ", value[: limit * 20 + MATCH_LIMIT])
+    text = html.unescape(nh3.clean(text, tags=set()))
     text = "".join(c for c in _INVISIBLE.sub("", text) if _printable(c))
     text = " ".join(text.split())
     return cut(text, limit)

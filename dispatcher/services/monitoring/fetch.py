@@ -24,7 +24,7 @@ import httpx
 
 from dispatcher.ledger.monitoring import SourceState
 
-USER_AGENT = "Pregonero/0.1 (monitoreo de medios; Alcaldía de Bucaramanga)"
+USER_AGENT = "Pregonero/0.1 (monitoreo de medios; +https://www.bucaramanga.gov.co)"
 ACCEPT = (
     "application/rss+xml, application/atom+xml, application/rdf+xml, application/xml;q=0.9, "
     "text/xml;q=0.9, */*;q=0.5"
