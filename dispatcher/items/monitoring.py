@@ -109,7 +109,7 @@ def _first_repeat(values: list[str], where: tuple[str, ...], what: str) -> None:
     for index, value in enumerate(values):
         if value in values[:index]:
             first = values.index(value)
-            loc = (where[0], index, *where[1:])
+            loc: tuple[str | int, ...] = (where[0], index, *where[1:])
             raise _fail(
                 loc, f"{what} repetido (igual al n.º {first + 1}, sin mayúsculas ni tildes)"
             )
