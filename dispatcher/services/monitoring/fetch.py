@@ -163,7 +163,8 @@ async def fetch(
         return Fetched("failed", None, error="demasiadas redirecciones")
     except (httpx.HTTPError, OSError, ValueError) as exc:
         return Fetched("failed", None, error=f"no se pudo conectar: {type(exc).__name__}")
-    return parse(body, headers, final, options, status=status)
+    # a large feed takes a while to parse: off the event loop, so deliveries keep going
+    return await asyncio.to_thread(parse, body, headers, final, options, status=status)
 
 
 def parse(
