@@ -125,15 +125,16 @@ async def test_the_digest_reaches_the_bot_and_the_mail_sink_once(
 
 
 async def test_without_live_mail_only_the_editors_get_it(
-    telegram_double: TelegramDouble, tmp_path: Path
+    telegram_double: TelegramDouble, tmp_path: Path, ledger_url: str
 ) -> None:
     clock = Clock(at(TUESDAY, "06:00"))
     with FeedDouble() as site:
         url = site.add("/v", rss2([Entry("Metrolínea", "https://v.co/m")]))
         tg = telegram_double.settings_overrides()["telegram"]
         app = await monitoring_app(
-            tmp_path, {"Vanguardia": url}, clock=clock, telegram={**tg, "editors": [EDITOR]}
-        )
+            tmp_path, {"Vanguardia": url}, clock=clock, telegram={**tg, "editors": [EDITOR]},
+            database_url=ledger_url,
+        )  # fmt: skip
         try:
             await read_sources(app)
             from dispatcher.services.monitoring.digest import send_digest
@@ -144,6 +145,21 @@ async def test_without_live_mail_only_the_editors_get_it(
             assert status is SlotStatus.DONE and "bandeja de salida" in detail
             assert again[0] is SlotStatus.DONE
             assert len(telegram_double.sent_to(str(EDITOR))) == 1  # told once, not on a rerun
+            digest = await ledger_monitoring.get_digest(app.ledger, TUESDAY)
+            assert digest.clippings == 1 and digest.campaign_id is None
+            # a clipping found after the digest's time waits for the next day's digest
+            site.add("/v", rss2([Entry("Metrolínea de noche", "https://v.co/n")]))
+            clock.now = at(TUESDAY, "20:00")
+            await read_sources(app)
+            async with notify_editors(app):
+                _, later = await send_digest(app, TUESDAY, at(TUESDAY, "07:00"))
+                _, next_day = await send_digest(
+                    app, TUESDAY + timedelta(days=1), at(TUESDAY + timedelta(days=1), "07:00")
+                )
+            assert "1 nota" in later and "1 nota" in next_day
+            texts = [m.text or "" for m in telegram_double.sent_to(str(EDITOR))]
+            assert len(texts) == 2 and "Metrolínea de noche" in texts[1]
+            assert "https://v.co/m" not in texts[1]
         finally:
             await app.aclose()
 
