@@ -21,7 +21,10 @@ if TYPE_CHECKING:
     from dispatcher.services.context import App
 
 monitor_app = typer.Typer(
-    help="Monitoreo de medios (actividad 3 del plan): leer las fuentes y ver las notas.",
+    help=(
+        "Monitoreo de medios (actividad 3 del plan). Sin subcomando: leer ya todas las "
+        "fuentes y guardar las notas que nombran las palabras clave."
+    ),
     invoke_without_command=True,
 )
 app.add_typer(monitor_app, name="monitor")
