@@ -9,18 +9,14 @@ recurring programme next starts (:meth:`Plan.next_occurrences`).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Collection, Sequence
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     AfterValidator,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
     Field,
     StringConstraints,
     ValidationError,
@@ -30,8 +26,11 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from dispatcher.items.audiences import AUDIENCES
+from dispatcher.items.fields import HHMM, Audience, Duration, Text
+from dispatcher.items.fields import Strict as _Strict
+from dispatcher.items.fields import unique as _unique
 from dispatcher.items.model import ID_PATTERN, ChannelSelection
+from dispatcher.items.monitoring import MonitoringPlan
 from dispatcher.items.yamlread import YamlError, read_yaml
 
 Frequency = Literal[
@@ -49,37 +48,6 @@ def _known_channel(value: str, info: ValidationInfo) -> str:
     return value
 
 
-def _known_audience(value: str) -> str:
-    if value not in AUDIENCES:
-        raise ValueError(
-            f"valor {value!r} no permitido; se espera uno de: {', '.join(map(repr, AUDIENCES))}"
-        )
-    return value
-
-
-def _hhmm(value: object) -> object:
-    if isinstance(value, int) and not isinstance(value, bool):
-        raise ValueError('hora inválida: use HH:MM, p. ej. "17:00"')
-    if isinstance(value, str):
-        match = re.fullmatch(r"([01]\d|2[0-3]):([0-5]\d)", value.strip())
-        if not match:
-            raise ValueError(f"hora inválida {value!r}: use HH:MM entre 00:00 y 23:59")
-        return time(int(match[1]), int(match[2]))
-    return value
-
-
-def _iso_duration(value: object) -> object:
-    if not isinstance(value, str) or not value.strip().upper().startswith("P"):
-        raise ValueError('use una duración ISO 8601, p. ej. "PT30M" o "PT24H"')
-    return value.strip().upper()
-
-
-def _positive(value: timedelta) -> timedelta:
-    if value <= timedelta(0):
-        raise ValueError("la duración debe ser mayor que cero")
-    return value
-
-
 def _fail(loc: Loc, detail: str) -> PydanticCustomError:
     """A cross-field error that still knows its YAML path (``loc``) for the line number."""
     return PydanticCustomError(
@@ -89,22 +57,7 @@ def _fail(loc: Loc, detail: str) -> PydanticCustomError:
 
 CHANNEL_PATTERN, KIND_PATTERN = r"^[a-z][a-z0-9_]{0,39}$", r"^[a-z_]{2,40}$"
 Channel = Annotated[str, StringConstraints(pattern=CHANNEL_PATTERN), AfterValidator(_known_channel)]
-HHMM = Annotated[time, BeforeValidator(_hhmm)]
-Duration = Annotated[timedelta, BeforeValidator(_iso_duration), AfterValidator(_positive)]
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 KindKey = Annotated[str, StringConstraints(pattern=KIND_PATTERN)]
-Audience = Annotated[str, AfterValidator(_known_audience)]
-"""A mailing list: one of :data:`dispatcher.items.audiences.AUDIENCES` (the one source)."""
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-def _unique(values: Sequence[str], what: str) -> None:
-    repeated = sorted({v for v in values if values.count(v) > 1})
-    if repeated:
-        raise ValueError(f"{what} repetidos: {', '.join(repeated)}")
 
 
 class MailingRule(_Strict):
@@ -196,6 +149,8 @@ class Plan(_Strict):
     timezone: str = "America/Bogota"
     kinds: dict[KindKey, KindPlan] = Field(min_length=1)
     recurring: list[Recurring] = Field(default_factory=list)
+    monitoring: MonitoringPlan | None = None
+    """Press monitoring (activity 3): absent or ``null`` = off."""
 
     @field_validator("timezone")
     @classmethod

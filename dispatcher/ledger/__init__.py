@@ -1,7 +1,8 @@
 """The one persistence package: nothing outside it touches an engine, a connection or SQL.
 
 - ``schema``: every table on one ``metadata`` (items, revisions, deliveries, attempts,
-  approvals, slots, subscribers, mail campaigns and recipients, the digest queue);
+  approvals, slots, subscribers, mail campaigns and recipients, the digest queue, press
+  monitoring's sources, clippings and digests);
 - ``migrations`` + ``migrate``: Alembic revisions from the first release's schema, and how a
   ledger is created, stamped or upgraded (``pregonero db upgrade``);
 - ``types``: statuses and actions as enums, and ``NotFound``;
@@ -10,5 +11,6 @@
 - ``slots``: the schedule's slot claims; ``leases``: owners, lease deadlines, renewal;
 - ``mail``: subscribers, campaigns, recipients, the digest queue; ``journal``: the
   mailing's group-committed per-recipient states (its fast path);
+- ``monitoring``: press monitoring's feed states, clippings and daily digests;
 - ``queries`` and ``reports``: typed read models for the bot, status and the plan report.
 """

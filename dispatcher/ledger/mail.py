@@ -65,7 +65,7 @@ class NewCampaign:
     those masks (one variant of a day's bulletin)."""
 
     key: str
-    kind: Literal["item", "digest"]
+    kind: Literal["item", "digest", "monitoring"]
     subject: str
     text: str
     html: str

@@ -270,9 +270,9 @@ mail_campaigns = Table(
     "mail_campaigns",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    # item:<id>:r<revision> | digest:<YYYY-MM-DD>:<variant>
+    # item:<id>:r<revision> | digest:<YYYY-MM-DD>:<variant> | monitoring:<YYYY-MM-DD>
     Column("key", String(200), nullable=False, unique=True),
-    Column("kind", String(16), nullable=False),  # item | digest
+    Column("kind", String(16), nullable=False),  # item | digest | monitoring
     Column("item_id", String(120), nullable=True),
     Column("revision", Integer, nullable=True),
     Column("day", Date, nullable=True),
@@ -321,3 +321,63 @@ mail_digest = Table(
     Column("created_at", UTCDateTime, nullable=False),
 )
 Index("ix_mail_digest_day", mail_digest.c.day, mail_digest.c.bulletin_day)
+
+
+# -- press monitoring -----------------------------------------------------------------
+# Press monitoring (the plan's ``monitoring:`` section), on the ledger's ``metadata``.
+#
+# - ``monitor_sources``: one row per feed address: what the conditional requests send back
+#   (``etag``, ``last_modified``), consecutive ``failures`` and ``next_fetch_at`` (the
+#   earliest time the feed may be asked again: its ``Retry-After``, or the backoff after a
+#   failure; NULL when it is healthy);
+# - ``clippings``: one row per normalised link, however many sources carry it; ``day`` is
+#   the local day it was found (the report's day), ``digest_day`` the digest that took it;
+# - ``monitor_digests``: one row per day's digest: when the editors were told, and its
+#   mail campaign.
+
+monitor_sources = Table(
+    "monitor_sources",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("url", String(2000), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("etag", Text, nullable=True),
+    Column("last_modified", Text, nullable=True),
+    Column("failures", Integer, nullable=False, default=0),
+    Column("next_fetch_at", UTCDateTime, nullable=True),
+    Column("last_fetch_at", UTCDateTime, nullable=True),
+    Column("last_success_at", UTCDateTime, nullable=True),
+    Column("last_status", Integer, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("url", name="uq_monitor_source_url"),
+)
+
+clippings = Table(
+    "clippings",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("link", String(2000), nullable=False),
+    Column("outlet", Text, nullable=False),
+    Column("source_url", Text, nullable=False),
+    Column("title", Text, nullable=False),
+    Column("excerpt", Text, nullable=False),
+    Column("published_at", UTCDateTime, nullable=True),
+    Column("keywords", Text, nullable=False),  # JSON list, as written in the plan
+    Column("found_at", UTCDateTime, nullable=False),
+    Column("day", Date, nullable=False),
+    Column("digest_day", Date, nullable=True),
+    UniqueConstraint("link", name="uq_clipping_link"),
+)
+Index("ix_clippings_day", clippings.c.day)
+Index("ix_clippings_digest", clippings.c.digest_day, clippings.c.found_at)
+
+monitor_digests = Table(
+    "monitor_digests",
+    metadata,
+    Column("day", Date, primary_key=True),
+    Column("clippings", Integer, nullable=False),
+    Column("notified_at", UTCDateTime, nullable=True),
+    Column("campaign_id", Integer, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+)

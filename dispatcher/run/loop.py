@@ -4,7 +4,8 @@ Intake events are recorded in the ledger (new item, duplicate, correction); the 
 then delivers whatever the ledger says is due — in this process (the default), or, with
 ``PREGONERO_REDIS_URL`` set, by enqueueing it for ``pregonero worker`` processes. A
 scheduler task runs the plan's slots (daily bulletin, recurring announcements; see
-:mod:`dispatcher.services.schedule`). On start, deliveries left ``sending`` by a crash of
+:mod:`dispatcher.services.schedule`); with the plan's ``monitoring:`` section, a task reads
+the press sources every ``every``. On start, deliveries left ``sending`` by a crash of
 this runner, or whose lease expired, are recovered (``unknown`` for social channels,
 ``pending`` for idempotent ones).
 """
@@ -129,6 +130,11 @@ async def run_forever(app: App, stop: asyncio.Event) -> None:
 
         watcher = asyncio.create_task(watch(), name="intake")
         scheduler = asyncio.create_task(schedule_loop(app, stop, owner=owner), name="scheduler")
+        tasks = [watcher, scheduler]
+        if app.plan.monitoring is not None:  # press monitoring: each source every `every`
+            from dispatcher.services.monitoring.service import monitor_loop
+
+            tasks.append(asyncio.create_task(monitor_loop(app, stop), name="monitoreo"))
         try:
             while not stop.is_set():
                 await runner.pump()
@@ -144,7 +150,7 @@ async def run_forever(app: App, stop: asyncio.Event) -> None:
                 await runner.wait_change(timeout)
         finally:
             stop.set()
-            for task in (watcher, scheduler):
+            for task in tasks:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task

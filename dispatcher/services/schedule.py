@@ -13,6 +13,8 @@ Windows, all in the plan's timezone (``PREGONERO_TIMEZONE``):
 - ``boletin-diario`` at the plan's digest time (``mailing.at``), for 6 hours: a bulletin
   missed while everything was down goes out once on start rather than never. Skipped while
   the mailing channel is in outbox mode.
+- ``resumen-medios`` at the plan's ``monitoring.digest_at``, for 6 hours: the day's press
+  clippings to the editors and by mail (:mod:`dispatcher.services.monitoring.digest`).
 - ``anuncio:<recurring id>`` 12 hours before the announcement (``Recurring.announce_at``),
   until the programme starts: it creates the announcement as an item with ``publish_at`` =
   the announcement time (see :mod:`dispatcher.services.recurring`), so editors see it scheduled in
@@ -45,6 +47,7 @@ log = logging.getLogger("pregonero.schedule")
 
 BULLETIN = "boletin-diario"
 BULLETIN_GRACE = timedelta(hours=6)
+MONITORING_DIGEST = "resumen-medios"
 PREPARE = timedelta(hours=12)
 ANNOUNCE_GRACE_MIN = timedelta(minutes=15)
 RETRY_DELAY = timedelta(minutes=5)
@@ -56,7 +59,7 @@ class Slot:
     name: str
     scheduled_for: datetime
     deadline: datetime
-    action: str  # "bulletin" | "announcement"
+    action: str  # "bulletin" | "announcement" | "monitoring"
     day: date | None = None
     recurring: Recurring | None = None
     starts_at: datetime | None = None
@@ -85,6 +88,13 @@ def planned(app: App, now: datetime, *, ahead: timedelta = timedelta(0)) -> list
         for day in (today - timedelta(days=1), today, today + timedelta(days=1)):
             when = datetime.combine(day, at, tzinfo=tz)
             found.append(Slot(BULLETIN, when, when + BULLETIN_GRACE, "bulletin", day=day))
+    if plan.monitoring is not None:  # the press-monitoring digest, at its own time
+        today = now.astimezone(tz).date()
+        for day in (today - timedelta(days=1), today, today + timedelta(days=1)):
+            when = datetime.combine(day, plan.monitoring.digest_at, tzinfo=tz)
+            found.append(
+                Slot(MONITORING_DIGEST, when, when + BULLETIN_GRACE, "monitoring", day=day)
+            )
     horizon = now + ahead + PREPARE + timedelta(days=1)
     for rec in plan.recurring:
         for start in plan.next_occurrences(rec, now - timedelta(days=1), horizon):
@@ -194,4 +204,17 @@ async def announcement(app: App, slot: Slot) -> tuple[SlotStatus, str]:
     return SlotStatus.DONE, await announce(app, slot.recurring, slot.starts_at)
 
 
-ACTIONS: dict[str, Action] = {"bulletin": bulletin, "announcement": announcement}
+async def monitoring_digest(app: App, slot: Slot) -> tuple[SlotStatus, str]:
+    """The day's press clippings to the editors (bot) and by mail (see
+    :mod:`dispatcher.services.monitoring.digest`)."""
+    from dispatcher.services.monitoring.digest import send_digest
+
+    assert slot.day is not None
+    return await send_digest(app, slot.day, slot.scheduled_for)
+
+
+ACTIONS: dict[str, Action] = {
+    "bulletin": bulletin,
+    "announcement": announcement,
+    "monitoring": monitoring_digest,
+}

@@ -4,6 +4,7 @@
 - :class:`~tests.doubles.x.XDouble` — X API v2 (OAuth 1.0a checked)
 - :class:`~tests.doubles.graph.GraphDouble` — Facebook Graph API
 - :class:`~tests.doubles.wordpress.WordPressDouble` — WordPress REST API
+- :class:`~tests.doubles.feeds.FeedDouble` — news sites' RSS/Atom feeds (press monitoring)
 
 Each is a :class:`~tests.doubles.base.DoubleServer`: ``start()``/``stop()`` (or ``with``),
 ``base_url``, ``settings_overrides()`` (for ``load_settings(**…)``) and ``settings_env()``
