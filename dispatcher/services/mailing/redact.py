@@ -68,5 +68,5 @@ class Redactor:
         """``text`` with every form of the credentials replaced by ``[oculto]``."""
         if self._pattern is None or not text:
             return text
-        text = self._pattern.sub(MASK, text)
-        return _BLOB.sub(self._blob, text)
+        text = _BLOB.sub(self._blob, text)  # whole blobs first, then what is left
+        return self._pattern.sub(MASK, text)
