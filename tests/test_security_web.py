@@ -636,10 +636,10 @@ def test_serve_and_the_derived_unsubscribe_links_share_one_default_port() -> Non
     point there; ``PREGONERO_WEB__PORT`` moves both; a public website keeps its origin."""
     from dispatcher.web.server import server_config
 
-    default = Settings(_env_file=None)  # type: ignore[call-arg]
+    default = Settings(_env_file=None)
     assert default.public_url == f"http://localhost:{default.web.port}" == "http://localhost:8080"
     assert server_config(default).port == 8080
-    moved = Settings(web={"port": 9000}, _env_file=None)  # type: ignore[arg-type,call-arg]
+    moved = Settings(web={"port": 9000}, _env_file=None)
     assert moved.public_url == "http://localhost:9000" and server_config(moved).port == 9000
-    public = Settings(website={"base_url": SITE}, _env_file=None)  # type: ignore[arg-type,call-arg]
+    public = Settings(website={"base_url": SITE}, _env_file=None)
     assert public.public_url == "https://www.bucaramanga.gov.co"
