@@ -7,6 +7,7 @@ they print as ``**********`` in every repr, log line and ``status`` output.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from datetime import time
 from pathlib import Path
@@ -135,6 +136,10 @@ class SmtpSettings(BaseModel):
     username: str | None = None
     password: SecretStr | None = None
     security: Literal["none", "starttls", "tls"] = "none"
+    allow_plain_auth: bool = False
+    """Send the user name and password over an unencrypted connection (``security=none``):
+    only for a trusted relay on the same machine or network. Off by default: credentials
+    go out only over TLS (``starttls``/``tls``)."""
     from_: str | None = Field(default=None, alias="from")
     connections: int = Field(default=4, ge=1, le=64)
     rate: float = Field(default=50.0, gt=0)
@@ -305,10 +310,23 @@ class Settings(BaseSettings):
 
     @property
     def public_url(self) -> str:
-        """Where ``serve`` is reachable; defaults to the website's origin."""
+        """Where ``serve`` is reachable (the unsubscribe links): ``PREGONERO_WEB__PUBLIC_URL``;
+        else the website's origin — except for a local website (``localhost``, a loopback
+        address, like the default ``http://localhost:8000/``), where the links can only
+        work on this machine anyway: then ``serve``'s own local address,
+        ``http://localhost:<PREGONERO_WEB__PORT>`` (8080 by default), so the derived links
+        and ``serve`` agree on the port. Live mailing refuses any of these local addresses
+        (see ``dispatcher.services.mailing.preflight``)."""
         if self.web.public_url:
             return self.web.public_url.rstrip("/")
         parts = urlsplit(self.website.base_url)
+        if is_local_host(parts.hostname or ""):
+            host = self.web.host
+            if is_local_host(host):
+                host = "localhost"
+            elif ":" in host:
+                host = f"[{host}]"
+            return f"http://{host}:{self.web.port}"
         return f"{parts.scheme}://{parts.netloc}"
 
     def plugin(self, channel: str) -> PluginSection:
@@ -335,6 +353,21 @@ class Settings(BaseSettings):
         if explicit is not None:
             return explicit
         return "live" if self.channel_configured(channel) else "outbox"
+
+
+def is_local_host(host: str) -> bool:
+    """Whether ``host`` (a name or an IP address) means this machine: ``localhost``,
+    ``*.localhost``, a loopback or the unspecified address."""
+    name = host.strip("[]").rstrip(".").lower()
+    if not name:
+        return True
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return address.is_loopback or address.is_unspecified
 
 
 class SettingsError(Exception):

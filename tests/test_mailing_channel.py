@@ -173,7 +173,9 @@ async def test_adapter_errors(tmp_path: Path) -> None:
 async def test_refused_credentials_are_an_auth_error(tmp_path: Path) -> None:
     sink = Sink()
     with smtp_server(sink, auth=("prensa", "clave")) as port:
-        settings = make_settings(tmp_path, port, username="prensa", password="mala")
+        settings = make_settings(
+            tmp_path, port, username="prensa", password="mala", allow_plain_auth=True
+        )
         ledger: Ledger = await new_ledger(settings)
         await add_subscribers(ledger, settings, subscriber_rows(2, "funcionarios"))
         app = App(settings=settings, ledger=ledger, plan=_plan())

@@ -26,6 +26,7 @@ from tests.test_mailing_support import (
     FROM,
     PUBLIC,
     ROOT,
+    SITE,
     Sink,
     add_subscribers,
     free_port,
@@ -47,6 +48,7 @@ def _env(tmp_path: Path, smtp_port: int | None = None, **extra: str) -> dict[str
         PREGONERO_CONTENT_DIR=str(content),
         PREGONERO_DATABASE_URL=f"sqlite:///{tmp_path / 'pregonero.db'}",
         PREGONERO_WEB__PUBLIC_URL=PUBLIC,
+        PREGONERO_WEBSITE__BASE_URL=SITE,
         PREGONERO_LOG_LEVEL="WARNING",
         PYTHONPATH=str(ROOT),
     )

@@ -138,7 +138,7 @@ def test_a_boletin_accepted_while_mailing_was_off_joins_its_days_bulletin(
         assert len(sink.messages) == 2
 
 
-async def _waiting_app(tmp_path: Path, port: int, **smtp: str) -> tuple[App, int]:
+async def _waiting_app(tmp_path: Path, port: int, **smtp: object) -> tuple[App, int]:
     settings = make_settings(tmp_path, port, **smtp)
     ledger = await new_ledger(settings)
     app = App(settings=settings, ledger=ledger, plan=_plan(), clock=lambda: NOON)
@@ -162,7 +162,9 @@ async def _delivery(ledger: Ledger, delivery_id: int) -> dict[str, object]:
 async def test_waiting_is_handled_not_open_and_a_failed_bulletin_fails_it(tmp_path: Path) -> None:
     sink = Sink()
     with smtp_server(sink, auth=("prensa", "clave")) as port:
-        app, mailing = await _waiting_app(tmp_path, port, username="prensa", password="mala")
+        app, mailing = await _waiting_app(
+            tmp_path, port, username="prensa", password="mala", allow_plain_auth=True
+        )
         ctx = {"app": app}
         assert await deliver(ctx, mailing) == "waiting_bulletin"
         row = await _delivery(app.ledger, mailing)
@@ -182,7 +184,9 @@ async def test_waiting_is_handled_not_open_and_a_failed_bulletin_fails_it(tmp_pa
         await app.aclose()
 
         # the same bulletin, resumed with the right password, leaves: the delivery is sent
-        fixed = make_settings(tmp_path, port, username="prensa", password="clave")
+        fixed = make_settings(
+            tmp_path, port, username="prensa", password="clave", allow_plain_auth=True
+        )
         ledger = await new_ledger(fixed)
         app = App(settings=fixed, ledger=ledger, plan=_plan(), clock=lambda: NOON)
         done = await send_daily_bulletin(app, date(2026, 11, 25))

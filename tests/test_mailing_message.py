@@ -110,9 +110,11 @@ def test_tokens_resist_tampering() -> None:
     assert read_token(b"otra-clave", token) is None
     assert read_token(KEY, token.replace("42.", "43.", 1)) is None
     assert read_token(KEY, token[:-1] + ("A" if token[-1] != "A" else "B")) is None
-    for junk in ("", "42", "42.", "x.AAAAAAAAAAAAAAAAAAAA", "0042." + token.split(".")[1]):
+    day, signature = token.split(".")[1:]
+    assert read_token(KEY, f"42.{int(day) + 1}.{signature}") is None  # the date is signed
+    for junk in ("", "42", "42.", "x.AAAAAAAAAAAAAAAAAAAA", f"0042.{day}.{signature}"):
         assert read_token(KEY, junk) is None
-    assert re.fullmatch(r"[0-9]+\.[A-Za-z0-9_-]{20}", token)
+    assert re.fullmatch(r"[0-9]+\.[0-9]+\.[A-Za-z0-9_-]{20}", token)
     assert email_hash(KEY, "a@example.org") != email_hash(b"k2", "a@example.org")
 
 

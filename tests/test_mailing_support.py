@@ -27,6 +27,7 @@ from settings import Settings
 ROOT = Path(__file__).resolve().parent.parent
 FROM = "Prensa Alcaldía <prensa@bucaramanga.gov.co>"
 PUBLIC = "https://pregonero.bucaramanga.gov.co"
+SITE = "https://www.bucaramanga.gov.co/noticias/"
 
 
 def free_port() -> int:
@@ -148,6 +149,7 @@ def make_settings(tmp_path: Path, port: int, **smtp: Any) -> Settings:
         database_url=f"sqlite:///{tmp_path / 'pregonero.db'}",
         smtp=options,  # type: ignore[arg-type]
         web={"public_url": PUBLIC},  # type: ignore[arg-type]
+        website={"base_url": SITE},  # type: ignore[arg-type]
         _env_file=None,  # type: ignore[call-arg]
     )
 

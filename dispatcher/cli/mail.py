@@ -5,6 +5,7 @@ They attach to the root app (:mod:`dispatcher.cli.app`).
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from datetime import date
 from pathlib import Path
@@ -45,6 +46,14 @@ def mail_send(
             err=True,
         )
         raise typer.Exit(1)
+    from dispatcher.services.mailing.preflight import live_mail_problems
+
+    problems = live_mail_problems(settings)
+    if problems:
+        for problem in problems:
+            typer.echo(problem, err=True)
+        typer.echo("No se envió nada.", err=True)
+        raise typer.Exit(2)
     try:
         when = date.fromisoformat(day) if day else None
     except ValueError:
@@ -168,14 +177,12 @@ def serve(
     import uvicorn
 
     from dispatcher.cli.db import prepare_ledger
-    from dispatcher.web.unsubscribe import create_app
+    from dispatcher.web.server import server_config
 
     settings = load()
     prepare_ledger(settings)  # an out-of-date PostgreSQL ledger stops here, with its message
-    uvicorn.run(
-        create_app(settings),
-        host=host or settings.web.host,
-        port=port or settings.web.port,
-        log_level=settings.log_level.lower(),
-        proxy_headers=True,
-    )
+    server = uvicorn.Server(server_config(settings, host=host, port=port))
+    with contextlib.suppress(KeyboardInterrupt):
+        server.run()
+    if not server.started:  # the port is taken, the address is wrong…: uvicorn said why
+        raise typer.Exit(3)

@@ -111,6 +111,7 @@ class _SqliteWriter:
             "synchronous=NORMAL",
             "busy_timeout=0",
             "wal_autocheckpoint=0",
+            "secure_delete=ON",  # like every ledger connection: no stale bytes of a reply
         )
         for pragma in pragmas:
             db.execute(f"PRAGMA {pragma}")

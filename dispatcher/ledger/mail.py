@@ -15,13 +15,29 @@ item is done, and :func:`fail_waiting` turns it ``failed`` when the bulletin can
 from __future__ import annotations
 
 import json
+import re
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import Exists, and_, bindparam, func, insert, literal, or_, select, text, update
+from sqlalchemy import (
+    Column,
+    Exists,
+    String,
+    Table,
+    Text,
+    and_,
+    bindparam,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -32,6 +48,8 @@ from dispatcher.ledger.schema import (
     mail_campaigns,
     mail_digest,
     mail_recipients,
+    meta,
+    metadata,
     subscribers,
     utcnow,
 )
@@ -697,17 +715,82 @@ async def subscriber_page(ledger: Ledger, *, after: int, limit: int) -> list[Sub
         return [_subscriber(row) for row in rows]
 
 
+ERASED_MARK = "[dirección suprimida]"
+"""What an erased address becomes wherever the ledger had written it."""
+
+
+def _text_columns() -> list[tuple[Table, Column[Any]]]:
+    """Every text column of every table that may hold an address: all but keys (primary,
+    foreign, unique), the ledger's own secrets (``meta``) and the subscribers' addresses
+    (the erased person's row is blanked; the others are other people's)."""
+    found = []
+    for table in metadata.sorted_tables:
+        if table.name == meta.name or not table.primary_key.columns:
+            continue
+        for column in table.columns:
+            if not isinstance(column.type, String | Text):
+                continue
+            if column.primary_key or column.foreign_keys or column.unique:
+                continue
+            if column is subscribers.c.email:  # the person's own row is blanked instead
+                continue
+            found.append((table, column))
+    return found
+
+
+def _like_any(column: Column[Any], needles: Sequence[str]) -> Any:
+    escaped = [n.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") for n in needles]
+    lowered = func.lower(column)
+    return or_(*(lowered.like(f"%{n}%", escape="\\") for n in escaped))
+
+
+async def _scrub(conn: AsyncConnection, email: str) -> int:
+    """Replace ``email`` (any case, also percent-encoded) in every text column of the
+    ledger by :data:`ERASED_MARK`; returns how many values changed."""
+    needles = [email.lower(), email.lower().replace("@", "%40")]
+    # whole addresses only: "a@b.co" is not erased from "xa@b.co" or "a@b.co.uk" (but it
+    # is after a percent-encoded character: "mailto%3Aa%40b.co")
+    pattern = re.compile(
+        r"(?:(?<![\w.+-])|(?<=%[0-9A-Fa-f]{2}))(?:"
+        + "|".join(re.escape(n) for n in needles)
+        + r")(?![\w-]|\.[\w-])",
+        re.IGNORECASE,
+    )
+    changed = 0
+    for table, column in _text_columns():
+        keys = list(table.primary_key.columns)
+        rows = (await conn.execute(select(*keys, column).where(_like_any(column, needles)))).all()
+        for row in rows:
+            value = row[-1]
+            cleaned = pattern.sub(ERASED_MARK, value) if isinstance(value, str) else value
+            if cleaned == value:
+                continue
+            where = [key == row[i] for i, key in enumerate(keys)]
+            await conn.execute(update(table).where(*where).values({column.name: cleaned}))
+            changed += 1
+    return changed
+
+
 async def erase_subscriber(
-    ledger: Ledger, email_hash: str
-) -> Literal["erased", "already", "unknown"]:
-    """Blank every personal field of the subscriber with ``email_hash``, keeping the hash
-    (recorded even for an unknown address, so a later import is refused)."""
+    ledger: Ledger, email_hash: str, email: str
+) -> tuple[Literal["erased", "already", "unknown"], int]:
+    """Erase a person (Ley 1581): blank every personal field of the subscriber with
+    ``email_hash``, keeping the hash (recorded even for an unknown address, so a later
+    import is refused), and replace the normalised address ``email`` wherever else the
+    ledger wrote it — SMTP replies kept per recipient, delivery errors and attempt notes,
+    campaigns, items, any text column (see :func:`_scrub`) — by :data:`ERASED_MARK`.
+    Returns the outcome and how many other values were scrubbed.
+
+    On SQLite every connection runs with ``secure_delete`` (old bytes of a rewritten value
+    are zeroed, see ``schema.create_engine``) and the write-ahead log is checkpointed and
+    truncated afterwards, so the address is not left in the database files either."""
     now = utcnow()
     blank = {
         "email": None, "name": None, "audiences": 0, "consent_at": None,
         "consent_source": None, "status": SubscriberStatus.ERASED.value, "updated_at": now,
         "left_at": now,
     }  # fmt: skip
+    outcome: Literal["erased", "already", "unknown"]
     async with ledger.engine.begin() as conn:
         row = (
             await conn.execute(
@@ -720,11 +803,19 @@ async def erase_subscriber(
             await conn.execute(
                 insert(subscribers).values(email_hash=email_hash, created_at=now, **blank)
             )
-            return "unknown"
-        if row.status == SubscriberStatus.ERASED.value:
-            return "already"
-        await conn.execute(update(subscribers).where(subscribers.c.id == row.id).values(**blank))
-        return "erased"
+            outcome = "unknown"
+        elif row.status == SubscriberStatus.ERASED.value:
+            outcome = "already"
+        else:
+            await conn.execute(
+                update(subscribers).where(subscribers.c.id == row.id).values(**blank)
+            )
+            outcome = "erased"
+        scrubbed = await _scrub(conn, email)
+    if ledger.engine.url.get_backend_name() == "sqlite":
+        async with ledger.engine.connect() as conn:
+            await conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    return outcome, scrubbed
 
 
 async def unsubscribe(ledger: Ledger, subscriber_id: int) -> Literal["done", "already"]:

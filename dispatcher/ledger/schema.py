@@ -6,6 +6,8 @@ tables and queries run on SQLite (WAL mode, the embedded default) and PostgreSQL
 
 from __future__ import annotations
 
+import contextlib
+import os
 from datetime import UTC, datetime
 from typing import Any
 
@@ -182,13 +184,57 @@ def async_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
+PRIVATE_MODE = 0o600
+"""The ledger holds subscribers' addresses and the signing key: owner only."""
+SQLITE_FILES = ("", "-wal", "-shm", "-journal")
+
+
+def sqlite_path(url: str) -> str | None:
+    """The file of a SQLite URL (``None`` for PostgreSQL or an in-memory database)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return None
+    database = parsed.database
+    if not database or database == ":memory:" or database.startswith("file::memory:"):
+        return None
+    return database
+
+
+def make_private(path: str) -> None:
+    """Create the ledger file owner-only when it does not exist yet, and make it and its
+    journal files (``-wal``, ``-shm``) owner-only (0600) when they are ours.
+
+    SQLite creates ``-wal`` and ``-shm`` with the database file's permissions, so a file
+    made 0600 before its first connection keeps its journal files 0600 too; a ledger
+    created by an earlier version (0644 under the usual umask) is tightened here."""
+    if not os.path.exists(path) and os.path.isdir(os.path.dirname(path) or "."):
+        with contextlib.suppress(FileExistsError):  # another process made it first
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_MODE))
+    for suffix in SQLITE_FILES:
+        name = path + suffix
+        try:
+            info = os.stat(name)
+        except FileNotFoundError:
+            continue
+        if info.st_mode & 0o777 != PRIVATE_MODE and info.st_uid == os.geteuid():
+            with contextlib.suppress(OSError):
+                os.chmod(name, PRIVATE_MODE)
+
+
 def create_engine(url: str) -> AsyncEngine:
+    """The ledger's async engine. SQLite: WAL, foreign keys, ``secure_delete`` (a value
+    rewritten or deleted — an erased address — leaves no old bytes in the file) and an
+    owner-only file (:func:`make_private`, also after each new connection so the
+    ``-wal``/``-shm`` files end 0600)."""
     full = async_url(url)
     kwargs: dict[str, Any] = {}
     if full.startswith("sqlite"):
         kwargs["connect_args"] = {"timeout": 30}
     else:
         kwargs["pool_pre_ping"] = True
+    path = sqlite_path(url)
+    if path is not None:
+        make_private(path)
     engine = create_async_engine(full, **kwargs)
     if full.startswith("sqlite"):
 
@@ -199,7 +245,10 @@ def create_engine(url: str) -> AsyncEngine:
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA secure_delete=ON")
             cursor.close()
+            if path is not None:
+                make_private(path)
 
     return engine
 

@@ -187,7 +187,11 @@ async def bulletin(app: App, slot: Slot) -> tuple[SlotStatus, str]:
     if app.mode("mailing") != "live":
         return SlotStatus.SKIPPED, "correo en modo bandeja de salida: no se envía el boletín"
     from dispatcher.services.mailing.bulletin import send_daily_bulletin
+    from dispatcher.services.mailing.preflight import live_mail_problems
 
+    problems = live_mail_problems(app.settings)
+    if problems:  # a setting to fix, not a moment to wait for
+        return SlotStatus.FAILED, f"boletín del {slot.day.isoformat()}: " + " ".join(problems)
     result = await send_daily_bulletin(app, slot.day)
     if not result.campaigns:
         return SlotStatus.DONE, f"boletín del {slot.day.isoformat()}: no hubo boletines ese día"

@@ -26,7 +26,8 @@ def _local(app: App, moment: datetime | None) -> str:
 
 
 def outbox_warnings(app: App) -> list[str]:
-    """One loud line per channel of the plan running in outbox mode."""
+    """One loud line per channel of the plan running in outbox mode, and one per reason
+    live mailing would refuse to start (credentials in clear, links to localhost)."""
     used = sorted({c for kind in app.plan.kinds.values() for c in kind.channels})
     lines = []
     for channel in used:
@@ -36,6 +37,11 @@ def outbox_warnings(app: App) -> list[str]:
             lines.append(
                 f"AVISO: canal {channel} en modo bandeja de salida{why}: no se envía, se escribe en {where}/"
             )
+    if "mailing" in used and app.mode("mailing") == "live":
+        from dispatcher.services.mailing.preflight import live_mail_problems
+
+        for problem in live_mail_problems(app.settings):
+            lines.append(f"AVISO: el correo masivo no saldrá: {problem}")
     return lines
 
 

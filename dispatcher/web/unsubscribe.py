@@ -5,29 +5,44 @@
 - ``POST /baja/{token}``: RFC 8058 one-click (``List-Unsubscribe=One-Click``, no cookie,
   no login) and the page's button: the token alone identifies the subscriber → 200.
   A malformed or tampered token is a 400 and an unknown subscriber a 404; nothing changes.
+- An expired token (a year after its issue day, see ``services.mailing.tokens``) is a 410
+  on both methods: nothing changes, and the page says how to unsubscribe anyway (the
+  link of a recent bulletin, a reply with «baja», a message to the office's address).
 - ``GET /salud``: health as JSON (200, or 503 when the ledger does not answer).
+
+Every request is logged by :class:`AccessLog` (logger ``pregonero.web.access``) with the
+route, never the token: ``/baja/…``. ``serve`` turns uvicorn's own access log off
+(:func:`dispatcher.web.server.server_config`).
 """
 
 from __future__ import annotations
 
 import html
 import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from email.utils import parseaddr
+from urllib.parse import quote
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import dispatcher.ledger.schema  # noqa: F401  (registers every table)
 from dispatcher.ledger.mail import ping
 from dispatcher.ledger.store import Ledger
 from dispatcher.services.mailing.subscribers import describe, unsubscribe
-from dispatcher.services.mailing.tokens import read_token, token_key
+from dispatcher.services.mailing.tokens import check_token, token_key
 from settings import Settings
 
 log = logging.getLogger("pregonero.web")
+access = logging.getLogger("pregonero.web.access")
+SECRET_ROUTES = ("/baja/",)
+"""Routes whose rest of the path is a credential: logged as ``<route>…``."""
 
 HEADERS = {
     "Cache-Control": "no-store",
@@ -61,6 +76,68 @@ def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
     return HTMLResponse(content, status_code=status, headers=HEADERS)
 
 
+def redact_path(path: str) -> str:
+    """The path as logged: ``/baja/<token>`` → ``/baja/…`` (the token unsubscribes)."""
+    for route in SECRET_ROUTES:
+        if path.startswith(route) and len(path) > len(route):
+            return route + "…"
+    return path
+
+
+class AccessLog:
+    """ASGI middleware: one access-log line per request — client, method, route, status,
+    time — with :func:`redact_path` applied and no query string."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status = 500
+        started = time.monotonic()
+
+        async def sending(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            client = scope.get("client")
+            access.info(
+                '%s - "%s %s HTTP/%s" %d %.0f ms',
+                client[0] if client else "-", scope["method"], redact_path(scope["path"]),
+                scope.get("http_version", "1.1"), status, (time.monotonic() - started) * 1000,
+            )  # fmt: skip
+
+
+def expired_page(sender: str | None) -> HTMLResponse:
+    """410: the link is too old to unsubscribe; the other ways to do it, in Spanish."""
+    address = parseaddr(sender or "")[1]
+    if "@" in address:
+        mailto = f"mailto:{quote(address, safe='@')}?subject=baja"
+        write = (
+            f'escribir a <a href="{html.escape(mailto)}">{html.escape(address)}</a> '
+            "pidiendo la baja."
+        )
+    else:
+        write = "escribir a la Oficina de Prensa y Comunicaciones de la Alcaldía pidiendo la baja."
+    body = (
+        "<p>Por seguridad, los enlaces para cancelar la suscripción sirven durante un año, "
+        "y este ya venció: no se hizo ningún cambio.</p>"
+        "<p>Para dejar de recibir los correos de prensa puede:</p><ul>"
+        "<li>usar el enlace «Cancelar la suscripción» de un correo reciente;</li>"
+        "<li>responder a cualquiera de nuestros correos con la palabra <strong>baja</strong> "
+        "en el asunto, o</li>"
+        f"<li>{write}</li></ul>"
+    )
+    return _page("Este enlace de baja venció", body, 410)
+
+
 def create_app(settings: Settings, ledger: Ledger | None = None) -> Starlette:
     """The ASGI app. Without ``ledger`` it opens (and closes) its own from the settings."""
     keys: dict[str, bytes] = {}
@@ -80,14 +157,17 @@ def create_app(settings: Settings, ledger: Ledger | None = None) -> Starlette:
     async def subscriber_of(request: Request) -> int | Response:
         if "key" not in keys:
             keys["key"] = await token_key(settings, request.app.state.ledger)
-        subscriber_id = read_token(keys["key"], request.path_params["token"])
-        if subscriber_id is None:
+        found = check_token(keys["key"], request.path_params["token"])
+        if found is None:
             return _page(
                 "El enlace no es válido",
                 "<p>Revise que copió completo el enlace del correo.</p>",
                 400,
             )
-        return subscriber_id
+        if found.expired:
+            log.info("enlace de baja vencido del suscriptor %s", found.subscriber_id)
+            return expired_page(settings.smtp.from_)
+        return found.subscriber_id
 
     async def baja(request: Request) -> Response:
         ledger_: Ledger = request.app.state.ledger
@@ -135,5 +215,6 @@ def create_app(settings: Settings, ledger: Ledger | None = None) -> Starlette:
             Route("/baja/{token}", baja, methods=["GET", "POST"]),
             Route("/salud", salud, methods=["GET"]),
         ],
+        middleware=[Middleware(AccessLog)],
         lifespan=lifespan,
     )

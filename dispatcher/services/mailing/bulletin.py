@@ -33,6 +33,7 @@ from dispatcher.services.mailing.campaign import (
     result_of,
 )
 from dispatcher.services.mailing.message import MailContent
+from dispatcher.services.mailing.preflight import require_safe
 
 if TYPE_CHECKING:
     from dispatcher.items.plan import Plan
@@ -219,7 +220,11 @@ async def send_daily_bulletin(
 
     The items' ``mailing`` deliveries wait (``waiting_bulletin``) until this leaves: once
     every campaign of the bulletin is done they become ``sent``; when it stops for good (a
-    refused sender or credentials) they become ``failed`` with the reason."""
+    refused sender or credentials) they become ``failed`` with the reason. Settings that
+    make live mail unsafe (see ``preflight``) raise
+    :class:`~dispatcher.services.mailing.preflight.MailConfigError` before anything is
+    created or sent."""
+    require_safe(app.settings)  # credentials only over TLS, links readers can open
     if sender is None:
         sender = CampaignSender(app.ledger, app.settings, progress=progress)
     campaign_ids = await store.day_campaigns(app.ledger, day)

@@ -43,6 +43,8 @@ from dispatcher.ledger.store import Ledger
 from dispatcher.ledger.types import RecipientStatus
 from dispatcher.services.mailing.message import DkimKey, MailContent, MessageTemplate, Sender
 from dispatcher.services.mailing.pool import Stop, run_pool
+from dispatcher.services.mailing.preflight import MailConfigError, plain_auth_problem
+from dispatcher.services.mailing.redact import Redactor
 from dispatcher.services.mailing.tokens import token_key
 from settings import Settings, SmtpSettings
 
@@ -114,7 +116,12 @@ def smtp_client(
     smtp: SmtpSettings, *, tls_context: ssl.SSLContext | None = None, timeout: float = 30.0
 ) -> aiosmtplib.SMTP:
     """An aiosmtplib client per the settings: plain, STARTTLS (required) or implicit TLS,
-    logging in when a user name is set."""
+    logging in when a user name is set. Credentials without TLS are refused
+    (:class:`~dispatcher.services.mailing.preflight.MailConfigError`) unless
+    ``PREGONERO_SMTP__ALLOW_PLAIN_AUTH`` allows them."""
+    plain = plain_auth_problem(smtp)
+    if plain is not None:
+        raise MailConfigError(plain)
     return aiosmtplib.SMTP(
         hostname=smtp.host or "localhost",
         port=smtp.port,
@@ -150,7 +157,9 @@ class CampaignSender:
 
     ``tls_context`` overrides the system trust store (tests, private CAs); ``retry_delay``
     is the first backoff (doubled per attempt) for a recipient that got a 4xx or a dropped
-    connection, and for reconnecting.
+    connection, and for reconnecting. Credentials without TLS are refused here
+    (:class:`~dispatcher.services.mailing.preflight.MailConfigError`, a ``ValueError``);
+    the links are checked by the callers that send live mail (``preflight``).
     """
 
     def __init__(
@@ -167,6 +176,9 @@ class CampaignSender:
     ) -> None:
         if not settings.smtp.from_:
             raise ValueError("falta PREGONERO_SMTP__FROM (el remitente de los correos)")
+        plain = plain_auth_problem(settings.smtp)
+        if plain is not None:
+            raise MailConfigError(plain)
         self.ledger, self.settings = ledger, settings
         self.sender = Sender.parse(settings.smtp.from_)
         self.tls_context = tls_context
@@ -176,6 +188,8 @@ class CampaignSender:
         self.connect_attempts = connect_attempts
         self.progress = progress
         self.limiter = _limiter(settings.smtp.rate)
+        self.redact = Redactor.for_smtp(settings.smtp)
+        """Applied to every reply and reason the sender keeps (credentials never stored)."""
         self._reported = 0.0
 
     def client(self) -> aiosmtplib.SMTP:
@@ -219,7 +233,8 @@ class CampaignSender:
         result.sent_now = journal.counts["sent"]
         result.elapsed = time.monotonic() - started
         if error is not None:
-            result.error, result.fatal, result.auth = error.reason, not error.retryable, error.auth
+            reason = self.redact(error.reason)
+            result.error, result.fatal, result.auth = reason, not error.retryable, error.auth
         log.info("campaña %s: %s", campaign_id, result.summary())
         return result
 

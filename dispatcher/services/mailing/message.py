@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from settings import Settings
 
 LINE = 76
+TOKEN_ROOM = 48
 DKIM_HEADERS = (
     b"from", b"to", b"subject", b"date", b"message-id", b"list-id",
     b"list-unsubscribe", b"list-unsubscribe-post", b"mime-version", b"content-type",
@@ -104,7 +105,8 @@ def _body(text: str, link_prefix: str) -> bytes:
     """Quoted-printable body with ``%(token)s`` slots where the unsubscribe URL goes."""
     prefix = _qp(link_prefix)
     last = prefix.rsplit("\r\n", 1)[-1]
-    link = prefix + ("=\r\n" if len(last) + 40 > LINE else "")
+    # room for the longest token (18 + 1 + 6 + 1 + 20 characters, see tokens.py) and "="
+    link = prefix + ("=\r\n" if len(last) + TOKEN_ROOM > LINE else "")
     chunks = text.replace("\r\n", "\n").split(UNSUBSCRIBE_PLACEHOLDER)
     out = [_escape(_qp(chunks[0]))]
     for chunk in chunks[1:]:

@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import logging
 import ssl
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import aiosmtplib
@@ -29,7 +30,7 @@ from dispatcher.ledger.mail import open_recipients
 from dispatcher.ledger.types import SubscriberStatus
 from dispatcher.services.delivery.backoff import backoff
 from dispatcher.services.mailing.message import MessageTemplate
-from dispatcher.services.mailing.tokens import make_token
+from dispatcher.services.mailing.tokens import make_token, token_day
 
 if TYPE_CHECKING:
     from dispatcher.services.mailing.campaign import CampaignSender
@@ -83,6 +84,8 @@ class _Run:
     ) -> None:  # fmt: skip
         self.s, self.journal, self.template, self.key = sender, journal, template, key
         self.campaign_id = campaign_id
+        self.issued = token_day(datetime.now(UTC).date())  # the tokens' issue date, per pass
+        self.redact = sender.redact  # credentials never reach a stored reply
         self.queue: asyncio.Queue[_Recipient | None] = asyncio.Queue()
         self.stopping = False
         self.stop: Stop | None = None
@@ -206,19 +209,20 @@ class _Run:
                         await smtp.helo()
                 return smtp
             except aiosmtplib.SMTPAuthenticationError as exc:
-                reply = _reply(exc.code, exc.message)
+                reply = self.reply(exc.code, exc.message)
                 raise Stop(
                     f"el servidor SMTP rechazó el usuario o la contraseña ({reply})", auth=True
                 ) from exc
             except (ssl.SSLError, ssl.CertificateError) as exc:
-                raise Stop(f"falló TLS con {where}: {exc}") from exc
+                raise Stop(self.redact(f"falló TLS con {where}: {exc}")) from exc
             except (aiosmtplib.SMTPConnectError, aiosmtplib.SMTPServerDisconnected,
                     aiosmtplib.SMTPTimeoutError, OSError) as exc:  # fmt: skip
                 if isinstance(exc.__cause__, ssl.SSLError):
-                    raise Stop(f"falló TLS con {where}: {exc.__cause__}") from exc
-                self.connect_error = f"no se pudo conectar a {where}: {exc}"
+                    raise Stop(self.redact(f"falló TLS con {where}: {exc.__cause__}")) from exc
+                self.connect_error = self.redact(f"no se pudo conectar a {where}: {exc}")
             except aiosmtplib.SMTPException as exc:
-                raise Stop(f"no se pudo abrir la sesión SMTP con {where}: {exc}") from exc
+                reason = f"no se pudo abrir la sesión SMTP con {where}: {exc}"
+                raise Stop(self.redact(reason)) from exc
             smtp.close()
         log.warning("%s", self.connect_error)
         raise _NoConnection
@@ -240,17 +244,18 @@ class _Run:
             await ticket
             if rcpt is None:
                 if mail.code >= 500:
-                    self.journal.outcome(rec.id, "pending", _reply(*mail))
-                    raise Stop(f"el servidor rechazó el remitente: {_reply(*mail)}")
-                return self.resolve(rec, False, _reply(*mail))
+                    self.journal.outcome(rec.id, "pending", self.reply(*mail))
+                    raise Stop(f"el servidor rechazó el remitente: {self.reply(*mail)}")
+                return self.resolve(rec, False, self.reply(*mail))
             if rcpt.code not in (250, 251):
-                return self.resolve(rec, rcpt.code >= 500, _reply(*rcpt))
-            wire = self.template.wire(rec.email, rec.id, make_token(self.key, rec.subscriber_id))
+                return self.resolve(rec, rcpt.code >= 500, self.reply(*rcpt))
+            token = make_token(self.key, rec.subscriber_id, self.issued)
+            wire = self.template.wire(rec.email, rec.id, token)
             async with asyncio.timeout(limit * 2):
                 start = await smtp.execute_command(b"DATA", timeout=None)
                 if start.code != 354:
                     await self.reset(smtp)
-                    return self.resolve(rec, start.code >= 500, _reply(*start))
+                    return self.resolve(rec, start.code >= 500, self.reply(*start))
                 # The message is already CRLF, dot-stuffed and terminated (see message.py):
                 # written as is, without aiosmtplib's two regex passes per message.
                 protocol = smtp.protocol
@@ -263,11 +268,16 @@ class _Run:
             smtp.close()
             await ticket
             reason = "sin respuesta" if isinstance(exc, TimeoutError) else str(exc)
-            return self.resolve(rec, False, f"conexión perdida: {reason}"[:REPLY_MAX])
+            return self.resolve(rec, False, self.redact(f"conexión perdida: {reason}"[:REPLY_MAX]))
         if done.code != 250:
-            return self.resolve(rec, done.code >= 500, _reply(*done))
-        self.journal.outcome(rec.id, "sent", _reply(*done))
+            return self.resolve(rec, done.code >= 500, self.reply(*done))
+        self.journal.outcome(rec.id, "sent", self.reply(*done))
         self.queue.task_done()
+
+    def reply(self, code: int, message: str) -> str:
+        """The server's reply as stored: one line, bounded, credentials hidden."""
+        text = _reply(code, message)
+        return self.redact(text) if self.redact else text
 
     async def reset(self, smtp: aiosmtplib.SMTP) -> None:
         try:

@@ -17,6 +17,9 @@ its own.
   recorded ``waiting_bulletin`` until the bulletin leaves (see ``bulletin.py``). An item
   whose bulletin already left (a correction after it) gets that campaign's receipt.
 
+Before anything, the settings must make live mail safe (``preflight``: credentials only
+over TLS, links readers can open); if not → ``PermanentError`` naming the settings.
+
 Errors: refused credentials → ``AuthError``; a refused sender → ``PermanentError``;
 unreachable server or a campaign still open → ``TransientError`` (the retry resumes it);
 a kind the plan does not mail, or bad audiences → ``Rejected``.
@@ -44,6 +47,12 @@ from dispatcher.ledger.types import NotFound
 from dispatcher.services.mailing.bulletin import item_campaign, join_digest, list_for
 from dispatcher.services.mailing.campaign import CampaignBusy, CampaignSender, smtp_client
 from dispatcher.services.mailing.message import MailContent
+from dispatcher.services.mailing.preflight import (
+    link_problems,
+    live_mail_problems,
+    plain_auth_problem,
+)
+from dispatcher.services.mailing.redact import Redactor
 
 if TYPE_CHECKING:
     from dispatcher.services.context import App
@@ -96,6 +105,9 @@ class CampaignService:
         rule = kind.mailing if kind else None
         if kind is None or rule is None:
             raise Rejected(f"el plan no envía «{post.kind}» por correo")
+        problems = live_mail_problems(self.app.settings)
+        if problems:  # credentials in clear, links to localhost: nothing starts
+            raise PermanentError(" ".join(problems))
         sender = self.sender()
         early = bool(post.meta.get("early"))
         if early:  # the call sent ahead of an event (plan: kinds.<kind>.early)
@@ -148,8 +160,12 @@ class CampaignService:
         smtp = self.app.settings.smtp
         if not (smtp.host and smtp.from_):
             return CheckResult(False, "faltan PREGONERO_SMTP__HOST y PREGONERO_SMTP__FROM")
+        plain = plain_auth_problem(smtp)
+        if plain is not None:  # never log in to see whether it works: that would leak them
+            return CheckResult(False, plain)
         client = smtp_client(smtp, tls_context=self._tls_context, timeout=15)
         where = f"{smtp.host}:{smtp.port}"
+        redact = Redactor.for_smtp(smtp)
         try:
             await client.connect()
             await client.noop()
@@ -157,9 +173,12 @@ class CampaignService:
         except aiosmtplib.SMTPAuthenticationError as exc:
             return CheckResult(False, f"{where} rechazó el usuario o la contraseña ({exc.code})")
         except (aiosmtplib.SMTPException, OSError) as exc:
-            return CheckResult(False, f"no se pudo hablar con {where}: {exc}")
+            return CheckResult(False, redact(f"no se pudo hablar con {where}: {exc}"))
         finally:
             client.close()
+        links = link_problems(self.app.settings)
+        if links:
+            return CheckResult(False, f"servidor SMTP {where} responde. " + " ".join(links))
         extras = {"none": "sin cifrado", "starttls": "STARTTLS", "tls": "TLS"}[smtp.security]
         login = ", con usuario" if smtp.username else ""
         return CheckResult(True, f"servidor SMTP {where} responde ({extras}{login})")

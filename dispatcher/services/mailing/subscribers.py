@@ -27,6 +27,9 @@ from dispatcher.ledger.types import NotFound, SubscriberStatus
 from dispatcher.services.mailing.tokens import email_hash, hash_key
 
 COLUMNS = ("email", "name", "audiences", "consent_at", "consent_source")
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+"""A spreadsheet may run a cell starting with one of these as a formula (OWASP, "CSV
+injection"): the export prefixes such a cell with ``'`` and the import takes it off."""
 EXPORT_COLUMNS = (*COLUMNS, "status")
 CHUNK = 1000
 
@@ -112,6 +115,17 @@ class ImportReport:
         return out
 
 
+def defuse(cell: str) -> str:
+    """``cell`` safe to open in a spreadsheet: ``'`` before a leading ``= + - @``, TAB or
+    CR, so it is shown as text and never evaluated (``=HYPERLINK(…)``)."""
+    return "'" + cell if cell.startswith(FORMULA_STARTS) else cell
+
+
+def restore(cell: str) -> str:
+    """The value :func:`defuse` protected (an exported file imports back unchanged)."""
+    return cell[1:] if cell.startswith("'") and cell[1:].startswith(FORMULA_STARTS) else cell
+
+
 def _read_rows(
     stream: TextIO, key: bytes, extra: int, tz: ZoneInfo, report: ImportReport
 ) -> Iterator[_Row]:
@@ -140,7 +154,7 @@ def _read_rows(
         if len(record) != len(header):
             report.errors.append((line, f"se esperaban {len(header)} columnas y hay {len(record)}"))
             continue
-        cells = {name: record[i] for name, i in where.items()}
+        cells = {name: restore(record[i]) for name, i in where.items()}
         problems: list[str] = []
         email = mask = consent = None
         try:
@@ -218,7 +232,8 @@ def _why_not(status: SubscriberStatus, left_at: datetime | None) -> str:
 
 
 async def export_csv(ledger: Ledger, out: TextIO, *, tz: ZoneInfo) -> int:
-    """Every subscriber not erased, in the import's columns plus ``status``."""
+    """Every subscriber not erased, in the import's columns plus ``status``; a cell a
+    spreadsheet would take for a formula is prefixed with ``'`` (:func:`defuse`)."""
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(EXPORT_COLUMNS)
     count, last = 0, 0
@@ -228,26 +243,28 @@ async def export_csv(ledger: Ledger, out: TextIO, *, tz: ZoneInfo) -> int:
             return count
         for row in rows:
             consent = row.consent_at
-            writer.writerow(
-                [
-                    row.email, row.name or "", ";".join(audience_names(row.audiences)),
-                    consent.astimezone(tz).isoformat() if consent else "",
-                    row.consent_source or "", row.status.value,
-                ]
-            )  # fmt: skip
+            cells = [
+                row.email or "", row.name or "", ";".join(audience_names(row.audiences)),
+                consent.astimezone(tz).isoformat() if consent else "",
+                row.consent_source or "", row.status.value,
+            ]  # fmt: skip
+            writer.writerow([defuse(cell) for cell in cells])
         count += len(rows)
         last = rows[-1].id
 
 
 async def remove(ledger: Ledger, raw_email: str) -> str:
-    """Erase a person's data on request, keeping only the address hash.
+    """Erase a person's data on request (Ley 1581), keeping only the address hash: the
+    subscriber row is blanked and the address is replaced wherever else the ledger wrote
+    it (stored SMTP replies, delivery errors, attempt notes, campaigns…).
 
     Returns ``erased``, ``already`` (erased before) or ``unknown`` (never subscribed: the
     hash is recorded anyway, so a later import of that address is refused).
     """
     email = normalise_email(raw_email)
     digest = email_hash(await hash_key(ledger), email)
-    return await store.erase_subscriber(ledger, digest)
+    outcome, _ = await store.erase_subscriber(ledger, digest, email)
+    return outcome
 
 
 async def unsubscribe(ledger: Ledger, subscriber_id: int) -> str | None:
