@@ -72,9 +72,11 @@ _AUTH_HEADER = re.compile(
 """``Authorization: <scheme> <credential>`` (also ``"authorization": "…"`` in echoed JSON
 and ``authorization=…``): the scheme word and the credential token after it."""
 _AUTH_SCHEME = re.compile(
-    r"\b(?P<scheme>Basic|Bearer)\s+(?P<value>[A-Za-z0-9+/_.~-]{8,}=*)", re.IGNORECASE
+    r"\b(?P<scheme>(?i:basic|bearer))\s+"
+    r"(?P<value>[A-Za-z0-9+/_.~-](?=[a-z]*[0-9A-Z+/_~-])[A-Za-z0-9+/_.~-]{7,}=*)"
 )
-"""A credential without its header name: ``Basic <base64>``, ``Bearer <token>``."""
+"""A credential without its header name: ``Basic <base64>``, ``Bearer <token>`` (a token
+mixes case, digits or symbols: "Basic authentication" is a phrase and stays)."""
 _OAUTH = re.compile(r"""\bOAuth\s+(?:[\w.-]+\s*=\s*\\?"[^"\\]*\\?"\s*,?\s*)+""", re.IGNORECASE)
 """An OAuth 1.0a header value: ``OAuth oauth_consumer_key="…", oauth_signature="…"``."""
 _OAUTH_PARAM = re.compile(

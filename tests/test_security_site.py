@@ -342,7 +342,8 @@ def test_finding_8_one_redaction_for_every_authorization_value() -> None:
     error = status_error(500, service="X", message=f"Authorization: {WP_AUTH}")
     assert bare not in error.reason and "****" in error.reason
     # plain words are left alone
-    assert redact("Basic auth failed for user prensa") == "Basic auth failed for user prensa"
+    for phrase in ("Basic auth failed for user prensa", "Bearer authentication required."):
+        assert redact(phrase) == phrase
 
 
 # -------------------------------------------------------------------- finding 13
