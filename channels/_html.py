@@ -219,9 +219,9 @@ class _BodyFinder(HTMLParser):
 
     def __init__(self, text: str) -> None:
         super().__init__(convert_charrefs=True)
-        self._lines = [0]
-        for line in text.splitlines(keepends=True):
-            self._lines.append(self._lines[-1] + len(line))
+        self._lines = [0]  # where each line starts; html.parser counts lines by "\n" alone
+        for line in text.split("\n"):
+            self._lines.append(self._lines[-1] + len(line) + 1)
         self.inner_start: int | None = None
         self.inner_end: int | None = None
 

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from channels._html import clean_email
 from channels._http import basic_auth_secrets, detail, redact, status_error
 from channels.static_site import StaticSiteAdapter
 from channels.wordpress import WordPressAdapter
@@ -233,6 +234,22 @@ def test_finding_4_no_handler_or_javascript_url_in_email(
     assert document.startswith("<!DOCTYPE html>") and "</html>" in document
     assert 'style="' in document and "%%PREGONERO_BAJA%%" in document
     assert "Texto del boletín." in document
+
+
+def test_finding_4_email_document_is_cut_at_its_body_whatever_its_line_breaks() -> None:
+    """Finding 4: the e-mail's last pass finds ``<body>`` by parsing, with CRLF and Unicode
+    line separators in the title, and cleans what the template's own tags carry too."""
+    document = (
+        '<!DOCTYPE html>\r\n<html lang="es-CO" onload="x()"><head><title>A\u2028B\x0cC</title>'
+        "<script>alert(1)</script></head>\r\n"
+        '<body style="margin:0;background:url(javascript:alert(1))">\r\n'
+        '<p onclick="alert(2)" style="color:#222;background-image:url(x)">hola</p>\r\n'
+        "</body>\r\n</html>"
+    )
+    clean = clean_email(document)
+    assert dangers(clean) == [] and "url(" not in clean
+    assert clean.startswith("<!DOCTYPE html>") and "<title>A\u2028B\x0cC</title>" in clean
+    assert '<p style="color:#222">hola</p>' in clean and clean.rstrip().endswith("</html>")
 
 
 async def test_finding_4_a_poisoned_fragment_left_by_an_older_version_is_cleaned_in_the_feed(
