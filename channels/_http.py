@@ -22,13 +22,19 @@ HTTP statuses, when a service's own error codes say nothing better::
     401, 403                AuthError
     other 4xx               Rejected
 
-Secrets: every reason passes through :func:`redact`, and :func:`protect_secrets` installs a
-logging filter on the client libraries' loggers (httpx logs each request URL at INFO, and the
-Telegram token sits in every Bot API URL).
+Secrets: every reason passes through :func:`redact` — the one redaction function: it hides
+the known secrets (and their URL-encoded and Basic-auth forms) and, whatever the secret, the
+value of any ``Authorization`` header and any ``Basic``/``Bearer``/``OAuth`` credential, so a
+server that echoes the request headers in its error cannot put them in ``last_error``, the
+bot's messages or the logs (security issue, finding 8). :func:`protect_secrets` installs a
+logging filter that applies it on the client libraries' loggers (httpx logs each request URL
+at INFO, and the Telegram token sits in every Bot API URL) and on the handlers of the root
+logger.
 """
 
 from __future__ import annotations
 
+import base64
 import logging
 import re
 import threading
@@ -56,16 +62,55 @@ READ_TIMEOUT = 30.0
 MAX_DETAIL = 300
 
 _SECRET_MIN_LEN = 4
+MASK = "****"
+
+_AUTH_HEADER = re.compile(
+    r"""(?P<name>(?:proxy-)?authorization)(?P<sep>["']?\s*[:=]\s*["']?)"""
+    r"""(?P<value>(?:[A-Za-z][\w.-]*\s+)?[^\s,;"'}\]]+)""",
+    re.IGNORECASE,
+)
+"""``Authorization: <scheme> <credential>`` (also ``"authorization": "…"`` in echoed JSON
+and ``authorization=…``): the scheme word and the credential token after it."""
+_AUTH_SCHEME = re.compile(
+    r"\b(?P<scheme>(?i:basic|bearer))\s+"
+    r"(?P<value>[A-Za-z0-9+/_.~-](?=[a-z]*[0-9A-Z+/_~-])[A-Za-z0-9+/_.~-]{7,}=*)"
+)
+"""A credential without its header name: ``Basic <base64>``, ``Bearer <token>`` (a token
+mixes case, digits or symbols: "Basic authentication" is a phrase and stays)."""
+_OAUTH = re.compile(r"""\bOAuth\s+(?:[\w.-]+\s*=\s*\\?"[^"\\]*\\?"\s*,?\s*)+""", re.IGNORECASE)
+"""An OAuth 1.0a header value: ``OAuth oauth_consumer_key="…", oauth_signature="…"``."""
+_OAUTH_PARAM = re.compile(
+    r"""(?P<name>\boauth_(?:consumer_key|token|signature|nonce|verifier|token_secret))"""
+    r"""(?P<sep>\s*=\s*\\?"?)(?P<value>[^"\\&,\s]+)""",
+    re.IGNORECASE,
+)
 
 
-def redact(text: str, secrets: Iterable[str | None]) -> str:
-    """``text`` with every secret (and its URL-encoded form) replaced by ``****``."""
+def basic_auth_secrets(user: str | None, password: str | None) -> list[str]:
+    """The forms a Basic-auth credential takes on the wire (``base64(user:password)``, also
+    with the spaces of an application password removed), to register as secrets."""
+    if not user or not password:
+        return []
+    forms = []
+    for pwd in dict.fromkeys((password, password.replace(" ", ""))):
+        forms.append(base64.b64encode(f"{user}:{pwd}".encode()).decode("ascii"))
+    return forms
+
+
+def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
+    """``text`` with every secret (and its URL-encoded form) replaced by ``****``, and every
+    ``Authorization`` value and ``Basic``/``Bearer``/``OAuth`` credential masked, known or
+    not. The one redaction function: errors, stored replies and log lines all go through it.
+    """
     for secret in secrets:
         if not secret or len(secret) < _SECRET_MIN_LEN:
             continue
         for form in (secret, quote(secret, safe=""), quote_plus(secret)):
-            text = text.replace(form, "****")
-    return text
+            text = text.replace(form, MASK)
+    text = _OAUTH.sub(f"OAuth {MASK} ", text)
+    text = _OAUTH_PARAM.sub(lambda m: f"{m['name']}{m['sep']}{MASK}", text)
+    text = _AUTH_HEADER.sub(lambda m: f"{m['name']}{m['sep']}{MASK}", text)
+    return _AUTH_SCHEME.sub(lambda m: f"{m['scheme']} {MASK}", text)
 
 
 def detail(text: str | None, secrets: Iterable[str | None] = ()) -> str:
@@ -142,7 +187,7 @@ def status_error(
     creates: bool = True,
 ) -> ChannelError:
     """Default mapping of an HTTP error status (see the module docstring)."""
-    said = f": {message}" if message else ""
+    said = f": {redact(message)}" if message else ""
     if status == 429:
         return RateLimited(f"{service} pidió esperar (límite de solicitudes){said}", retry_after)
     if status == 504 and creates:
@@ -174,15 +219,20 @@ class SecretFilter(logging.Filter):
             self._secrets.update(s for s in secrets if s and len(s) >= _SECRET_MIN_LEN)
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if not self._secrets:
-            return True
         try:
             message = record.getMessage()
         except Exception:  # a broken format string is the logging module's problem
             return True
-        clean = redact(message, self._secrets)
+        with self._lock:
+            secrets = tuple(self._secrets)
+        clean = redact(message, secrets)
         if clean != message:
             record.msg, record.args = clean, None
+        if record.exc_info and record.exc_info[1] is not None and not record.exc_text:
+            # The traceback's last line repeats the exception's message: format it now,
+            # redacted, so the handler prints that instead.
+            formatted = logging.Formatter().formatException(record.exc_info)
+            record.exc_text = redact(formatted, secrets)
         return True
 
 
@@ -209,12 +259,16 @@ _LIBRARY_LOGGERS = (
 
 def protect_secrets(*secrets: str | None) -> None:
     """Register secrets with :data:`SECRET_FILTER` and make sure it guards the libraries'
-    loggers (a filter on a logger sees only records created at that logger)."""
+    loggers (a filter on a logger sees only records created at that logger) and the root
+    logger's handlers (which see every propagated record, Pregonero's own included)."""
     SECRET_FILTER.add(*secrets)
     for name in _LIBRARY_LOGGERS:
         logger = logging.getLogger(name)
         if SECRET_FILTER not in logger.filters:
             logger.addFilter(SECRET_FILTER)
+    for handler in logging.getLogger().handlers:
+        if SECRET_FILTER not in handler.filters:
+            handler.addFilter(SECRET_FILTER)
 
 
 _TOKEN_IN_URL = re.compile(r"/(?:file/)?bot\d+:[A-Za-z0-9_-]+")

@@ -7,9 +7,18 @@ Layout of the output folder::
     index.html, pagina/<n>/index.html     newest first, ``website.page_size`` per page
     feed.xml, sitemap.xml
     <YYYY>/<MM>/<item_id>/index.html      the item page, its image and attachments beside it
-    .pregonero/entries/<item_id>.json     one manifest entry per item (written per publish)
-    .pregonero/entries.json               all entries together, written at each regeneration
-    .pregonero/articles/<item_id>.html    article HTML with absolute links, for the feed
+
+Nothing else: the output folder is public, so the site's own state lives outside it, in
+``<content>/.site-state/`` (security issue, finding 13)::
+
+    entries/<item_id>.json                one manifest entry per item (written per publish)
+    entries.json                          all entries together, written at each regeneration
+    articles/<item_id>.html               article HTML with absolute links, for the feed
+    lock                                  the advisory lock of the writers
+
+A site built by an older version kept that state in ``<output>/.pregonero/``: the first
+publish or rebuild moves our files out of it (anything else found there is left in place,
+with a warning) and removes the folder when it is empty.
 
 Media convention: the image and attachments are copied into the item's folder under their
 path relative to ``post.meta["base_dir"]`` (the item's folder) when given, else under their
@@ -24,6 +33,9 @@ Dates: the index, the feed and the sitemap order and date items by the item's ``
 templates come through the :class:`~channels.base.ChannelContext` (the renderer's jinja2
 environment, the site's name, the clock): this module never imports the core.
 
+The article HTML is sanitised once more (nh3, :mod:`channels._html`) where it leaves: in the
+page, and in the feed after its links are made absolute on the parsed fragment.
+
 Every file is written to a temporary file in the same folder and renamed over the old one,
 so a crash never leaves half a page. A publish writes the item page and its own manifest
 entry (constant work however large the site); the index, feed and sitemap are regenerated
@@ -36,10 +48,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import html
 import json
 import logging
+import os
 import re
+import shutil
+import stat
 import tempfile
 from datetime import date, datetime, time
 from pathlib import Path
@@ -51,6 +65,7 @@ import jinja2
 from markupsafe import Markup
 
 from channels._fs import atomic_write, copy_atomic, file_lock, map_os_error, write_if_changed
+from channels._html import clean_article, rewrite_urls
 from channels.base import ChannelContext, CheckResult, PermanentError, Post, Receipt, Rejected
 from channels.pages import SAFE_ID, page_path
 
@@ -64,8 +79,12 @@ log = logging.getLogger("pregonero.website")
 PAGE_TEMPLATE = "website/_layout/page.html.j2"
 INDEX_TEMPLATE = "website/_layout/index.html.j2"
 FEED_SIZE = 50
+STATE_DIR = ".site-state"
+"""The site's state folder, inside the content folder (never inside the public output)."""
+LEGACY_STATE_DIR = ".pregonero"
+"""Where older versions kept the state: inside the output folder."""
+_STATE_FILES = ("entries.json", "lock", "entries/*.json", "articles/*.html")
 _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
-_LINK_ATTR = re.compile(r"""(\s(?:src|href))=(["'])(.*?)\2""", re.IGNORECASE | re.DOTALL)
 
 
 def media_name(path: Path, base_dir: object = None) -> str:
@@ -80,25 +99,17 @@ def media_name(path: Path, base_dir: object = None) -> str:
 
 def relink(fragment: str, mapping: dict[str, str]) -> str:
     """Replace ``src``/``href`` values found in ``mapping`` (local media path → remote URL),
-    for backends that host media elsewhere (WordPress's media library)."""
-
-    def fix(m: re.Match[str]) -> str:
-        target = mapping.get(html.unescape(m.group(3)))
-        if target is None:
-            return m.group(0)
-        return f'{m.group(1)}="{html.escape(target, quote=True)}"'
-
-    return _LINK_ATTR.sub(fix, fragment)
+    for backends that host media elsewhere (WordPress's media library). The fragment is
+    parsed and rebuilt (:func:`channels._html.rewrite_urls`), never edited as text."""
+    return rewrite_urls(fragment, lambda _tag, _name, value: mapping.get(value))
 
 
 def absolutize(fragment: str, page_url: str) -> str:
-    """Resolve relative ``src``/``href`` values against ``page_url`` (for the feed)."""
-
-    def fix(m: re.Match[str]) -> str:
-        url = urljoin(page_url, html.unescape(m.group(3)))
-        return f'{m.group(1)}="{html.escape(url, quote=True)}"'
-
-    return _LINK_ATTR.sub(fix, fragment)
+    """Resolve relative ``src``/``href`` values against ``page_url`` (for the feed), on the
+    parsed fragment, then sanitise the result once more (:func:`channels._html.clean_article`)."""
+    return clean_article(
+        rewrite_urls(fragment, lambda _tag, _name, value: urljoin(page_url, value))
+    )
 
 
 # ---------------------------------------------------------------- adapter
@@ -131,6 +142,8 @@ class StaticSiteAdapter:
         self._dirty = False
         self._regen_task: asyncio.Task[None] | None = None
         self._out = Path.cwd() / settings.website.output_dir.expanduser()
+        self._state_dir = Path.cwd() / settings.content_dir.expanduser() / STATE_DIR
+        self._migrated = False
         self._base_url = settings.website.base_url
         self._page_size = settings.website.page_size
         self._site_name = context.site_name
@@ -143,8 +156,13 @@ class StaticSiteAdapter:
         return self._out
 
     @property
+    def state_dir(self) -> Path:
+        """The site's manifest, article fragments and lock (outside the output folder)."""
+        return self._state_dir
+
+    @property
     def _state(self) -> Path:
-        return self._out / ".pregonero"
+        return self._state_dir
 
     async def publish(self, post: Post) -> Receipt:
         inline = self._delay <= 0
@@ -204,6 +222,7 @@ class StaticSiteAdapter:
             raise Rejected(f"identificador inválido para una página: {post.item_id!r}")
         try:
             with file_lock(self._state / "lock"):
+                self._migrate_legacy_state()
                 return self._publish_locked(post, regenerate)
         except OSError as exc:
             raise map_os_error(exc, f"publicar «{post.item_id}» en el sitio") from exc
@@ -213,11 +232,55 @@ class StaticSiteAdapter:
     def _rebuild_sync(self) -> None:
         try:
             with file_lock(self._state / "lock"):
+                self._migrate_legacy_state()
                 self._regenerate(self._load_manifest())
         except OSError as exc:
             raise map_os_error(exc, "regenerar el índice del sitio") from exc
         except jinja2.TemplateError as exc:
             raise PermanentError(f"error en una plantilla del sitio: {exc}") from exc
+
+    def _migrate_legacy_state(self) -> None:
+        """Move an older version's ``<output>/.pregonero/`` state out of the public folder
+        (once per adapter; under the file lock). Only our own files are moved, never through
+        a symlink; what the new state folder already holds wins over an old copy; anything
+        else found there stays, with a warning."""
+        if self._migrated:
+            return
+        old = self._out / LEGACY_STATE_DIR
+        try:
+            st = os.lstat(old)
+        except FileNotFoundError:
+            self._migrated = True
+            return
+        if not stat.S_ISDIR(st.st_mode):
+            log.warning("%s no es una carpeta: no se toca", old)
+            self._migrated = True
+            return
+        moved = 0
+        for pattern in _STATE_FILES:
+            for src in sorted(old.glob(pattern)):
+                if src.is_symlink() or not src.is_file():
+                    continue
+                dest = self._state / src.relative_to(old)
+                if dest.exists():
+                    src.unlink()  # our stale copy: the state outside the site is newer
+                    continue
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                shutil.move(src, dest)
+                moved += 1
+        for folder in (old / "entries", old / "articles", old):
+            with contextlib.suppress(FileNotFoundError):
+                try:
+                    folder.rmdir()
+                except OSError:
+                    if not folder.is_symlink() and folder.is_dir():
+                        log.warning(
+                            "%s tiene archivos que no son de Pregonero: quedan en la carpeta "
+                            "pública; revíselos",
+                            folder,
+                        )
+        log.info("estado del sitio trasladado de %s a %s (%d archivos)", old, self._state, moved)
+        self._migrated = True
 
     def _publish_locked(self, post: Post, regenerate: bool) -> Receipt:
         old = self._read_entry(post.item_id)
@@ -253,7 +316,7 @@ class StaticSiteAdapter:
             "image_alt": post.image.alt if post.image else None,
         }
         page = self._template(PAGE_TEMPLATE).render(
-            article_html=Markup(post.text),
+            article_html=Markup(clean_article(post.text)),
             title=post.title,
             canonical_url=url,
             site_name=self._site_name,
@@ -362,7 +425,7 @@ class StaticSiteAdapter:
                 fe.summary(_xml_safe(e["summary"]))
             article = self._state / "articles" / f"{e['id']}.html"
             with contextlib.suppress(FileNotFoundError):
-                fe.content(_xml_safe(article.read_text("utf-8")), type="html")
+                fe.content(_xml_safe(clean_article(article.read_text("utf-8"))), type="html")
         return bytes(fg.atom_str(pretty=True))
 
     # -- helpers

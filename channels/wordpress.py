@@ -25,6 +25,7 @@ from urllib.parse import quote
 import httpx
 
 from channels import _http
+from channels._html import clean_article
 from channels.base import (
     AuthError,
     ChannelContext,
@@ -67,6 +68,7 @@ class WordPressAdapter:
         self._tz = settings.tz
         self._terms: dict[tuple[str, str], int] = {}
         secrets = [self._password, (self._password or "").replace(" ", "")]
+        secrets += _http.basic_auth_secrets(self._user, self._password)
         self._secrets = secrets
         _http.protect_secrets(*secrets)
         auth = None
@@ -97,7 +99,8 @@ class WordPressAdapter:
                 featured = media_id
             if source_url:
                 links[quote(media_name(media.path, post.meta.get("base_dir")))] = source_url
-        content = relink(post.text, links) if links else post.text
+        # Links rewritten on the parsed HTML, then sanitised once more (security finding 4).
+        content = clean_article(relink(post.text, links) if links else post.text)
         payload: dict[str, Any] = {"title": post.title, "content": content, "status": "publish"}
         if post.summary:
             payload["excerpt"] = post.summary
@@ -224,7 +227,7 @@ class WordPressAdapter:
         said = ""
         if isinstance(body, dict):
             said = _http.detail(html.unescape(str(body.get("message") or "")), self._secrets)
-            code = body.get("code")
+            code = _http.detail(str(body.get("code") or ""), self._secrets)
             if code:
                 said = f"{said} [{code}]" if said else f"[{code}]"
         if status < 400:

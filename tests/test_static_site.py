@@ -243,7 +243,7 @@ async def test_three_posts_pages_index_feed_sitemap(
     assert locs == {r.url for r in receipts} | {BASE, BASE + "pagina/2/"}
     assert all(u.findtext(f"{SM}lastmod") for u in sitemap.findall(f"{SM}url"))
 
-    manifest = json.loads((out / ".pregonero" / "entries.json").read_text("utf-8"))
+    manifest = json.loads((site.state_dir / "entries.json").read_text("utf-8"))
     assert set(manifest) == {p.item_id for p in posts}
     pages = [out / "index.html", out / "pagina" / "2" / "index.html"]
     pages += [out / r.remote_id for r in receipts]
@@ -299,7 +299,7 @@ async def test_same_post_twice_is_one_entry(
     clock.now += timedelta(minutes=5)
     b = await site.publish(post)
     assert (a.remote_id, a.url) == (b.remote_id, b.url)
-    manifest = json.loads((site.output_dir / ".pregonero" / "entries.json").read_text("utf-8"))
+    manifest = json.loads((site.state_dir / "entries.json").read_text("utf-8"))
     assert list(manifest) == [post.item_id]
     assert (site.output_dir / "feed.xml").read_bytes() == feed_before
     assert len(feed_entries(site)) == 1
@@ -311,7 +311,7 @@ async def test_concurrent_publishes_keep_every_entry(
     site = make_site(page_size=5)
     posts = [make_post(tmp_path, n) for n in range(1, 21)]
     await asyncio.gather(*(site.publish(p) for p in posts))
-    manifest = json.loads((site.output_dir / ".pregonero" / "entries.json").read_text("utf-8"))
+    manifest = json.loads((site.state_dir / "entries.json").read_text("utf-8"))
     assert len(manifest) == 20
     assert (site.output_dir / "pagina" / "4" / "index.html").exists()
     assert not (site.output_dir / "pagina" / "5").exists()
@@ -414,7 +414,7 @@ async def test_500_posts_timing(
         f"regenerar índice/feed/sitemap con 500: {regen * 1000:.1f} ms; "
         f"publicar la 501: {one * 1000:.1f} ms"
     )
-    manifest = json.loads((site.output_dir / ".pregonero" / "entries.json").read_text("utf-8"))
+    manifest = json.loads((site.state_dir / "entries.json").read_text("utf-8"))
     assert len(manifest) == 501
     assert (site.output_dir / "pagina" / "26" / "index.html").exists()
     assert len(feed_entries(site)) == 50

@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 import jinja2
 import twitter_text
 
+from channels._html import clean_email
 from channels.base import Media, Post
 from dispatcher.items.model import ContentItem
 from dispatcher.render import filters
@@ -149,6 +150,8 @@ class _Part:
     unit: str = "caracteres"
     tidy: bool = True
     """Template whitespace cleanup; off for full HTML documents, where ``<pre>`` counts."""
+    final: Callable[[str], str] | None = None
+    """The last pass over the rendered text (the e-mail's HTML: nh3, see channels._html)."""
 
 
 _TEXT_LIMITED = {
@@ -164,7 +167,7 @@ CHANNEL_PARTS: dict[str, tuple[_Part, ...]] = {
     "mailing": (
         _Part("subject", "subject.txt", SUBJECT_LIMIT),
         _Part("text", "txt"),
-        _Part("html", "html", tidy=False),
+        _Part("html", "html", tidy=False, final=clean_email),
     ),
 }
 _CAPTION = _Part("caption", "html", TELEGRAM_CAPTION_LIMIT, telegram_length, "caracteres visibles")
@@ -289,6 +292,8 @@ class Renderer:
             except jinja2.TemplateError as exc:
                 raise _template_error(channel, exc, template.name) from exc
             text = _tidy(text) if part.tidy else text.strip()
+            if part.final is not None:
+                text = part.final(text)
             if part.name == "subject":
                 text = " ".join(text.split())
             if part.limit is None:

@@ -20,6 +20,7 @@ from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING
 from urllib.parse import quote, urljoin
 
+from channels._html import clean_email
 from dispatcher.items.audiences import audience_mask
 from dispatcher.ledger import mail as store
 from dispatcher.ledger.mail import DigestEntry, DigestJoin, NewCampaign
@@ -141,7 +142,7 @@ def render_digest(app: App, day: date, entries: Sequence[DigestEntry]) -> MailCo
     return MailContent(
         subject=" ".join(subject.split())[:200],
         text=env.get_template("mailing/digest.txt.j2").render(context).strip() + "\n",
-        html=env.get_template("mailing/digest.html.j2").render(context),
+        html=clean_email(env.get_template("mailing/digest.html.j2").render(context)),
     )
 
 
