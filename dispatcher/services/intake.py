@@ -559,7 +559,7 @@ class Intake:
                 for name in sorted(files):
                     with contextlib.suppress(FileNotFoundError):
                         st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
-                        if max(st.st_mtime, st.st_ctime) >= oldest:
+                        if st.st_mtime >= oldest:  # written when the bot received it
                             continue
                         if stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode):
                             events.append(self._reject_staged(Path(folder), name, dir_fd, st))
