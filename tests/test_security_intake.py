@@ -28,11 +28,11 @@ def _all_files(*roots: Path) -> list[Path]:
 
 
 class Swapper:
-    """A thread that swaps ``targets`` between a real file and a symlink to ``secret``
-    (atomically, with ``os.replace``) until stopped."""
+    """A thread that swaps each of ``targets`` between its real bytes and a symlink to a
+    file outside content/ (atomically, with ``os.replace``) until stopped."""
 
-    def __init__(self, targets: list[Path], secret: Path) -> None:
-        self.targets, self.secret = targets, secret
+    def __init__(self, targets: list[tuple[Path, bytes, Path]]) -> None:
+        self.targets = targets  # (path, real bytes, outside file); replaced as a whole
         self.stop = threading.Event()
         self.swaps = 0
         self.thread = threading.Thread(target=self._run, daemon=True)
@@ -40,13 +40,13 @@ class Swapper:
     def _run(self) -> None:
         n = 0
         while not self.stop.is_set():
-            for target in self.targets:
+            for target, data, secret in self.targets:
                 n += 1
                 link = target.with_name(f".enlace-{n}")
-                os.symlink(self.secret, link)
+                os.symlink(secret, link)
                 os.replace(link, target)
                 real = target.with_name(f".real-{n}")
-                real.write_bytes(REAL)
+                real.write_bytes(data)
                 os.replace(real, target)
                 self.swaps += 1
 
@@ -59,65 +59,73 @@ class Swapper:
         self.thread.join(10)
 
 
-def _assert_clean(secret: Path, *roots: Path) -> None:
+def _assert_clean(*roots: Path) -> None:
     for path in _all_files(*roots):
         assert not path.is_symlink(), f"a symlink was archived or published: {path}"
         assert b"SECRETO-FUERA" not in path.read_bytes(), f"outside bytes in {path}"
-    assert secret.read_bytes() == SECRET
 
 
-def test_finding_2_a_media_file_swapped_for_a_symlink_is_never_archived(tmp_path: Path) -> None:
-    """Finding 2: media are opened once and archived from the checked descriptor; a thread
-    swapping the checked file for a symlink to a file outside content/ never gets that file
-    into the archive (200 rounds, bounded in time)."""
+def _secrets(tmp_path: Path) -> tuple[Path, Path]:
+    """A PDF and a valid content file outside content/, both marked SECRETO-FUERA."""
     outside = tmp_path / "fuera"
     outside.mkdir()
-    secret = outside / "secreto.pdf"
-    secret.write_bytes(SECRET)
+    pdf = outside / "secreto.pdf"
+    pdf.write_bytes(SECRET)
+    note = outside / "secreto.md"
+    note.write_bytes(md("kind: boletin\ntitle: Secreto\n", "SECRETO-FUERA-DEL-CONTENIDO\n"))
+    return pdf, note
+
+
+def test_finding_2_files_swapped_for_symlinks_are_never_archived(tmp_path: Path) -> None:
+    """Finding 2: the ``.md`` and its media are read once and archived from what was checked
+    (the validated bytes, the open descriptor); a thread swapping them for symlinks to files
+    outside content/ while intake runs never gets those files, or a link to them, into the
+    archive (200 rounds, bounded in time)."""
+    pdf, note = _secrets(tmp_path)
     intake = make_intake(tmp_path / "content", Clock(), grace=0)
-    target = intake.inbox / "doc.pdf"
-    target.write_bytes(REAL)
+    doc = intake.inbox / "doc.pdf"
+    doc.write_bytes(REAL)
     outcomes: dict[str, int] = {}
     deadline = time.monotonic() + 30
-    with Swapper([target], secret) as swapper:
+    with Swapper([]) as swapper:
         for i in range(200):
             if time.monotonic() > deadline:
                 break
-            front = f"kind: boletin\ntitle: Pieza {i}\nattachments: [doc.pdf]\n"
-            path = drop(intake.inbox, f"pieza-{i:03}.md", md(front))
+            data = md(f"kind: boletin\ntitle: Pieza {i}\nattachments: [doc.pdf]\n")
+            path = drop(intake.inbox, f"pieza-{i:03}.md", data)
+            swapper.targets = [(doc, REAL, pdf), (path, data, note)]
             event = intake.take_file(path)
             outcomes[type(event).__name__] = outcomes.get(type(event).__name__, 0) + 1
             if isinstance(event, Accepted):
                 archived = event.item.media_path("doc.pdf")
                 assert not archived.is_symlink()
                 assert archived.read_bytes() == REAL
+                assert (event.archive_dir / path.name).read_bytes() == data
     assert swapper.swaps > 0 and outcomes.get("Accepted"), outcomes
-    _assert_clean(secret, intake.archive)
+    _assert_clean(intake.archive)
+    assert pdf.read_bytes() == SECRET and b"SECRETO-FUERA" in note.read_bytes()
 
 
 def test_finding_2_race_end_to_end_publishes_no_outside_file(
     workspace: Workspace, tmp_path: Path
 ) -> None:
-    """Finding 2, through ``run --once``: while intake and the website run, attachments are
-    swapped for symlinks to a file outside content/; neither the archive nor the published
-    site ever holds its bytes."""
+    """Finding 2, through ``run --once``: while intake and the website run, the content files
+    and their attachments are swapped for symlinks to files outside content/; neither the
+    archive nor the published site ever holds their bytes."""
     workspace.env["PREGONERO_DATABASE_URL"] = f"sqlite:///{tmp_path / 'pregonero.db'}"
-    outside = tmp_path / "fuera"
-    outside.mkdir()
-    secret = outside / "secreto.pdf"
-    secret.write_bytes(SECRET)
+    pdf, note = _secrets(tmp_path)
     targets = []
     for i in range(20):
-        target = workspace.inbox / f"doc-{i}.pdf"
-        target.write_bytes(REAL)
-        targets.append(target)
-        front = f"kind: boletin\ntitle: Pieza {i}\nattachments: [doc-{i}.pdf]\n"
-        workspace.write(f"pieza-{i:02}.md", md(front))
-    with Swapper(targets, secret):
+        doc = workspace.inbox / f"doc-{i}.pdf"
+        doc.write_bytes(REAL)
+        data = md(f"kind: boletin\ntitle: Pieza {i}\nattachments: [doc-{i}.pdf]\n")
+        targets += [(doc, REAL, pdf), (workspace.write(f"pieza-{i:02}.md", data), data, note)]
+    with Swapper(targets):
         result = workspace.cli("run", "--once", timeout=180)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Traceback" not in result.stderr
-    _assert_clean(secret, workspace.content / "archive", workspace.site)
+    _assert_clean(workspace.content / "archive", workspace.site)
+    assert pdf.read_bytes() == SECRET
 
 
 def test_finding_3_no_content_file_is_taken_as_media(tmp_path: Path) -> None:

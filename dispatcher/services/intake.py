@@ -349,6 +349,11 @@ class Intake:
             return self._reject(path, [problem], data=None)
         except ContentError as exc:  # swapped for a FIFO or a device after the lstat
             return self._reject(path, exc.problems, data=None)
+        except OSError as exc:
+            if exc.errno != errno.ELOOP:
+                raise
+            # swapped for a symlink after the lstat: O_NOFOLLOW refused to open it
+            return self._reject(path, [Problem(None, None, SYMLINK_FILE)], data=None)
         if not force:
             if len(data) != st.st_size:  # changed under us: settle again
                 self._seen.pop(path, None)
