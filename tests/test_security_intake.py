@@ -421,3 +421,17 @@ def test_finding_15_run_once_sweeps_staging(workspace: Workspace, tmp_path: Path
     rejected = workspace.content / "rejected"
     assert (rejected / "paquete.zip").read_bytes() == b"PK\x03\x04"
     assert (rejected / "paquete.zip.error.txt").exists()
+
+
+def test_finding_12_the_renderer_refuses_a_body_over_the_limit_at_once(tmp_path: Path) -> None:
+    """Finding 12: an item recorded before the limit existed (a dense 1 MB body in the
+    ledger) is refused by the renderer with the reason, not rendered for minutes."""
+    from dispatcher.render.renderer import Renderer, RenderError
+    from tests.test_render import LABELS, make_item
+
+    item = make_item(tmp_path, body=_dense_table(1_000_000))
+    started = time.monotonic()
+    with pytest.raises(RenderError) as caught:
+        Renderer([], TZ, LABELS).render(item, "website")
+    assert time.monotonic() - started < 2
+    assert "el texto pesa" in str(caught.value) and "100.000" in str(caught.value)
