@@ -435,3 +435,17 @@ def test_finding_12_the_renderer_refuses_a_body_over_the_limit_at_once(tmp_path:
         Renderer([], TZ, LABELS).render(item, "website")
     assert time.monotonic() - started < 2
     assert "el texto pesa" in str(caught.value) and "100.000" in str(caught.value)
+
+
+def test_finding_10_text_quoted_from_the_file_is_escaped_in_reasons(tmp_path: Path) -> None:
+    """Finding 10: a rejection quotes what the editor wrote (a wrong kind, an unknown key);
+    control characters in it are written as ``\\x1b``, never passed to the .error.txt, the
+    bot's reply or a terminal."""
+    intake = make_intake(tmp_path / "content", Clock())
+    front = 'kind: "\\e[31mboletn"\ntitle: Hola\n"ti\\e]0;x\\atle": otra\n'
+    event = intake.take_file(drop(intake.inbox, "p.md", md(front)))
+    assert isinstance(event, Rejected)
+    written = event.error_path.read_text(encoding="utf-8")
+    for text in (event.reason_text, written):
+        assert "\x1b" not in text and "\x07" not in text, text
+    assert "\\x1b[31mboletn" in event.reason_text

@@ -69,6 +69,13 @@ class Problem:
     line: int | None
     message: str
 
+    def __post_init__(self) -> None:
+        # Text quoted from the file (an unknown key, a wrong kind) must not carry terminal
+        # escapes into the .error.txt, the bot's reply or a log line.
+        object.__setattr__(self, "message", escape_controls(self.message))
+        if self.field is not None:
+            object.__setattr__(self, "field", escape_controls(self.field).replace("\n", "\\x0a"))
+
     def __str__(self) -> str:
         where = []
         if self.line is not None:
@@ -383,7 +390,13 @@ def _check_raw(raw: dict[str, Any], src: _Source, known_kinds: Collection[str]) 
     return problems
 
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def escape_controls(text: str) -> str:
+    """``text`` with control characters but newline and tab written as ``\\xNN`` /
+    ``\\uNNNN`` (printable, one line per line: nothing for a terminal to obey)."""
+    return _BODY_CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
 _BODY_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
 
 
