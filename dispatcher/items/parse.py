@@ -397,6 +397,8 @@ def escape_controls(text: str) -> str:
     """``text`` with control characters but newline and tab written as ``\\xNN`` /
     ``\\uNNNN`` (printable, one line per line: nothing for a terminal to obey)."""
     return _BODY_CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
+
+
 _BODY_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
 
 
