@@ -16,7 +16,7 @@ import errno
 import os
 import shutil
 import stat
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO, Self
 
@@ -224,6 +224,7 @@ class OpenedMedia:
 
     def __init__(self) -> None:
         self._files: dict[tuple[Path, str], BinaryIO] = {}
+        self._chosen: dict[str, Path] = {}
 
     def open(self, root: Path, rel: str) -> BinaryIO:
         """The open file for ``root/rel`` (opened on first use; see :func:`open_media`)."""
@@ -233,6 +234,15 @@ class OpenedMedia:
             fin = open_media(root, rel)
             self._files[key] = fin
         return fin
+
+    def choose(self, media: Mapping[str, Path]) -> None:
+        """Record the folder each media path of a valid file was checked in."""
+        self._chosen = dict(media)
+
+    def chosen(self, rel: str) -> tuple[Path, BinaryIO]:
+        """The folder and the open file that were checked for ``rel`` (see :meth:`choose`)."""
+        root = self._chosen[rel]
+        return root, self._files[(root, rel)]
 
     def close(self) -> None:
         """Close every file."""

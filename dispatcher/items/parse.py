@@ -203,6 +203,8 @@ def parse(
         meta, src, base_dir, max_media_bytes, media_dirs, opened
     )
     media = None if media_problems else real_media  # no digest for an incomplete item
+    if media is not None:
+        opened.choose(media)
     files = {rel: opened.open(root, rel) for rel, root in (media or {}).items()}
     item = _build(
         meta,

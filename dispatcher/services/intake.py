@@ -48,7 +48,6 @@ from dispatcher.items.parse import (
     MissingMedia,
     Problem,
     Validator,
-    find_media,
     referenced_media,
     too_big,
 )
@@ -381,7 +380,7 @@ class Intake:
     ) -> IntakeEvent | None:
         now = self._clock()
         try:
-            item, media_dirs = validate_data(
+            item, _media_dirs = validate_data(
                 data,
                 name=path.name,
                 base_dir=self.inbox,
@@ -410,7 +409,7 @@ class Intake:
         except ContentError as exc:
             return self._reject(path, exc.problems, data=data)
         try:
-            staged = self._stage(path, item, media_dirs, opened, data)
+            staged = self._stage(path, item, opened, data)
         except UnsafeMedia as exc:  # swapped for a link after it was checked
             return self._reject(path, [Problem(None, None, str(exc))], data=data)
         return staged if self.two_phase else self.commit(staged)
@@ -456,7 +455,6 @@ class Intake:
         self,
         path: Path,
         item: ContentItem,
-        media_dirs: list[Path],
         opened: OpenedMedia,
         data: bytes,
     ) -> Staged:
@@ -469,8 +467,7 @@ class Intake:
             shared = self._referenced_by_others(path)
             placed: list[str] = []
             for rel in dict.fromkeys(item.meta.media):
-                root = find_media(rel, self.inbox, media_dirs)
-                fin = opened.open(root, rel)
+                root, fin = opened.chosen(rel)  # the very file that was checked
                 dst = folder.joinpath(*parts_of(rel))
                 dst.parent.mkdir(parents=True, exist_ok=True)
                 # A shared file is a real copy, so an edit in the inbox cannot reach the
