@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import unicodedata
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 
@@ -47,9 +48,14 @@ PHOTO_SUFFIXES = (".jpg", ".jpeg")
 def safe_name(raw: str | None) -> str | None:
     """The file name part of ``raw``, or ``None`` when it is unusable (hidden, empty)."""
     name = PurePosixPath((raw or "").replace("\\", "/")).name.strip()
-    if not name or name.startswith(".") or any(ord(c) < 32 for c in name):
+    if not name or name.startswith(".") or any(_is_control(c) for c in name):
         return None
     return name
+
+
+def _is_control(char: str) -> bool:
+    """C0/C1 controls (newline, ESC, CSI…) and line separators: never in a file name."""
+    return unicodedata.category(char) in ("Cc", "Zl", "Zp")
 
 
 def _same_bytes(a: Path, b: Path) -> bool:

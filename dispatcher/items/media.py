@@ -16,9 +16,9 @@ import errno
 import os
 import shutil
 import stat
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO
+from typing import BinaryIO, Self
 
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _DIR_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | _NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
@@ -172,7 +172,9 @@ def link_or_copy(root: Path, rel: str, dst: Path) -> None:
 
 
 def copy_open(fin: BinaryIO, dst: Path) -> None:
-    """Copy an open file to a new ``dst`` (never over an existing one) and fsync it."""
+    """Copy an open file, from its start, to a new ``dst`` (never over an existing one) and
+    fsync it."""
+    fin.seek(0)
     with dst.open("xb") as fout:
         shutil.copyfileobj(fin, fout, 1 << 20)
         fout.flush()
@@ -187,3 +189,122 @@ def remove_entry(root: Path, rel: str) -> None:
     parts = parts_of(rel)
     with _parent_fd(root, parts, rel) as fd:
         os.unlink(parts[-1], dir_fd=fd)
+
+
+def link_open(fin: BinaryIO, dst: Path) -> None:
+    """Put a new ``dst`` with the bytes of the open file ``fin``: a hard link of that very
+    inode (through ``/proc/self/fd``, never by its name, which may have been swapped), else
+    a copy from the descriptor. ``dst`` is checked afterwards to be the same inode."""
+    opened = os.fstat(fin.fileno())
+    try:
+        os.link(f"/proc/self/fd/{fin.fileno()}", dst, follow_symlinks=True)
+    except OSError as exc:
+        if exc.errno == errno.EEXIST:
+            raise
+        copy_open(fin, dst)
+        return
+    linked = os.lstat(dst)
+    if (linked.st_dev, linked.st_ino) != (opened.st_dev, opened.st_ino) or not stat.S_ISREG(
+        linked.st_mode
+    ):  # pragma: no cover - /proc that resolves elsewhere
+        os.unlink(dst)
+        copy_open(fin, dst)
+
+
+def read_head(fin: BinaryIO, size: int = 512) -> bytes:
+    """The first ``size`` bytes of an open file, whatever its position (``pread``)."""
+    return os.pread(fin.fileno(), size, 0)
+
+
+class OpenedMedia:
+    """The media files of one content file, each opened once (symlink-free walk, checked
+    with ``fstat``) and kept open: size, type, digest and the archive copy all come from
+    the same descriptor, so swapping a checked file for a symlink (or another file) in
+    between cannot change what is published. Use as a context manager."""
+
+    def __init__(self) -> None:
+        self._files: dict[tuple[Path, str], BinaryIO] = {}
+        self._chosen: dict[str, Path] = {}
+
+    def open(self, root: Path, rel: str) -> BinaryIO:
+        """The open file for ``root/rel`` (opened on first use; see :func:`open_media`)."""
+        key = (root, rel)
+        fin = self._files.get(key)
+        if fin is None:
+            fin = open_media(root, rel)
+            self._files[key] = fin
+        return fin
+
+    def choose(self, media: Mapping[str, Path]) -> None:
+        """Record the folder each media path of a valid file was checked in."""
+        self._chosen = dict(media)
+
+    def chosen(self, rel: str) -> tuple[Path, BinaryIO]:
+        """The folder and the open file that were checked for ``rel`` (see :meth:`choose`)."""
+        root = self._chosen[rel]
+        return root, self._files[(root, rel)]
+
+    def close(self) -> None:
+        """Close every file."""
+        files, self._files = self._files, {}
+        for fin in files.values():
+            fin.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+# --- attachment types ------------------------------------------------------------------------
+
+ATTACHMENT_SUFFIXES = (
+    ".pdf",
+    ".doc", ".docx", ".xls", ".xlsx", ".ppt", ".pptx", ".odt", ".ods", ".odp",
+    ".png", ".jpg", ".jpeg", ".gif", ".webp",
+    ".mp3", ".ogg", ".wav", ".m4a",
+    ".mp4", ".webm", ".mov",
+    ".csv", ".txt",
+)  # fmt: skip
+"""Document types an attachment may have: none that a browser runs (HTML, SVG, scripts)."""
+
+IMAGE_MAGIC = {
+    ".png": (b"\x89PNG\r\n\x1a\n",),
+    ".jpg": (b"\xff\xd8\xff",),
+    ".jpeg": (b"\xff\xd8\xff",),
+    ".gif": (b"GIF87a", b"GIF89a"),
+    ".webp": (b"RIFF",),
+}
+_MARKUP = (b"<!doctype", b"<html", b"<svg", b"<?xml", b"<script", b"<head", b"<body", b"<iframe")
+
+
+def is_raster_image(suffix: str, head: bytes) -> bool:
+    """True when ``head`` starts as the raster image its suffix says (PNG, JPEG, GIF, WebP)."""
+    signatures = IMAGE_MAGIC.get(suffix.lower())
+    if signatures is None:
+        return False
+    if suffix.lower() == ".webp":
+        return head.startswith(b"RIFF") and head[8:12] == b"WEBP"
+    return head.startswith(signatures)
+
+
+def attachment_problem(rel: str, head: bytes) -> str | None:
+    """Why ``rel`` (whose file starts with ``head``) cannot be an attachment, in Spanish; None
+    when it can. Active content (HTML, SVG, scripts) would run on the site's own origin."""
+    suffix = PurePosixPath(rel).suffix.lower()
+    allowed = "PDF, documentos de oficina, imágenes, audio, video, CSV o texto"
+    if suffix not in ATTACHMENT_SUFFIXES:
+        shown = f"'{suffix}'" if suffix else "sin extensión"
+        return f"'{rel}': los adjuntos de tipo {shown} no se aceptan; adjunte {allowed}"
+    start = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if start.startswith(_MARKUP) or b"<script" in head.lower():
+        return (
+            f"'{rel}' tiene contenido HTML, SVG o de script aunque su extensión sea "
+            f"'{suffix}': no se acepta como adjunto; adjunte {allowed}"
+        )
+    if suffix in IMAGE_MAGIC and not is_raster_image(suffix, head):
+        return f"'{rel}' no es una imagen {suffix[1:].upper()} (su contenido no corresponde)"
+    if suffix == ".pdf" and not head.startswith(b"%PDF"):
+        return f"'{rel}' no es un PDF (su contenido no empieza como un PDF)"
+    return None

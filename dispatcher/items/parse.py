@@ -20,13 +20,21 @@ from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path, PurePosixPath
-from typing import Any, NoReturn
+from typing import Any, BinaryIO, NoReturn
 from zoneinfo import ZoneInfo
 
 from markdown_it import MarkdownIt
 from pydantic import ValidationError
 
-from dispatcher.items.media import UnsafeMedia, lstat_media, media_stat, open_media
+from dispatcher.items.media import (
+    OpenedMedia,
+    UnsafeMedia,
+    attachment_problem,
+    is_raster_image,
+    lstat_media,
+    media_stat,
+    read_head,
+)
 from dispatcher.items.model import (
     EVENT_REQUIRED,
     IMAGE_ALT_REQUIRED,
@@ -37,17 +45,19 @@ from dispatcher.items.model import (
 )
 from dispatcher.items.yamlread import YamlError, read_yaml
 
-IMAGE_MAGIC = {
-    ".png": (b"\x89PNG\r\n\x1a\n",),
-    ".jpg": (b"\xff\xd8\xff",),
-    ".jpeg": (b"\xff\xd8\xff",),
-    ".gif": (b"GIF87a", b"GIF89a"),
-    ".webp": (b"RIFF",),
-}
 BOM = b"\xef\xbb\xbf"
 MAX_PROBLEMS = 40
 SUMMARY_SOURCE_CHARS = 5000  # the first paragraph is looked for in the body's head only
 _MD = MarkdownIt("commonmark")
+_BODY_MD = MarkdownIt("commonmark").enable(["table", "strikethrough"])  # as the renderer reads it
+MAX_BODY_BYTES = 100_000
+"""The body's size limit (UTF-8 bytes): about 15.000 words. Rendering time grows with the
+body and with its density (a 1 MB table took 43 s and 435 MB): measured, a 100 KB body of
+the worst kinds renders for every channel in a few seconds."""
+MAX_BODY_TOKENS = 30_000
+"""Markdown elements in the body (a 500-row, 5-column table is about 9.000)."""
+MAX_BODY_HTML = 500_000
+"""Characters of the body once converted to HTML (links and autolinks grow several times)."""
 _Path = tuple[str | int, ...]
 
 
@@ -58,6 +68,13 @@ class Problem:
     field: str | None
     line: int | None
     message: str
+
+    def __post_init__(self) -> None:
+        # Text quoted from the file (an unknown key, a wrong kind) must not carry terminal
+        # escapes into the .error.txt, the bot's reply or a log line.
+        object.__setattr__(self, "message", escape_controls(self.message))
+        if self.field is not None:
+            object.__setattr__(self, "field", escape_controls(self.field).replace("\n", "\\x0a"))
 
     def __str__(self) -> str:
         where = []
@@ -140,6 +157,7 @@ def parse(
     max_media_bytes: int | None = None,
     validate: Validator | None = None,
     media_dirs: Sequence[Path] = (),
+    opened: OpenedMedia | None = None,
 ) -> ContentItem:
     """Validate one content file and resolve its defaults.
 
@@ -149,11 +167,31 @@ def parse(
     ``media_dirs`` (earlier revisions' archive folders: a correction need not resend its
     pictures). Raises :class:`MissingMedia` when media not there yet are the only problem,
     :class:`ContentError` for anything else.
+
+    Each media file is opened once, in ``opened`` (the caller's, to copy the very files
+    that were checked; else one closed before returning): checks and digest read the open
+    descriptors, never the path again.
     """
+    if opened is None:
+        with OpenedMedia() as own:
+            return parse(
+                data,
+                name=name,
+                base_dir=base_dir,
+                tz=tz,
+                today=today,
+                max_bytes=max_bytes,
+                known_kinds=known_kinds,
+                max_media_bytes=max_media_bytes,
+                validate=validate,
+                media_dirs=media_dirs,
+                opened=own,
+            )
     text = _decode(data, max_bytes)
     src = _split(text)
     raw = _load(src)
     problems = _check_raw(raw, src, known_kinds)
+    problems += _body_problems(src)
     meta: FrontMatter | None = None
     try:
         meta = FrontMatter.model_validate(raw)
@@ -162,10 +200,22 @@ def parse(
     if meta is None or problems:
         raise ContentError(problems)
     real_media, missing, media_problems = _check_media(
-        meta, src, base_dir, max_media_bytes, media_dirs
+        meta, src, base_dir, max_media_bytes, media_dirs, opened
     )
     media = None if media_problems else real_media  # no digest for an incomplete item
-    item = _build(meta, src, data, media, name=name, base_dir=base_dir, tz=tz, today=today)
+    if media is not None:
+        opened.choose(media)
+    files = {rel: opened.open(root, rel) for rel, root in (media or {}).items()}
+    item = _build(
+        meta,
+        src,
+        data,
+        files if media is not None else None,
+        name=name,
+        base_dir=base_dir,
+        tz=tz,
+        today=today,
+    )
     extra = [
         Problem(field, src.line_of(path_of(field)) if field else None, message)
         for field, message in (validate(item) if validate else ())
@@ -342,7 +392,48 @@ def _check_raw(raw: dict[str, Any], src: _Source, known_kinds: Collection[str]) 
     return problems
 
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def escape_controls(text: str) -> str:
+    """``text`` with control characters but newline and tab written as ``\\xNN`` /
+    ``\\uNNNN`` (printable, one line per line: nothing for a terminal to obey)."""
+    return _BODY_CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
+
+
+_BODY_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _body_problems(src: _Source) -> list[Problem]:
+    """The body: no control characters but newline and tab (ESC, BEL… would reach posts,
+    mail subjects and terminals), and within the limits that bound rendering time."""
+    found = _BODY_CONTROL.search(src.body)
+    if found is not None:
+        line = src.body_line + src.body.count("\n", 0, found.start())
+        code = f"U+{ord(found.group()):04X}"
+        message = f"el texto contiene un carácter de control no permitido ({code}): bórrelo"
+        return [Problem(None, line, message)]
+    size = len(src.body.encode("utf-8"))
+    if size > MAX_BODY_BYTES:
+        return [Problem(None, src.body_line, _too_long(f"pesa {size:,} bytes", MAX_BODY_BYTES))]
+    tokens = _BODY_MD.parse(src.body)
+    count = len(tokens) + sum(len(t.children or ()) for t in tokens)
+    if count > MAX_BODY_TOKENS:
+        what = f"tiene {count:,} elementos de Markdown (tablas, enlaces, listas…)"
+        return [Problem(None, src.body_line, _too_long(what, MAX_BODY_TOKENS))]
+    html_size = len(_BODY_MD.renderer.render(tokens, _BODY_MD.options, {}))
+    if html_size > MAX_BODY_HTML:
+        what = f"ocupa {html_size:,} caracteres convertido en HTML"
+        return [Problem(None, src.body_line, _too_long(what, MAX_BODY_HTML))]
+    return []
+
+
+def _too_long(what: str, limit: int) -> str:
+    text = (
+        f"el texto {what}; el máximo es {limit:,}: divídalo en varias piezas o "
+        "adjunte el documento completo como PDF"
+    )
+    return text.replace(",", ".")
 
 
 def _control_characters(value: Any, src: _Source, path: _Path = ()) -> list[Problem]:
@@ -417,8 +508,10 @@ def _check_media(
     base_dir: Path,
     max_bytes: int | None,
     media_dirs: Sequence[Path],
+    opened: OpenedMedia,
 ) -> tuple[dict[str, Path], list[tuple[str, int]], list[Problem]]:
-    """Check each media file inside its folder; return ({rel: folder}, missing, problems)."""
+    """Check each media file inside its folder, on its open descriptor (opened once, in
+    ``opened``); return ({rel: folder}, missing, problems)."""
     real: dict[str, Path] = {}
     missing: list[tuple[str, int]] = []
     problems: list[Problem] = []
@@ -432,16 +525,21 @@ def _check_media(
 
         root = find_media(rel, base_dir, media_dirs)
         try:
-            st = media_stat(root, rel)
-            if st.st_size == 0 or (path == ("image",) and _unwritten(root, rel)):
+            fin = opened.open(root, rel)
+            st = os.fstat(fin.fileno())
+            head = read_head(fin)
+            why = None if path == ("image",) else attachment_problem(rel, head)
+            if st.st_size == 0 or (path == ("image",) and not head[:16].strip(b"\0")):
                 missing.append((rel, line))
                 problem(f"el archivo '{rel}' está vacío o aún se está copiando")
             elif max_bytes is not None and st.st_size > max_bytes:
                 problem(
                     f"'{rel}' pesa {st.st_size / 1e6:.1f} MB; el máximo es {max_bytes / 1e6:.1f} MB"
                 )
-            elif path == ("image",) and not _is_image(root, rel):
+            elif path == ("image",) and not is_raster_image(PurePosixPath(rel).suffix, head):
                 problem(f"'{rel}' no es una imagen PNG, JPG, GIF o WebP")
+            elif why is not None:
+                problem(why)
             else:
                 real[rel] = root
         except FileNotFoundError:
@@ -454,35 +552,19 @@ def _check_media(
     return real, missing, problems
 
 
-def _unwritten(root: Path, rel: str) -> bool:
-    with open_media(root, rel) as fh:
-        return not fh.read(16).strip(b"\0")
-
-
-def _is_image(root: Path, rel: str) -> bool:
-    suffix = PurePosixPath(rel).suffix.lower()
-    signatures = IMAGE_MAGIC.get(suffix)
-    if signatures is None:
-        return False
-    with open_media(root, rel) as fh:
-        head = fh.read(16)
-    if suffix == ".webp":
-        return head.startswith(b"RIFF") and head[8:12] == b"WEBP"
-    return head.startswith(signatures)
-
-
-def _digest(data: bytes, media: dict[str, Path]) -> str:
+def _digest(data: bytes, media: dict[str, BinaryIO]) -> str:
     """SHA-256 of the file's bytes, then each media file (sorted by path), length-prefixed.
 
-    ``media`` maps each path to the folder it is read from (never through a symlink)."""
+    ``media`` maps each path to its open file (the one that was checked)."""
     h = hashlib.sha256()
     h.update(len(data).to_bytes(8, "big") + data)
     for rel in sorted(media):
-        with open_media(media[rel], rel) as fh:
-            size = os.fstat(fh.fileno()).st_size
-            h.update(rel.encode() + b"\0" + size.to_bytes(8, "big"))
-            while chunk := fh.read(1 << 20):
-                h.update(chunk)
+        fh = media[rel]
+        size = os.fstat(fh.fileno()).st_size
+        h.update(rel.encode() + b"\0" + size.to_bytes(8, "big"))
+        fh.seek(0)
+        while chunk := fh.read(1 << 20):
+            h.update(chunk)
     return h.hexdigest()
 
 
@@ -496,7 +578,7 @@ def _build(
     meta: FrontMatter,
     src: _Source,
     data: bytes,
-    media: dict[str, Path] | None,
+    media: dict[str, BinaryIO] | None,
     *,
     name: str,
     base_dir: Path,

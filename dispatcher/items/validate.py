@@ -20,6 +20,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from dispatcher.items.audiences import AUDIENCES
+from dispatcher.items.media import OpenedMedia
 from dispatcher.items.model import ContentItem
 from dispatcher.items.parse import ContentError, MissingMedia, Validator, parse, too_big
 from dispatcher.items.plan import Plan
@@ -44,10 +45,12 @@ def validate_data(
     rules: Rules,
     today: date,
     archived: Callable[[str], list[Path]] | None = None,
+    opened: OpenedMedia | None = None,
 ) -> tuple[ContentItem, list[Path]]:
     """Every check on one file's bytes; media relative to ``base_dir``. A correction need
     not resend its pictures: media missing there are looked for in ``archived(id)`` (the
     archive folders of earlier revisions). Returns the item and the folders used.
+    With ``opened``, the media stay open there (the intake copies those very files).
     Raises :class:`MissingMedia` or :class:`ContentError`."""
 
     def once(media_dirs: list[Path]) -> ContentItem:
@@ -62,6 +65,7 @@ def validate_data(
             max_media_bytes=rules.max_media_bytes,
             validate=rules.validate,
             media_dirs=media_dirs,
+            opened=opened,
         )
 
     try:
@@ -84,11 +88,14 @@ def read_content(path: Path, max_bytes: int) -> bytes:
     if stat.S_ISLNK(st.st_mode):
         raise ContentError.single(None, None, SYMLINK_FILE)
     if not stat.S_ISREG(st.st_mode):
-        raise ContentError.single(None, None, "no es un archivo normal")
+        raise ContentError.single(None, None, not_regular(st))
     if st.st_size > max_bytes:
         raise ContentError.single(None, None, too_big(st.st_size, max_bytes))
     try:
-        return read_bounded(path, max_bytes)
+        data = read_bounded(path, max_bytes)
+        if len(data) > max_bytes:  # grew since it was looked at
+            raise ContentError.single(None, None, too_big(len(data), max_bytes))
+        return data
     except OSError as exc:
         reason = "permiso denegado" if isinstance(exc, PermissionError) else exc.strerror
         raise ContentError.single(None, None, f"no se puede leer el archivo ({reason})") from exc
@@ -156,6 +163,22 @@ def kind_change_message(item_id: str, known: str) -> str:
     )
 
 
+def not_regular(st: os.stat_result) -> str:
+    """Spanish reason for a path that is not a regular file (never read: a FIFO would block,
+    a device like ``/dev/zero`` never ends)."""
+    if stat.S_ISDIR(st.st_mode):
+        what = "una carpeta"
+    elif stat.S_ISFIFO(st.st_mode):
+        what = "una tubería (FIFO)"
+    elif stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode):
+        what = "un dispositivo"
+    elif stat.S_ISSOCK(st.st_mode):
+        what = "un socket"
+    else:
+        what = "un archivo especial"
+    return f"no es un archivo normal (es {what}): indique un archivo .md"
+
+
 SYMLINK_FILE = "es un enlace simbólico; deje en la bandeja el archivo mismo, no un enlace"
 
 
@@ -183,8 +206,12 @@ def bad_name_reason(name: str) -> str:
 
 
 def read_bounded(path: Path, limit: int) -> bytes:
-    """Read at most ``limit + 1`` bytes without following a symlink or blocking on a FIFO."""
+    """Read at most ``limit + 1`` bytes of a regular file, without following a symlink or
+    blocking on a FIFO (checked on the open descriptor: a swap after a check cannot win)."""
     flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
     fd = os.open(path, flags)
     with os.fdopen(fd, "rb") as fh:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise ContentError.single(None, None, not_regular(st))
         return fh.read(limit + 1)

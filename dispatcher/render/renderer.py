@@ -27,6 +27,7 @@ import twitter_text
 from channels._html import clean_email
 from channels.base import Media, Post
 from dispatcher.items.model import ContentItem
+from dispatcher.items.parse import MAX_BODY_BYTES
 from dispatcher.render import filters
 from settings import DEFAULT_SITE_NAME
 
@@ -323,7 +324,20 @@ class Renderer:
     ) -> Post:
         """Render ``item`` for ``channel``. ``url`` is the item's public page (from the
         website delivery) when known; ``media_base`` is prefixed to media paths in links.
-        Raises :class:`RenderError` when a part cannot fit its channel's limit."""
+        Raises :class:`RenderError` when a part cannot fit its channel's limit, or the body
+        is over the intake's size limit (rendering time grows with it: an item recorded
+        before the limit existed is refused here rather than rendered for minutes)."""
+        size = len(item.body.encode("utf-8"))
+        if size > MAX_BODY_BYTES:
+            limit = f"{MAX_BODY_BYTES:,}".replace(",", ".")
+            raise RenderError(
+                f"{channel}: el texto pesa {size:,} bytes".replace(",", ".")
+                + f"; el máximo es {limit}: divídalo en varias piezas",
+                channel=channel,
+                part="text",
+                length=size,
+                limit=MAX_BODY_BYTES,
+            )
         meta = item.meta
         context = self._context(item, channel, url, revision, media_base)
         parts: dict[str, str] = {}

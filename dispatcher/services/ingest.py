@@ -21,7 +21,13 @@ from typing import Any
 from dispatcher.items.early import early_calls
 from dispatcher.items.model import ContentItem
 from dispatcher.items.parse import Problem, field_line
-from dispatcher.items.validate import KindLookup, Rules, item_problems, kind_change_message
+from dispatcher.items.validate import (
+    KindLookup,
+    Rules,
+    item_problems,
+    kind_change_message,
+    shown_name,
+)
 from dispatcher.ledger.store import WEBSITE, Ended
 from dispatcher.ledger.types import ItemStatus
 from dispatcher.services.approvals import needed_approvals
@@ -134,7 +140,11 @@ async def record(app: App, event: IntakeEvent, tally: Tally) -> IntakeEvent:
     if isinstance(event, Rejected):
         tally.rejected += 1
         tally.messages.append(f"rechazado {event.name}: {event.reason_text.splitlines()[0]}")
-        log.warning("archivo rechazado: %s → %s", event.name, event.rejected_path)
+        log.warning(
+            "archivo rechazado: %s → %s",
+            shown_name(event.name),
+            shown_name(str(event.rejected_path)),
+        )
         return event
     if isinstance(event, Held):
         tally.held += 1
@@ -176,7 +186,7 @@ async def _record_staged(app: App, staged: Staged, tally: Tally) -> Problem | No
             await _record_item(app, staged.item, tally, existing)
         return problem
     except Exception as exc:
-        log.exception("no se pudo registrar %s; se rechaza", staged.name)
+        log.exception("no se pudo registrar %s; se rechaza", shown_name(staged.name))
         return Problem(
             None,
             None,

@@ -32,13 +32,13 @@ import watchfiles
 
 from dispatcher.items.media import (
     CONTENT_SUFFIXES,
+    OpenedMedia,
     UnsafeMedia,
     copy_open,
-    link_or_copy,
+    link_open,
     lstat_media,
     media_stat,
     move_entry,
-    open_media,
     parts_of,
     remove_entry,
 )
@@ -48,7 +48,6 @@ from dispatcher.items.parse import (
     MissingMedia,
     Problem,
     Validator,
-    find_media,
     referenced_media,
     too_big,
 )
@@ -66,6 +65,10 @@ log = logging.getLogger(__name__)
 
 PARTIAL_SUFFIXES = (".part", ".tmp", ".crdownload", ".swp", ".swx", ".partial", ".download")
 WATCH_BATCH = 25  # files taken in per scan while watching, so delivery starts early
+STAGING_MAX_AGE = timedelta(days=1)
+"""A file the bot staged (``content/staging/``) that no ``.md`` used within this time is
+moved to ``content/rejected/`` with a reason (never deleted)."""
+STAGING_SWEEP_EVERY = timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -178,6 +181,9 @@ class Intake:
         self.inbox = content_dir / "inbox"
         self.archive = content_dir / "archive"
         self.rejected = content_dir / "rejected"
+        self.staging = content_dir / "staging"
+        self.staging_max_age = STAGING_MAX_AGE
+        self._last_sweep: datetime | None = None
         for folder in (self.inbox, self.archive, self.rejected):
             folder.mkdir(parents=True, exist_ok=True)
         self.tz = tz
@@ -232,6 +238,7 @@ class Intake:
                 if event is not None:
                     events.append(event)
             self._forget_vanished()
+            events += self._sweep_staging_now()
             return events
 
     def take_file(self, path: Path) -> IntakeEvent:
@@ -270,7 +277,9 @@ class Intake:
                 staged.path.unlink()
             self._staged.discard(staged.path)
             self._done(staged.path)
-            log.info("aceptado %s → %s", staged.name, staged.archive_dir)
+            log.info(
+                "aceptado %s → %s", shown_name(staged.name), shown_name(str(staged.archive_dir))
+            )
             return Accepted(staged.name, staged.item, staged.archive_dir)
 
     def abort(self, staged: Staged, problems: tuple[Problem, ...]) -> Rejected:
@@ -280,7 +289,7 @@ class Intake:
             self._staged.discard(staged.path)
             _remove_tree(staged.archive_dir)
             data: bytes | None = None
-            with contextlib.suppress(OSError):
+            with contextlib.suppress(OSError, ContentError):
                 data = read_bounded(staged.path, self.max_bytes)
             return self._reject(staged.path, problems, data=data)
 
@@ -337,6 +346,13 @@ class Intake:
         except PermissionError:
             problem = Problem(None, None, "no se puede leer el archivo (permiso denegado)")
             return self._reject(path, [problem], data=None)
+        except ContentError as exc:  # swapped for a FIFO or a device after the lstat
+            return self._reject(path, exc.problems, data=None)
+        except OSError as exc:
+            if exc.errno != errno.ELOOP:
+                raise
+            # swapped for a symlink after the lstat: O_NOFOLLOW refused to open it
+            return self._reject(path, [Problem(None, None, SYMLINK_FILE)], data=None)
         if not force:
             if len(data) != st.st_size:  # changed under us: settle again
                 self._seen.pop(path, None)
@@ -355,15 +371,23 @@ class Intake:
         return settled
 
     def _process(self, path: Path, data: bytes, *, force: bool) -> IntakeEvent | None:
+        # Each media file is opened once: checked, hashed and archived from that descriptor.
+        with OpenedMedia() as opened:
+            return self._process_open(path, data, opened, force=force)
+
+    def _process_open(
+        self, path: Path, data: bytes, opened: OpenedMedia, *, force: bool
+    ) -> IntakeEvent | None:
         now = self._clock()
         try:
-            item, media_dirs = validate_data(
+            item, _media_dirs = validate_data(
                 data,
                 name=path.name,
                 base_dir=self.inbox,
                 rules=self.rules,
                 today=now.astimezone(self.tz).date(),
                 archived=self._archived_dirs,
+                opened=opened,
             )
         except MissingMedia as exc:
             seen = self._seen.get(path)
@@ -385,7 +409,7 @@ class Intake:
         except ContentError as exc:
             return self._reject(path, exc.problems, data=data)
         try:
-            staged = self._stage(path, item, media_dirs)
+            staged = self._stage(path, item, opened, data)
         except UnsafeMedia as exc:  # swapped for a link after it was checked
             return self._reject(path, [Problem(None, None, str(exc))], data=data)
         return staged if self.two_phase else self.commit(staged)
@@ -427,27 +451,34 @@ class Intake:
 
     # --- accepting -----------------------------------------------------------------------
 
-    def _stage(self, path: Path, item: ContentItem, media_dirs: list[Path]) -> Staged:
-        """Link (or copy) the file and its media into a fresh archive folder; the inbox is
-        not touched, so a crash before :meth:`commit` loses nothing."""
+    def _stage(
+        self,
+        path: Path,
+        item: ContentItem,
+        opened: OpenedMedia,
+        data: bytes,
+    ) -> Staged:
+        """Put the file and its media into a fresh archive folder; the inbox is not touched,
+        so a crash before :meth:`commit` loses nothing. The media come from the descriptors
+        opened and checked during validation (``opened``), never from their paths again,
+        and the ``.md`` is written from the very bytes that were validated."""
         folder = self._fresh_archive_dir(item)
         try:
             shared = self._referenced_by_others(path)
             placed: list[str] = []
             for rel in dict.fromkeys(item.meta.media):
-                root = find_media(rel, self.inbox, media_dirs)
+                root, fin = opened.chosen(rel)  # the very file that was checked
                 dst = folder.joinpath(*parts_of(rel))
                 dst.parent.mkdir(parents=True, exist_ok=True)
                 # A shared file is a real copy, so an edit in the inbox cannot reach the
                 # archive; a file from an earlier revision is copied, the archive is never
-                # taken from. Every read goes through the symlink-free walk.
+                # taken from.
                 if root != self.inbox or rel in shared:
-                    with open_media(root, rel) as fin:
-                        copy_open(fin, dst)
+                    copy_open(fin, dst)
                 else:
-                    link_or_copy(root, rel, dst)
+                    link_open(fin, dst)
                     placed.append(rel)
-            _link_file(path, folder / path.name)
+            _write_bytes(folder / path.name, data, path)
         except BaseException:
             _remove_tree(folder)
             raise
@@ -489,10 +520,81 @@ class Intake:
                 version = (st.st_size, st.st_mtime_ns)
                 cached = self._refs.get(other)
                 if cached is None or cached[0] != version:
-                    cached = (version, referenced_media(read_bounded(other, self.max_bytes)))
+                    try:
+                        content = read_bounded(other, self.max_bytes)
+                    except ContentError:
+                        continue
+                    cached = (version, referenced_media(content))
                     self._refs[other] = cached
                 refs.update(cached[1])
         return refs
+
+    # --- staging -------------------------------------------------------------------------
+
+    def _sweep_staging_now(self) -> list[Rejected]:
+        """:meth:`sweep_staging`, at most once per :data:`STAGING_SWEEP_EVERY`."""
+        now = self._clock()
+        if self._last_sweep is not None and now - self._last_sweep < STAGING_SWEEP_EVERY:
+            return []
+        self._last_sweep = now
+        try:
+            return self.sweep_staging()
+        except OSError:
+            log.warning("no se pudo revisar %s", self.staging, exc_info=True)
+            return []
+
+    def sweep_staging(self) -> list[Rejected]:
+        """Move the files the bot staged that no ``.md`` used within
+        :attr:`staging_max_age` (a zip, a picture never named) to ``content/rejected/``,
+        each with a ``.error.txt`` saying why. Nothing is deleted; folders are walked by
+        descriptor and never through a symlink."""
+        with self._lock:
+            try:
+                top = self.staging.lstat()
+            except FileNotFoundError:
+                return []
+            if not stat.S_ISDIR(top.st_mode):
+                return []
+            oldest = (self._clock() - self.staging_max_age).timestamp()
+            events: list[Rejected] = []
+            for folder, _dirs, files, dir_fd in os.fwalk(self.staging, follow_symlinks=False):
+                for name in sorted(files):
+                    with contextlib.suppress(FileNotFoundError):
+                        st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+                        if st.st_mtime >= oldest:  # written when the bot received it
+                            continue
+                        if stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode):
+                            events.append(self._reject_staged(Path(folder), name, dir_fd, st))
+            return events
+
+    def _reject_staged(self, folder: Path, name: str, dir_fd: int, st: os.stat_result) -> Rejected:
+        shown = shown_name(name.removeprefix(".").removesuffix(".part"))
+        target = _free_name(self.rejected, shown)
+        os.rename(name, target, src_dir_fd=dir_fd)  # the entry itself, never a link's target
+        sent = datetime.fromtimestamp(st.st_mtime, UTC).astimezone(self.tz)
+        hours = round(self.staging_max_age.total_seconds() / 3600)
+        reason = (
+            f"el archivo «{shown}» llegó al bot el {sent:%Y-%m-%d %H:%M} y ningún archivo .md "
+            f"lo nombró en {hours} horas: se retiró de la carpeta de espera"
+        )
+        where = self._show(folder / shown)
+        lines = [
+            f"Pregonero no usó el archivo «{shown}».",
+            f"Estaba en: {where}",
+            f"El archivo quedó en: {self._show(target)}",
+            "",
+            f"Motivo: {reason}.",
+            "",
+            "Nada se borró. Si lo necesita, envíe al bot el .md que lo nombra (en 'image' o",
+            "'attachments') junto con este archivo. Este aviso puede borrarse cuando ya no lo",
+            "necesite.",
+            "",
+        ]
+        error_path = target.with_name(target.name + ".error.txt")
+        _write_new(error_path, "\n".join(lines))
+        log.info("archivo del bot sin usar %s → %s", shown, shown_name(str(target)))
+        problem = Problem(None, None, reason)
+        return Rejected(shown, reason, target, error_path, (problem,))
 
     # --- rejecting -----------------------------------------------------------------------
 
@@ -508,7 +610,7 @@ class Intake:
         text = self._error_text(name, target, problems, moved, note)
         _write_new(error_path, text)
         self._done(path)
-        log.info("rechazado %s: %s", name, "; ".join(str(p) for p in problems))
+        log.info("rechazado %s: %s", name, shown_name("; ".join(str(p) for p in problems)))
         reason = "\n".join(str(p) for p in problems)
         return Rejected(name, reason, target, error_path, problems)
 
@@ -647,14 +749,16 @@ def _move(src: Path, dst: Path) -> None:
         src.unlink()
 
 
-def _link_file(src: Path, dst: Path) -> None:
-    """A new ``dst`` with the bytes of the regular file ``src`` (hard link, else a copy)."""
-    try:
-        os.link(src, dst, follow_symlinks=False)
-    except OSError as exc:
-        if exc.errno == errno.EEXIST:
-            raise
-        _copy(src, dst)
+def _write_bytes(dst: Path, data: bytes, src: Path) -> None:
+    """A new ``dst`` holding ``data`` (the validated bytes of ``src``), fsynced, with the
+    times of ``src`` when it is still there (never followed through a symlink)."""
+    with dst.open("xb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    with contextlib.suppress(OSError):
+        st = src.lstat()
+        os.utime(dst, ns=(st.st_atime_ns, st.st_mtime_ns))
 
 
 def _remove_tree(folder: Path) -> None:
@@ -663,12 +767,12 @@ def _remove_tree(folder: Path) -> None:
 
 
 def _copy(src: Path, dst: Path) -> None:
-    """Copy to a new file (never over an existing one) and fsync it."""
-    with src.open("rb") as fin, dst.open("xb") as fout:
-        shutil.copyfileobj(fin, fout, 1 << 20)
-        fout.flush()
-        os.fsync(fout.fileno())
-    shutil.copystat(src, dst)
+    """Copy the regular file ``src`` (never through a symlink) to a new file and fsync it."""
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    with os.fdopen(os.open(src, flags), "rb") as fin:
+        if not stat.S_ISREG(os.fstat(fin.fileno()).st_mode):
+            raise OSError(errno.EINVAL, "no es un archivo normal", str(src))
+        copy_open(fin, dst)
 
 
 def _write_new(path: Path, text: str) -> None:
