@@ -40,6 +40,7 @@ import html
 import json
 import logging
 import re
+import shutil
 import tempfile
 from datetime import date, datetime, time
 from pathlib import Path
@@ -63,6 +64,7 @@ log = logging.getLogger("pregonero.website")
 
 PAGE_TEMPLATE = "website/_layout/page.html.j2"
 INDEX_TEMPLATE = "website/_layout/index.html.j2"
+WITHDRAWN_TEMPLATE = "website/_layout/withdrawn.html.j2"
 FEED_SIZE = 50
 _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _LINK_ATTR = re.compile(r"""(\s(?:src|href))=(["'])(.*?)\2""", re.IGNORECASE | re.DOTALL)
@@ -155,6 +157,63 @@ class StaticSiteAdapter:
             if self._regen_task is None or self._regen_task.done():
                 self._regen_task = asyncio.create_task(self._regenerate_soon())
         return receipt
+
+    update_idempotent: ClassVar[bool] = True
+
+    async def update(self, receipt: Receipt, post: Post) -> Receipt:
+        """A correction rewrites the page (and the index, feed and sitemap entries)."""
+        return await self.publish(post)
+
+    async def withdraw(self, receipt: Receipt) -> Receipt:
+        """Replace the page with the notice "Esta publicación fue retirada el … Motivo: …"
+        (``WITHDRAWN_TEMPLATE``), remove its media, and drop it from the index, feed and
+        sitemap. ``receipt.detail`` carries ``item_id``, ``title``, ``reason`` and
+        ``withdrawn_at``. Harmless to repeat."""
+        item_id = str(receipt.detail.get("item_id") or "")
+        if not SAFE_ID.match(item_id):
+            raise Rejected(f"identificador inválido para una página: {item_id!r}")
+        async with self._lock:
+            try:
+                return await asyncio.to_thread(self._withdraw_sync, item_id, receipt)
+            except OSError as exc:
+                raise map_os_error(exc, f"retirar «{item_id}» del sitio") from exc
+            except jinja2.TemplateError as exc:
+                raise PermanentError(f"error en una plantilla del sitio: {exc}") from exc
+
+    def _withdraw_sync(self, item_id: str, receipt: Receipt) -> Receipt:
+        with file_lock(self._state / "lock"):
+            manifest = self._load_manifest()
+            entry = manifest.pop(item_id, None) or self._read_entry(item_id)
+            if entry is None:
+                return Receipt(receipt.remote_id, receipt.url, {"absent": True})
+            folder = self._out / entry["path"]
+            if folder.is_dir():
+                for child in folder.iterdir():
+                    if child.is_dir():
+                        shutil.rmtree(child)
+                    elif child.name != "index.html":
+                        child.unlink()
+            when = _parse(str(receipt.detail.get("withdrawn_at") or self._clock().isoformat()))
+            title = str(receipt.detail.get("title") or entry.get("title") or "")
+            notice = self._template(WITHDRAWN_TEMPLATE).render(
+                title=title, reason=receipt.detail.get("reason") or "", withdrawn_at=when
+            )
+            page = self._template(PAGE_TEMPLATE).render(
+                article_html=Markup(notice),
+                title=f"Publicación retirada: {title}",
+                site_name=self._site_name,
+                base_url=self._base_url,
+                feed_url=self._base_url + "feed.xml",
+            )
+            folder.mkdir(parents=True, exist_ok=True)
+            atomic_write(folder / "index.html", page.encode("utf-8"))
+            for stale in (self._entry_file(item_id), self._state / "articles" / f"{item_id}.html"):
+                stale.unlink(missing_ok=True)
+            # the aggregate is rewritten without the entry, so it does not come back
+            aggregate = json.dumps(manifest, ensure_ascii=False, separators=(",", ":"))
+            atomic_write(self._state / "entries.json", aggregate.encode("utf-8"), durable=True)
+            self._regenerate(manifest)
+        return Receipt(receipt.remote_id, entry["url"], {"path": str(folder / "index.html")})
 
     async def _regenerate_soon(self) -> None:
         """Coalesce a burst of publishes into one index/feed/sitemap regeneration."""

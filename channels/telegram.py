@@ -176,6 +176,48 @@ class TelegramAdapter:
             ) from exc
         return self._receipt(first, ids)
 
+    update_idempotent: ClassVar[bool] = True  # an edit to the same text is harmless
+
+    async def update(self, receipt: Receipt, post: Post) -> Receipt:
+        """Edit the message in place: ``editMessageCaption`` for a photo (its rendered
+        caption), ``editMessageText`` otherwise. "Message is not modified" (the edit already
+        happened) counts as done."""
+        bot, chat_id = self._require()
+        message_id = int(receipt.remote_id)
+        try:
+            if post.image:
+                await bot.edit_message_caption(
+                    chat_id=chat_id,
+                    message_id=message_id,
+                    caption=post.parts.get("caption") or post.text,
+                    parse_mode=ParseMode.HTML,
+                )
+            else:
+                await bot.edit_message_text(
+                    post.text, chat_id=chat_id, message_id=message_id, parse_mode=ParseMode.HTML
+                )
+        except BadRequest as exc:
+            if "not modified" not in exc.message.lower():
+                raise self._map_error(exc) from exc
+        except TelegramError as exc:
+            raise self._map_error(exc) from exc
+        return Receipt(receipt.remote_id, receipt.url or message_url(chat_id, message_id))
+
+    async def withdraw(self, receipt: Receipt) -> Receipt:
+        """Delete the message (``deleteMessage``) and the item's other messages in
+        ``detail["related"]``; one already gone counts as deleted. Telegram lets a bot delete
+        its group messages only within 48 hours: older ones are refused (:class:`Rejected`)."""
+        bot, chat_id = self._require()
+        for remote_id in [*receipt.detail.get("related", ()), receipt.remote_id]:
+            try:
+                await bot.delete_message(chat_id, int(remote_id))
+            except BadRequest as exc:
+                if "not found" not in exc.message.lower():
+                    raise self._map_error(exc) from exc
+            except TelegramError as exc:
+                raise self._map_error(exc) from exc
+        return Receipt(receipt.remote_id, receipt.url, {"deleted": True})
+
     async def check(self) -> CheckResult:
         if self._bot is None or not self._chat_id:
             return CheckResult(False, "Telegram no está configurado (falta el token o el chat)")
