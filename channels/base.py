@@ -192,6 +192,10 @@ class MailService(Protocol):
 
     async def publish(self, post: Post) -> Receipt: ...
 
+    async def update(self, receipt: Receipt, post: Post) -> Receipt:
+        """A correction notice to the item's audiences (the plan's ``corrections: mail``)."""
+        ...
+
     async def check(self) -> CheckResult: ...
 
 

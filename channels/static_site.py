@@ -43,6 +43,7 @@ import re
 import shutil
 import tempfile
 from datetime import date, datetime, time
+from email.utils import parseaddr
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import quote, urljoin
@@ -53,6 +54,7 @@ from markupsafe import Markup
 
 from channels._fs import atomic_write, copy_atomic, file_lock, map_os_error, write_if_changed
 from channels.base import ChannelContext, CheckResult, PermanentError, Post, Receipt, Rejected
+from channels.ics import Invitation, calendar_bytes
 from channels.pages import SAFE_ID, page_path
 
 if TYPE_CHECKING:
@@ -65,6 +67,7 @@ log = logging.getLogger("pregonero.website")
 PAGE_TEMPLATE = "website/_layout/page.html.j2"
 INDEX_TEMPLATE = "website/_layout/index.html.j2"
 WITHDRAWN_TEMPLATE = "website/_layout/withdrawn.html.j2"
+CALENDAR_FILE = "convocatoria.ics"
 FEED_SIZE = 50
 _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _LINK_ATTR = re.compile(r"""(\s(?:src|href))=(["'])(.*?)\2""", re.IGNORECASE | re.DOTALL)
@@ -139,6 +142,7 @@ class StaticSiteAdapter:
         self._env: jinja2.Environment = context.templates
         self._clock = context.clock
         self._lock = asyncio.Lock()
+        self._organizer = settings.smtp.from_ or ""
 
     @property
     def output_dir(self) -> Path:
@@ -331,6 +335,7 @@ class StaticSiteAdapter:
                 {"name": names[m.path], "url": url + quote(names[m.path])} for m in post.attachments
             ],
             feed_url=self._base_url + "feed.xml",
+            calendar_url=self._write_calendar(post, folder, url),
         )
         atomic_write(folder / "index.html", page.encode("utf-8"))
         article = absolutize(post.text, url).encode("utf-8")
@@ -340,6 +345,29 @@ class StaticSiteAdapter:
         if regenerate:
             self._regenerate(self._load_manifest())
         return Receipt(rel + "index.html", url, {"path": str(folder / "index.html")})
+
+    def _write_calendar(self, post: Post, folder: Path, url: str) -> str | None:
+        """An item with an event gets ``convocatoria.ics`` beside its page (the same UID as
+        the e-mail invitation, see :mod:`channels.ics`); returns its URL."""
+        event = post.meta.get("event")
+        if not isinstance(event, dict) or not isinstance(event.get("starts_at"), datetime):
+            return None
+        name, address = parseaddr(self._organizer)
+        invite = Invitation(
+            item_id=post.item_id,
+            title=post.title,
+            starts_at=self._aware(event["starts_at"]),
+            place=str(event.get("place") or ""),
+            site_url=self._base_url,
+            url=url,
+            summary=post.summary,
+            speakers=tuple(event.get("speakers") or ()),
+            organizer_email=address or None,
+            organizer_name=name or self._site_name,
+            revision=post.revision,
+        )
+        atomic_write(folder / CALENDAR_FILE, calendar_bytes(invite, "PUBLISH"))
+        return url + CALENDAR_FILE
 
     def _copy_media(self, post: Post, folder: Path) -> dict[Path, str]:
         """Copy the image and attachments beside the page; return path → name used there."""

@@ -114,9 +114,7 @@ def test_a_correction_edits_in_place_and_replies_on_x_once_each(
     assert "[corrección]" in status
 
 
-def test_an_unknown_reply_on_x_is_not_sent_twice(
-    live: Workspace, x_double: XDouble
-) -> None:
+def test_an_unknown_reply_on_x_is_not_sent_twice(live: Workspace, x_double: XDouble) -> None:
     """The reply's answer is lost after X stored it: the delivery is ``unknown`` and the
     editors decide; a second pass posts no second reply."""
     x_double.fail_next(path=r"/2/tweets$", method="POST", reset=True, commit=True)

@@ -424,15 +424,17 @@ class Ledger:
                 )
             return revision
 
-    async def carried_by(self, item_id: str) -> list[str]:
+    async def carried_by(self, item_id: str, *, early: bool = False) -> list[str]:
         """The channels that already carried the item (a publication or an update that was
-        sent, or whose outcome is unknown: it may be out), the early call aside."""
+        sent, or whose outcome is unknown: it may be out), the early call aside unless
+        ``early``."""
+        skipped = () if early else (DeliveryAction.EARLY,)
         async with self.engine.connect() as conn:
             rows = await conn.execute(
                 select(deliveries.c.channel)
                 .where(
                     deliveries.c.item_id == item_id,
-                    deliveries.c.action != DeliveryAction.EARLY,
+                    deliveries.c.action.not_in(skipped),
                     deliveries.c.status.in_((DeliveryStatus.SENT, DeliveryStatus.UNKNOWN)),
                 )
                 .distinct()

@@ -245,7 +245,9 @@ async def _correction(app: App, item: ContentItem) -> str:
     carried = await app.ledger.carried_by(item.id)
     kind = app.plan.kinds.get(item.kind)
     mail = kind is not None and kind.corrections == "mail"
-    update = [c for c in carried if c != MAILING or mail]
+    update = [c for c in carried if c != MAILING]
+    if mail and MAILING in await app.ledger.carried_by(item.id, early=True):
+        update.append(MAILING)  # those who got the piece, or its call, by mail
     needed = needed_approvals(app, item.kind)
     await app.ledger.add_correction(item, update, needs_approval=bool(needed))
     log.info("corrección de %s registrada → %s", item.id, ", ".join(update) or "-")

@@ -144,7 +144,9 @@ class XDouble(DoubleServer):
             tweet = self.tweets.pop(tweet_id, None)
             if tweet is None:
                 return Response.json(
-                    self.problem(404, "Not Found Error", f"Could not find tweet with id: [{tweet_id}]."),
+                    self.problem(
+                        404, "Not Found Error", f"Could not find tweet with id: [{tweet_id}]."
+                    ),
                     404,
                 )
             self.deleted[tweet_id] = tweet

@@ -39,7 +39,7 @@ class NoReceipt(Rejected):
 async def original_receipt(app: App, item_id: str, channel: str) -> Receipt:
     """The receipt of the channel's publication of the item; :class:`NoReceipt` if none."""
     sent = await app.ledger.sent_receipts(item_id, channel)
-    original = _original(sent)
+    original = _original(sent) or next(iter(sent), None)  # else the call ahead of the event
     if original is None:
         raise NoReceipt(
             f"no se sabe qué publicación corregir en {channel} (su envío no quedó registrado "
