@@ -225,11 +225,35 @@ class TelegramAdapter:
             me = await self._bot.get_me()
         except TelegramError as exc:
             return CheckResult(False, f"Telegram: {self._map_error(exc, creates=False).reason}")
+        problem = await self._membership(me.id)
+        if problem:
+            return CheckResult(False, f"Telegram: bot @{me.username}: {problem}")
         return CheckResult(
             True,
             f"Telegram: bot @{me.username} ({me.first_name}) conectado; "
             f"publica en el chat {self._chat_id}",
         )
+
+    async def _membership(self, bot_id: int) -> str | None:
+        """Why the bot cannot post in the configured chat (``getChat`` and its own
+        ``getChatMember``), or ``None`` when it can."""
+        assert self._bot is not None and self._chat_id
+        try:
+            chat = await self._bot.get_chat(self._chat_id)
+            member = await self._bot.get_chat_member(self._chat_id, bot_id)
+        except (Forbidden, BadRequest) as exc:
+            said = _http.strip_bot_token(_http.detail(exc.message, [self._token]))
+            return f"no llega al chat {self._chat_id} (¿lo sacaron del grupo?): {said}"
+        except TelegramError as exc:
+            return f"no se pudo revisar el chat: {self._map_error(exc, creates=False).reason}"
+        status = str(member.status)
+        if status in ("left", "kicked", "banned"):
+            return f"ya no es miembro del chat {self._chat_id} ({status})"
+        if chat.type == "channel" and not getattr(member, "can_post_messages", False):
+            return f"no es administrador con permiso de publicar en el canal {self._chat_id}"
+        if status == "restricted" and not getattr(member, "can_send_messages", True):
+            return f"no tiene permiso de escribir en el chat {self._chat_id}"
+        return None
 
     async def aclose(self) -> None:
         for request in self._requests:

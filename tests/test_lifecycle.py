@@ -160,3 +160,23 @@ def test_a_withdrawal_takes_the_item_down_everywhere(
     (error,) = live.content.glob("rejected/*.error.txt")
     assert "fue retirada" in error.read_text("utf-8")
     assert graph_double.posts == {} and x_double.tweets == {}
+
+
+@pytest.mark.parametrize("how", ["kicked", "left"])
+def test_channels_check_reports_a_bot_removed_from_the_group(
+    workspace: Workspace, telegram_double: TelegramDouble, how: str
+) -> None:
+    """``channels check`` asks Telegram whether the bot still reaches the chat
+    (``getChat`` and its own ``getChatMember``), not only whether the token works."""
+    workspace.env.update(telegram_double.settings_env())
+    ok = workspace.cli("channels", "check")
+    assert "telegram: OK" in ok.stdout, ok.stdout + ok.stderr
+    chat = workspace.env["PREGONERO_TELEGRAM__CHAT_ID"]
+    if how == "kicked":
+        telegram_double.kicked_from.add(chat)  # Telegram then answers 403 to the chat
+    else:
+        telegram_double.member_status[chat] = "left"
+    result = workspace.cli("channels", "check")
+    assert result.returncode == 1
+    line = next(x for x in result.stdout.splitlines() if x.startswith("telegram:"))
+    assert "ERROR" in line and chat in line

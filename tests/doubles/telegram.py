@@ -132,6 +132,9 @@ class TelegramDouble(DoubleServer):
         }
         self.sent: list[SentMessage] = []
         self.kicked_from: set[str] = set()
+        self.member_status: dict[str, str] = {}
+        """The bot's own ``getChatMember`` status per chat: ``member`` (default), ``left`` or
+        ``kicked``."""
         self.edits: list[tuple[str, int, str, str | None]] = []
         """(chat, message id, method, new text) of every edit."""
         self.deleted: list[SentMessage] = []
@@ -390,7 +393,23 @@ class TelegramDouble(DoubleServer):
         return True
 
     def _m_getchat(self, request: Request) -> Any:
-        return _chat(self._chat(request))
+        # a ChatFullInfo: the chat plus the fields Bot API 7.3+ always sends
+        return _chat(self._chat(request)) | {"accent_color_id": 0, "max_reaction_count": 11}
+
+    def _m_getchatmember(self, request: Request) -> Any:
+        chat_id = self._chat(request)
+        user_id = int(request.arg("user_id") or 0)
+        status = (
+            self.member_status.get(chat_id, "member")
+            if user_id == self.bot_user["id"]
+            else "member"
+        )
+        member: dict[str, Any] = {"status": status, "user": _user(user_id)}
+        if user_id == self.bot_user["id"]:
+            member["user"] = self.bot_user
+        if status == "kicked":
+            member["until_date"] = 0
+        return member
 
     def _m_deletewebhook(self, request: Request) -> Any:
         return True
