@@ -131,6 +131,8 @@ class CheckResult:
 
     ok: bool
     message: str
+    expires_at: datetime | None = None
+    """When the credential stops working, when the service says (Facebook's page token)."""
 
 
 @runtime_checkable

@@ -173,7 +173,11 @@ class FacebookAdapter:
             message += "; el token no vence"
         elif expires is not None:
             message += f"; el token vence el {spanish_date(expires, self._tz)}"
-        return CheckResult(True, message)
+        data_access = _expiry(debug, "data_access_expires_at")
+        if data_access is not None:
+            message += f"; el acceso a los datos vence el {spanish_date(data_access, self._tz)}"
+        soonest = min((t for t in (expires, data_access) if t is not None), default=None)
+        return CheckResult(True, message, expires_at=soonest)
 
     async def aclose(self) -> None:
         await self._client.aclose()
@@ -279,11 +283,12 @@ def _int(value: object) -> int:
         return 0
 
 
-def _expiry(debug: Mapping[str, Any] | None) -> datetime | None:
-    """``debug_token``'s ``expires_at`` (0 means never) as an aware datetime."""
+def _expiry(debug: Mapping[str, Any] | None, key: str = "expires_at") -> datetime | None:
+    """``debug_token``'s ``expires_at`` (or ``data_access_expires_at``; 0 means never) as an
+    aware datetime."""
     if not debug:
         return None
-    stamp = _int(debug.get("expires_at"))
+    stamp = _int(debug.get(key))
     return datetime.fromtimestamp(stamp, UTC) if stamp > 0 else None
 
 

@@ -18,6 +18,10 @@ Windows, all in the plan's timezone (``PREGONERO_TIMEZONE``):
   the announcement time (see :mod:`dispatcher.services.recurring`), so editors see it scheduled in
   ``status`` and the bot, can cancel it for a holiday, and the embargo releases it on time.
 
+- ``canales`` once a day, from midnight for the whole day: the channel canaries (see
+  :mod:`dispatcher.services.canary`); it runs on the first scheduler pass of each day,
+  the first day included.
+
 Slots scheduled before the scheduler first ran on this ledger (meta ``scheduler_since``)
 are not made up: a new installation does not replay yesterday's bulletin.
 """
@@ -29,7 +33,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING
 
 from dispatcher.ledger import slots
@@ -44,6 +48,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("pregonero.schedule")
 
 BULLETIN = "boletin-diario"
+CANARY = "canales"
 BULLETIN_GRACE = timedelta(hours=6)
 PREPARE = timedelta(hours=12)
 ANNOUNCE_GRACE_MIN = timedelta(minutes=15)
@@ -56,7 +61,7 @@ class Slot:
     name: str
     scheduled_for: datetime
     deadline: datetime
-    action: str  # "bulletin" | "announcement"
+    action: str  # "bulletin" | "announcement" | "canary"
     day: date | None = None
     recurring: Recurring | None = None
     starts_at: datetime | None = None
@@ -85,6 +90,10 @@ def planned(app: App, now: datetime, *, ahead: timedelta = timedelta(0)) -> list
         for day in (today - timedelta(days=1), today, today + timedelta(days=1)):
             when = datetime.combine(day, at, tzinfo=tz)
             found.append(Slot(BULLETIN, when, when + BULLETIN_GRACE, "bulletin", day=day))
+    today = now.astimezone(tz).date()
+    for day in (today, today + timedelta(days=1)):
+        midnight = datetime.combine(day, time(0), tzinfo=tz)
+        found.append(Slot(CANARY, midnight, midnight + timedelta(days=1), "canary", day=day))
     horizon = now + ahead + PREPARE + timedelta(days=1)
     for rec in plan.recurring:
         for start in plan.next_occurrences(rec, now - timedelta(days=1), horizon):
@@ -121,8 +130,8 @@ async def run_due(
     since = await slots.scheduler_since(app.ledger, now)
     runs = []
     for slot in planned(app, now):
-        if slot.scheduled_for < since:
-            continue
+        if slot.scheduled_for < since and slot.action != "canary":
+            continue  # not made up — but the channels are checked on the first day too
         if not await slots.take(app.ledger, slot.name, slot.scheduled_for, owner, lease=SLOT_LEASE):
             continue
         runs.append(await _run(app, slot, owner, {**ACTIONS, **(actions or {})}))
@@ -194,4 +203,14 @@ async def announcement(app: App, slot: Slot) -> tuple[SlotStatus, str]:
     return SlotStatus.DONE, await announce(app, slot.recurring, slot.starts_at)
 
 
-ACTIONS: dict[str, Action] = {"bulletin": bulletin, "announcement": announcement}
+async def canary(app: App, slot: Slot) -> tuple[SlotStatus, str]:
+    from dispatcher.services.canary import canary as check_channels
+
+    return await check_channels(app, slot)
+
+
+ACTIONS: dict[str, Action] = {
+    "bulletin": bulletin,
+    "announcement": announcement,
+    "canary": canary,
+}
