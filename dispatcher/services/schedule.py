@@ -18,7 +18,8 @@ Windows, all in the plan's timezone (``PREGONERO_TIMEZONE``):
   the announcement time (see :mod:`dispatcher.services.recurring`), so editors see it scheduled in
   ``status`` and the bot, can cancel it for a holiday, and the embargo releases it on time.
 
-- ``canales`` once a day, from midnight for the whole day: the channel canaries (see
+- ``canales`` once a day, from midnight for the whole day, when a channel of the plan is
+  live: the channel canaries (see
   :mod:`dispatcher.services.canary`); it runs on the first scheduler pass of each day,
   the first day included.
 
@@ -91,7 +92,8 @@ def planned(app: App, now: datetime, *, ahead: timedelta = timedelta(0)) -> list
             when = datetime.combine(day, at, tzinfo=tz)
             found.append(Slot(BULLETIN, when, when + BULLETIN_GRACE, "bulletin", day=day))
     today = now.astimezone(tz).date()
-    for day in (today, today + timedelta(days=1)):
+    live = any(app.mode(c) == "live" for kind in plan.kinds.values() for c in kind.channels)
+    for day in (today, today + timedelta(days=1)) if live else ():
         midnight = datetime.combine(day, time(0), tzinfo=tz)
         found.append(Slot(CANARY, midnight, midnight + timedelta(days=1), "canary", day=day))
     horizon = now + ahead + PREPARE + timedelta(days=1)
