@@ -131,6 +131,8 @@ class CheckResult:
 
     ok: bool
     message: str
+    expires_at: datetime | None = None
+    """When the credential stops working, when the service says (Facebook's page token)."""
 
 
 @runtime_checkable
@@ -155,12 +157,46 @@ class Adapter(Protocol):
     async def aclose(self) -> None: ...
 
 
+@runtime_checkable
+class Updatable(Protocol):
+    """An adapter whose service lets a published post be corrected (``update``).
+
+    ``update(receipt, post)`` brings the post named by ``receipt`` (the original
+    publication's remote id and URL) to the newer revision ``post``: an edit in place
+    (Facebook, Telegram, WordPress, the static site) or, where the service cannot edit, a
+    new message that says so (X's reply "Corrección: …"). It returns the receipt of what
+    now carries the correction. ``update_idempotent`` tells the dispatcher whether doing it
+    twice is harmless (an edit) or would post twice (a reply)."""
+
+    @property
+    def update_idempotent(self) -> bool: ...
+
+    async def update(self, receipt: Receipt, post: Post) -> Receipt: ...
+
+
+@runtime_checkable
+class Withdrawable(Protocol):
+    """An adapter whose service lets a published post be taken down (``withdraw``).
+
+    ``receipt`` names the original publication (``remote_id``, ``url``); its ``detail``
+    carries what the withdrawal needs beside it: ``item_id``, ``title``, ``reason`` (the
+    editor's words), ``withdrawn_at`` (ISO 8601) and ``related`` (remote ids of the
+    channel's other messages of the item: X's correction replies, the call ahead of an
+    event). A post that is already gone counts as withdrawn: doing it twice is harmless."""
+
+    async def withdraw(self, receipt: Receipt) -> Receipt: ...
+
+
 class MailService(Protocol):
     """The core's campaign service, handed to the ``mailing`` channel through its context:
     it owns the per-recipient rows in the ledger, the audiences and the SMTP pool, so the
     channel never opens a ledger or loads the plan of its own."""
 
     async def publish(self, post: Post) -> Receipt: ...
+
+    async def update(self, receipt: Receipt, post: Post) -> Receipt:
+        """A correction notice to the item's audiences (the plan's ``corrections: mail``)."""
+        ...
 
     async def check(self) -> CheckResult: ...
 

@@ -124,6 +124,32 @@ class FacebookAdapter:
             detail={"photo_id": body["id"]} if "post_id" in body else {},
         )
 
+    update_idempotent: ClassVar[bool] = True  # an edit to the same text is harmless
+
+    async def update(self, receipt: Receipt, post: Post) -> Receipt:
+        """Edit the post in place: Graph ``POST /{post-id}`` with the new ``message`` (for a
+        photo post, its caption, which carries the link)."""
+        self._require()
+        message = post.text
+        if post.image and post.url and post.url not in message:
+            message = f"{message}\n\n{post.url}"
+        await self._call("POST", f"/{receipt.remote_id}", data={"message": message})
+        return Receipt(
+            receipt.remote_id, receipt.url or f"https://www.facebook.com/{receipt.remote_id}"
+        )
+
+    async def withdraw(self, receipt: Receipt) -> Receipt:
+        """Delete the post (``DELETE /{post-id}``) and the item's other posts in
+        ``detail["related"]``; one already gone counts as deleted."""
+        self._require()
+        for remote_id in [*receipt.detail.get("related", ()), receipt.remote_id]:
+            try:
+                await self._call("DELETE", f"/{remote_id}")
+            except Rejected as exc:
+                if not _gone(exc):
+                    raise
+        return Receipt(receipt.remote_id, receipt.url, {"deleted": True})
+
     async def check(self) -> CheckResult:
         if not self._page_id or not self._token:
             return CheckResult(False, "Facebook no está configurado (falta la página o el token)")
@@ -147,7 +173,11 @@ class FacebookAdapter:
             message += "; el token no vence"
         elif expires is not None:
             message += f"; el token vence el {spanish_date(expires, self._tz)}"
-        return CheckResult(True, message)
+        data_access = _expiry(debug, "data_access_expires_at")
+        if data_access is not None:
+            message += f"; el acceso a los datos vence el {spanish_date(data_access, self._tz)}"
+        soonest = min((t for t in (expires, data_access) if t is not None), default=None)
+        return CheckResult(True, message, expires_at=soonest)
 
     async def aclose(self) -> None:
         await self._client.aclose()
@@ -176,13 +206,13 @@ class FacebookAdapter:
         try:
             response = await self._client.request(method, path, headers=headers, **kwargs)
         except httpx.HTTPError as exc:
-            raise self._map_error(exc, creates=method == "POST") from exc
+            raise self._map_error(exc, creates=method != "GET") from exc
         try:
             body = response.json()
         except ValueError:
             body = None
         if response.status_code >= 400 or not isinstance(body, dict) or "error" in body:
-            raise self._map_error(response, creates=method == "POST")
+            raise self._map_error(response, creates=method != "GET")
         return body
 
     def _map_error(
@@ -235,6 +265,11 @@ class FacebookAdapter:
         return Rejected(f"Facebook rechazó la solicitud ({tag}): {said}")
 
 
+def _gone(exc: Rejected) -> bool:
+    """Graph's answer for a post that no longer exists (code 100, subcode 33)."""
+    return "subcódigo 33" in exc.reason or "does not exist" in exc.reason
+
+
 def spanish_date(moment: datetime, tz: ZoneInfo) -> str:
     """``25 de noviembre de 2025, 13:00`` in the press office's time zone."""
     local = moment.astimezone(tz)
@@ -248,11 +283,12 @@ def _int(value: object) -> int:
         return 0
 
 
-def _expiry(debug: Mapping[str, Any] | None) -> datetime | None:
-    """``debug_token``'s ``expires_at`` (0 means never) as an aware datetime."""
+def _expiry(debug: Mapping[str, Any] | None, key: str = "expires_at") -> datetime | None:
+    """``debug_token``'s ``expires_at`` (or ``data_access_expires_at``; 0 means never) as an
+    aware datetime."""
     if not debug:
         return None
-    stamp = _int(debug.get("expires_at"))
+    stamp = _int(debug.get(key))
     return datetime.fromtimestamp(stamp, UTC) if stamp > 0 else None
 
 

@@ -39,6 +39,12 @@ class MailingAdapter:
     async def publish(self, post: Post) -> Receipt:
         return await self._mail.publish(post)
 
+    update_idempotent: ClassVar[bool] = True  # the notice's campaign resumes, never repeats
+
+    async def update(self, receipt: Receipt, post: Post) -> Receipt:
+        """A correction notice, sent only when the plan's kind says ``corrections: mail``."""
+        return await self._mail.update(receipt, post)
+
     async def check(self) -> CheckResult:
         """Connect, greet, log in when configured, and leave: nothing is sent."""
         return await self._mail.check()

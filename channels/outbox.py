@@ -6,7 +6,9 @@ For each delivery two files, ``<item_id>.r<revision>.<ext>`` with the channel's 
 (``.html`` for ``website``/``telegram``; ``.txt`` otherwise — for ``mailing`` the subject and
 the plain text, plus ``<item_id>.r<revision>.html`` with the HTML part) and
 ``<item_id>.r<revision>.json`` with every field of the ``Post`` (dates as ISO 8601 strings).
-Writing the same revision again overwrites the same files: idempotent.
+Writing the same revision again overwrites the same files: idempotent. A correction of a
+channel that already carried the item is written as ``<item_id>.r<revision>.correccion.*``
+and a withdrawal as ``<item_id>.retirada.json``.
 """
 
 from __future__ import annotations
@@ -86,10 +88,36 @@ class OutboxAdapter:
         except OSError as exc:
             raise map_os_error(exc, f"escribir «{post.item_id}» en {self._dir}") from exc
 
+    update_idempotent: ClassVar[bool] = True
+
+    async def update(self, receipt: Receipt, post: Post) -> Receipt:
+        """A correction: the new revision's files, named ``….r<revision>.correccion.*``, with
+        the receipt it corrects in the ``.json`` (``corrects``)."""
+        corrected = dataclasses.replace(
+            post, meta={**post.meta, "correction_of": receipt.remote_id}
+        )
+        return await self.publish(corrected)
+
+    async def withdraw(self, receipt: Receipt) -> Receipt:
+        """A withdrawal: ``<item_id>.retirada.json`` with what would have been taken down."""
+        item_id = str(receipt.detail.get("item_id") or "")
+        if not SAFE_ID.match(item_id):
+            raise Rejected(f"identificador inválido: {item_id!r}")
+        record = {"remote_id": receipt.remote_id, "url": receipt.url, **dict(receipt.detail)}
+        data = json.dumps(record, ensure_ascii=False, indent=2, sort_keys=True, default=str)
+        path = self._dir / f"{item_id}.retirada.json"
+        try:
+            await asyncio.to_thread(atomic_write, path, (data + "\n").encode("utf-8"))
+        except OSError as exc:
+            raise map_os_error(exc, f"escribir «{item_id}» en {self._dir}") from exc
+        return Receipt(receipt.remote_id, receipt.url, {"outbox": True, "files": [str(path)]})
+
     def _write(self, post: Post) -> Receipt:
         stem = f"{post.item_id}.r{post.revision}"
         if post.meta.get("early"):  # the call to journalists ahead of the public release
             stem += ".convocatoria"
+        if post.meta.get("correction_of") is not None:
+            stem += ".correccion"
         ext = "html" if self.name in HTML_CHANNELS else "txt"
         main = self._dir / f"{stem}.{ext}"
         text = post.text

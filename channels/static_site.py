@@ -56,6 +56,7 @@ import shutil
 import stat
 import tempfile
 from datetime import date, datetime, time
+from email.utils import parseaddr
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import quote, urljoin
@@ -67,6 +68,7 @@ from markupsafe import Markup
 from channels._fs import atomic_write, copy_atomic, file_lock, map_os_error, write_if_changed
 from channels._html import clean_article, rewrite_urls
 from channels.base import ChannelContext, CheckResult, PermanentError, Post, Receipt, Rejected
+from channels.ics import Invitation, calendar_bytes
 from channels.pages import SAFE_ID, page_path
 
 if TYPE_CHECKING:
@@ -78,6 +80,8 @@ log = logging.getLogger("pregonero.website")
 
 PAGE_TEMPLATE = "website/_layout/page.html.j2"
 INDEX_TEMPLATE = "website/_layout/index.html.j2"
+WITHDRAWN_TEMPLATE = "website/_layout/withdrawn.html.j2"
+CALENDAR_FILE = "convocatoria.ics"
 FEED_SIZE = 50
 STATE_DIR = ".site-state"
 """The site's state folder, inside the content folder (never inside the public output)."""
@@ -150,6 +154,7 @@ class StaticSiteAdapter:
         self._env: jinja2.Environment = context.templates
         self._clock = context.clock
         self._lock = asyncio.Lock()
+        self._organizer = settings.smtp.from_ or ""
 
     @property
     def output_dir(self) -> Path:
@@ -173,6 +178,63 @@ class StaticSiteAdapter:
             if self._regen_task is None or self._regen_task.done():
                 self._regen_task = asyncio.create_task(self._regenerate_soon())
         return receipt
+
+    update_idempotent: ClassVar[bool] = True
+
+    async def update(self, receipt: Receipt, post: Post) -> Receipt:
+        """A correction rewrites the page (and the index, feed and sitemap entries)."""
+        return await self.publish(post)
+
+    async def withdraw(self, receipt: Receipt) -> Receipt:
+        """Replace the page with the notice "Esta publicación fue retirada el … Motivo: …"
+        (``WITHDRAWN_TEMPLATE``), remove its media, and drop it from the index, feed and
+        sitemap. ``receipt.detail`` carries ``item_id``, ``title``, ``reason`` and
+        ``withdrawn_at``. Harmless to repeat."""
+        item_id = str(receipt.detail.get("item_id") or "")
+        if not SAFE_ID.match(item_id):
+            raise Rejected(f"identificador inválido para una página: {item_id!r}")
+        async with self._lock:
+            try:
+                return await asyncio.to_thread(self._withdraw_sync, item_id, receipt)
+            except OSError as exc:
+                raise map_os_error(exc, f"retirar «{item_id}» del sitio") from exc
+            except jinja2.TemplateError as exc:
+                raise PermanentError(f"error en una plantilla del sitio: {exc}") from exc
+
+    def _withdraw_sync(self, item_id: str, receipt: Receipt) -> Receipt:
+        with file_lock(self._state / "lock"):
+            manifest = self._load_manifest()
+            entry = manifest.pop(item_id, None) or self._read_entry(item_id)
+            if entry is None:
+                return Receipt(receipt.remote_id, receipt.url, {"absent": True})
+            folder = self._out / entry["path"]
+            if folder.is_dir():
+                for child in folder.iterdir():
+                    if child.is_dir():
+                        shutil.rmtree(child)
+                    elif child.name != "index.html":
+                        child.unlink()
+            when = _parse(str(receipt.detail.get("withdrawn_at") or self._clock().isoformat()))
+            title = str(receipt.detail.get("title") or entry.get("title") or "")
+            notice = self._template(WITHDRAWN_TEMPLATE).render(
+                title=title, reason=receipt.detail.get("reason") or "", withdrawn_at=when
+            )
+            page = self._template(PAGE_TEMPLATE).render(
+                article_html=Markup(notice),
+                title=f"Publicación retirada: {title}",
+                site_name=self._site_name,
+                base_url=self._base_url,
+                feed_url=self._base_url + "feed.xml",
+            )
+            folder.mkdir(parents=True, exist_ok=True)
+            atomic_write(folder / "index.html", page.encode("utf-8"))
+            for stale in (self._entry_file(item_id), self._state / "articles" / f"{item_id}.html"):
+                stale.unlink(missing_ok=True)
+            # the aggregate is rewritten without the entry, so it does not come back
+            aggregate = json.dumps(manifest, ensure_ascii=False, separators=(",", ":"))
+            atomic_write(self._state / "entries.json", aggregate.encode("utf-8"), durable=True)
+            self._regenerate(manifest)
+        return Receipt(receipt.remote_id, entry["url"], {"path": str(folder / "index.html")})
 
     async def _regenerate_soon(self) -> None:
         """Coalesce a burst of publishes into one index/feed/sitemap regeneration."""
@@ -335,6 +397,7 @@ class StaticSiteAdapter:
                 {"name": names[m.path], "url": url + quote(names[m.path])} for m in post.attachments
             ],
             feed_url=self._base_url + "feed.xml",
+            calendar_url=self._write_calendar(post, folder, url),
         )
         atomic_write(folder / "index.html", page.encode("utf-8"))
         article = absolutize(post.text, url).encode("utf-8")
@@ -344,6 +407,29 @@ class StaticSiteAdapter:
         if regenerate:
             self._regenerate(self._load_manifest())
         return Receipt(rel + "index.html", url, {"path": str(folder / "index.html")})
+
+    def _write_calendar(self, post: Post, folder: Path, url: str) -> str | None:
+        """An item with an event gets ``convocatoria.ics`` beside its page (the same UID as
+        the e-mail invitation, see :mod:`channels.ics`); returns its URL."""
+        event = post.meta.get("event")
+        if not isinstance(event, dict) or not isinstance(event.get("starts_at"), datetime):
+            return None
+        name, address = parseaddr(self._organizer)
+        invite = Invitation(
+            item_id=post.item_id,
+            title=post.title,
+            starts_at=self._aware(event["starts_at"]),
+            place=str(event.get("place") or ""),
+            site_url=self._base_url,
+            url=url,
+            summary=post.summary,
+            speakers=tuple(event.get("speakers") or ()),
+            organizer_email=address or None,
+            organizer_name=name or self._site_name,
+            revision=post.revision,
+        )
+        atomic_write(folder / CALENDAR_FILE, calendar_bytes(invite, "PUBLISH"))
+        return url + CALENDAR_FILE
 
     def _copy_media(self, post: Post, folder: Path) -> dict[Path, str]:
         """Copy the image and attachments beside the page; return path → name used there."""

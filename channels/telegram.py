@@ -176,6 +176,48 @@ class TelegramAdapter:
             ) from exc
         return self._receipt(first, ids)
 
+    update_idempotent: ClassVar[bool] = True  # an edit to the same text is harmless
+
+    async def update(self, receipt: Receipt, post: Post) -> Receipt:
+        """Edit the message in place: ``editMessageCaption`` for a photo (its rendered
+        caption), ``editMessageText`` otherwise. "Message is not modified" (the edit already
+        happened) counts as done."""
+        bot, chat_id = self._require()
+        message_id = int(receipt.remote_id)
+        try:
+            if post.image:
+                await bot.edit_message_caption(
+                    chat_id=chat_id,
+                    message_id=message_id,
+                    caption=post.parts.get("caption") or post.text,
+                    parse_mode=ParseMode.HTML,
+                )
+            else:
+                await bot.edit_message_text(
+                    post.text, chat_id=chat_id, message_id=message_id, parse_mode=ParseMode.HTML
+                )
+        except BadRequest as exc:
+            if "not modified" not in exc.message.lower():
+                raise self._map_error(exc) from exc
+        except TelegramError as exc:
+            raise self._map_error(exc) from exc
+        return Receipt(receipt.remote_id, receipt.url or message_url(chat_id, message_id))
+
+    async def withdraw(self, receipt: Receipt) -> Receipt:
+        """Delete the message (``deleteMessage``) and the item's other messages in
+        ``detail["related"]``; one already gone counts as deleted. Telegram lets a bot delete
+        its group messages only within 48 hours: older ones are refused (:class:`Rejected`)."""
+        bot, chat_id = self._require()
+        for remote_id in [*receipt.detail.get("related", ()), receipt.remote_id]:
+            try:
+                await bot.delete_message(chat_id, int(remote_id))
+            except BadRequest as exc:
+                if "not found" not in exc.message.lower():
+                    raise self._map_error(exc) from exc
+            except TelegramError as exc:
+                raise self._map_error(exc) from exc
+        return Receipt(receipt.remote_id, receipt.url, {"deleted": True})
+
     async def check(self) -> CheckResult:
         if self._bot is None or not self._chat_id:
             return CheckResult(False, "Telegram no está configurado (falta el token o el chat)")
@@ -183,11 +225,35 @@ class TelegramAdapter:
             me = await self._bot.get_me()
         except TelegramError as exc:
             return CheckResult(False, f"Telegram: {self._map_error(exc, creates=False).reason}")
+        problem = await self._membership(me.id)
+        if problem:
+            return CheckResult(False, f"Telegram: bot @{me.username}: {problem}")
         return CheckResult(
             True,
             f"Telegram: bot @{me.username} ({me.first_name}) conectado; "
             f"publica en el chat {self._chat_id}",
         )
+
+    async def _membership(self, bot_id: int) -> str | None:
+        """Why the bot cannot post in the configured chat (``getChat`` and its own
+        ``getChatMember``), or ``None`` when it can."""
+        assert self._bot is not None and self._chat_id
+        try:
+            chat = await self._bot.get_chat(self._chat_id)
+            member = await self._bot.get_chat_member(self._chat_id, bot_id)
+        except (Forbidden, BadRequest) as exc:
+            said = _http.strip_bot_token(_http.detail(exc.message, [self._token]))
+            return f"no llega al chat {self._chat_id} (¿lo sacaron del grupo?): {said}"
+        except TelegramError as exc:
+            return f"no se pudo revisar el chat: {self._map_error(exc, creates=False).reason}"
+        status = str(member.status)
+        if status in ("left", "kicked", "banned"):
+            return f"ya no es miembro del chat {self._chat_id} ({status})"
+        if chat.type == "channel" and not getattr(member, "can_post_messages", False):
+            return f"no es administrador con permiso de publicar en el canal {self._chat_id}"
+        if status == "restricted" and not getattr(member, "can_send_messages", True):
+            return f"no tiene permiso de escribir en el chat {self._chat_id}"
+        return None
 
     async def aclose(self) -> None:
         for request in self._requests:

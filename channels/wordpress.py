@@ -14,6 +14,7 @@ are safe to repeat: a retry at worst leaves an unused image in the media library
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import html
 import mimetypes
 import re
@@ -123,6 +124,22 @@ class WordPressAdapter:
             url=body.get("link"),
             detail={"status": body.get("status"), "featured_media": featured},
         )
+
+    update_idempotent: ClassVar[bool] = True  # rewriting the post to the same text is harmless
+
+    async def update(self, receipt: Receipt, post: Post) -> Receipt:
+        """Update the post in place (``POST /posts/{id}`` with the new revision)."""
+        return await self.publish(dataclasses.replace(post, remote_id=receipt.remote_id))
+
+    async def withdraw(self, receipt: Receipt) -> Receipt:
+        """Move the post to the trash (``DELETE /posts/{id}`` without ``force``): WordPress
+        keeps it there, out of the site, its feed and its sitemap. A post already trashed or
+        gone counts as withdrawn."""
+        self._require()
+        response = await self._request("DELETE", f"/posts/{receipt.remote_id}")
+        if response.status_code not in (404, 410):
+            self._checked(response)
+        return Receipt(receipt.remote_id, receipt.url, {"trashed": True})
 
     async def check(self) -> CheckResult:
         if not self.configured:

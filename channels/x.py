@@ -137,6 +137,41 @@ class XAdapter:
             detail={"media_ids": media_ids},
         )
 
+    update_idempotent: ClassVar[bool] = False  # a reply posted twice is two tweets
+
+    async def update(self, receipt: Receipt, post: Post) -> Receipt:
+        """X cannot edit through the API: reply to the original tweet with the rendered
+        correction notice (``parts["correction"]``, "Corrección: …" with the link)."""
+        client = self._require()
+        text = post.parts.get("correction")
+        if not text:
+            raise Rejected("falta el aviso de corrección para X (plantilla correction.txt)")
+        try:
+            response = await asyncio.to_thread(
+                client.create_tweet, text=text, in_reply_to_tweet_id=receipt.remote_id
+            )
+        except (tweepy.TweepyException, requests.RequestException) as exc:
+            raise self._map_error(exc) from exc
+        tweet_id = str(response.data["id"])
+        return Receipt(
+            remote_id=tweet_id,
+            url=f"https://x.com/i/web/status/{tweet_id}",
+            detail={"in_reply_to": receipt.remote_id},
+        )
+
+    async def withdraw(self, receipt: Receipt) -> Receipt:
+        """Delete the tweet and the item's other tweets in ``detail["related"]`` (the
+        correction replies); one already gone counts as deleted."""
+        client = self._require()
+        for remote_id in [*receipt.detail.get("related", ()), receipt.remote_id]:
+            try:
+                await asyncio.to_thread(client.delete_tweet, remote_id, user_auth=True)
+            except tweepy.NotFound:
+                continue
+            except (tweepy.TweepyException, requests.RequestException) as exc:
+                raise self._map_error(exc, creates=False) from exc
+        return Receipt(receipt.remote_id, receipt.url, {"deleted": True})
+
     async def check(self) -> CheckResult:
         if self._client is None:
             return CheckResult(False, "X no está configurado (faltan las claves de la app)")

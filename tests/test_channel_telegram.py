@@ -173,7 +173,9 @@ async def test_check_reports_the_bot(
     result = await adapter.check()
     assert result.ok
     assert "@pregonero_bot" in result.message and GROUP_CHAT in result.message
-    assert [r.path.rsplit("/", 1)[1] for r in telegram_double.requests] == ["getMe"]
+    # harmless calls only: who the bot is, and whether it still reaches the chat (issue 12)
+    calls = [r.path.rsplit("/", 1)[1] for r in telegram_double.requests]
+    assert calls == ["getMe", "getChat", "getChatMember"]
 
 
 async def test_check_with_a_revoked_token_fails_without_showing_it(

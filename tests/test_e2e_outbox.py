@@ -125,7 +125,8 @@ def test_duplicate_and_correction(workspace: Workspace) -> None:
         ).fetchone()[0]
     assert count == len(_planned()[item_id])
 
-    # changed content with the same id: a correction, the website is updated, nothing else
+    # changed content with the same id: a correction reaches every channel that carried it
+    # (the mailing only when the kind says ``corrections: mail``)
     changed = source.read_text(encoding="utf-8").replace(
         "\n\n", "\n\nFe de erratas: se corrige una cifra.\n\n", 1
     )
@@ -137,17 +138,17 @@ def test_duplicate_and_correction(workspace: Workspace) -> None:
             "select channel, revision, action, status from deliveries where item_id = ? and revision = 2",
             (item_id,),
         ).fetchall()
-    assert rows == [("website", 2, "update", "sent")]
+    carried = sorted(c for c in _planned()[item_id] if c != "mailing")
+    assert sorted(rows) == [(c, 2, "correction", "sent") for c in carried]
     year, month = str(meta["date"])[:4], str(meta["date"])[5:7]
     page = (workspace.site / year / month / item_id / "index.html").read_text(encoding="utf-8")
     assert "Fe de erratas" in page
     archived = list((workspace.content / "archive").rglob(source.name))
     assert len(archived) == 3  # original, duplicate and correction all kept
 
-    # other channels get the correction only on request
-    workspace.cli("retry", item_id, "--channel", "telegram", check=True)
-    workspace.cli("run", "--once", check=True)
-    assert (workspace.outbox / "telegram" / f"{item_id}.r2.json").exists()
+    # the other channels got it as a correction of what they carry (issue 12)
+    assert (workspace.outbox / "telegram" / f"{item_id}.r2.correccion.json").exists()
+    assert not (workspace.outbox / "mailing" / f"{item_id}.r2.correccion.json").exists()
 
 
 def test_cancel_stops_pending_deliveries(workspace: Workspace) -> None:

@@ -136,7 +136,7 @@ async def test_cancel_and_correction(ledger_url: str) -> None:
         assert revision == 2
         rows = [r for r in await ledger.deliveries_for(["a"]) if r["revision"] == 2]
         assert [(r["channel"], r["action"], r["status"]) for r in rows] == [
-            ("website", "update", "pending")
+            ("website", "correction", "pending")
         ]
         content = (await ledger.item("a")).content()
         assert content.digest == "d2"

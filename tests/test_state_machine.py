@@ -91,10 +91,11 @@ def test_cancel_of_a_published_item_cancels_nothing_and_a_correction_still_goes_
 
     workspace.write("ciclorruta.md", content_file("ciclorruta", body="Tiene 5 km de carril."))
     corrected = workspace.cli("run", "--once", check=True)
-    assert "corrección ciclorruta: se actualiza el sitio web" in corrected.stdout
+    assert "corrección ciclorruta: se corrige en" in corrected.stdout
+    assert "website" in corrected.stdout.split("corrección ciclorruta:", 1)[1].splitlines()[0]
     assert "5 km" in _site_text(workspace)
     report = workspace.cli("status", "ciclorruta", check=True).stdout
-    assert "r2 [actualización]: enviado" in report
+    assert "r2 [corrección]: enviado" in report
 
 
 def test_cancel_stops_only_what_has_not_gone_out(workspace: Workspace) -> None:

@@ -32,6 +32,7 @@ HELP = """Pregonero — comandos para editores
 /publicar ID — aprobar una pieza que espera aprobación, o publicar ya una programada
 /programar ID FECHA — p. ej. «mañana 7:00», «hoy 15:30», «jueves 6:30», «26/11 8:00»
 /cancelar ID — no enviar lo que falta de una pieza
+/retirar ID motivo — quitar una pieza publicada de todos los canales (el motivo se publica)
 /reintentar ID [canal] — volver a enviar lo fallido, desconocido o cancelado
 /boletin — enviar ya el boletín diario por correo (pide confirmación)
 
@@ -47,6 +48,7 @@ USAGE = {
     "publicar": "/publicar ID",
     "programar": "/programar ID FECHA (p. ej. /programar malla-vial mañana 7:00)",
     "cancelar": "/cancelar ID",
+    "retirar": "/retirar ID motivo (p. ej. /retirar malla-vial cifra equivocada)",
     "reintentar": "/reintentar ID [canal]",
 }
 
@@ -114,9 +116,19 @@ class Commands:
         await self.decide(context.bot, message.chat_id, item.id, update.effective_user)
 
     async def decide(self, bot: Bot, chat_id: int, item_id: str, user: User | None) -> str:
-        """``/publicar`` and the approve button; returns the outcome."""
+        """``/publicar`` and the approve button (which also approve a pending withdrawal);
+        returns the outcome."""
         app = self.state.app
         try:
+            withdrawal = await lifecycle.approve_withdrawal(
+                app, item_id, user.id if user else None, editor_name(user), "bot"
+            )
+            if withdrawal is not None:
+                if withdrawal.outcome == "withdrawn":
+                    self.state.poke()
+                text = lifecycle.withdraw_text(item_id, withdrawal, approve=f"/publicar {item_id}")
+                await bot.send_message(chat_id, text)
+                return withdrawal.outcome
             result = await approvals.publish(
                 app, item_id, user.id if user else None, editor_name(user), "bot"
             )
@@ -186,6 +198,43 @@ class Commands:
         log.info("bot: %s cancelada por el editor %s", item_id, user.id if user else "?")
         text = lifecycle.cancel_text(item_id, result, resume=f"/reintentar {item_id}")
         await bot.send_message(chat_id, text)
+
+    async def retirar(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """``/retirar ID motivo``: withdraw a published item (with approval when its kind
+        needs it: ``/publicar ID`` approves the withdrawal)."""
+        message, app, user = update.effective_message, self.state.app, update.effective_user
+        if message is None:
+            return
+        args = context.args or []
+        if len(args) < 2:
+            await message.reply_text(f"Uso: {USAGE['retirar']}")
+            return
+        item = await self._item(message, args, "retirar")
+        if item is None:
+            return
+        try:
+            result = await lifecycle.withdraw(
+                app,
+                item.id,
+                " ".join(args[1:]),
+                editor_id=user.id if user else None,
+                editor_name=editor_name(user),
+                via="bot",
+            )
+        except NotFound:
+            await message.reply_text(f"La pieza {item.id} ya no existe.")
+            return
+        except ValueError as exc:
+            await message.reply_text(f"No se retiró: {exc}.")
+            return
+        log.info("bot: retiro de %s (%s) por %s", item.id, result.outcome, user.id if user else "?")
+        if result.outcome == "withdrawn":
+            self.state.poke()
+        needed = approvals.needed_approvals(app, item.kind)
+        text = lifecycle.withdraw_text(
+            item.id, result, approve=f"/publicar {item.id}", needed=needed
+        )
+        await message.reply_text(text)
 
     async def reintentar(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message, app = update.effective_message, self.state.app

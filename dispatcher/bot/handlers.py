@@ -43,6 +43,7 @@ MENU = [
     ("publicar", "Aprobar o publicar ya: /publicar ID"),
     ("programar", "Programar: /programar ID FECHA"),
     ("cancelar", "Cancelar lo que falta: /cancelar ID"),
+    ("retirar", "Retirar de todos los canales: /retirar ID motivo"),
     ("reintentar", "Reintentar: /reintentar ID [canal]"),
     ("boletin", "Enviar ya el boletín diario por correo"),
     ("ayuda", "Qué puedo hacer"),
@@ -83,6 +84,7 @@ def _register(application: PTBApp, state: BotState) -> None:
         "publicar": commands.publicar,
         "programar": commands.programar,
         "cancelar": commands.cancelar,
+        "retirar": commands.retirar,
         "reintentar": commands.reintentar,
         "boletin": commands.boletin,
     }

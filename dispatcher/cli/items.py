@@ -1,5 +1,5 @@
 """The item commands: ``run``, ``check``, ``preview``, ``status``, ``retry``, ``cancel``,
-``approve`` and ``channels check``. Messages are in Spanish.
+``approve``, ``withdraw`` and ``channels check``. Messages are in Spanish.
 
 Heavy modules (channel clients, jinja, SQLAlchemy) are imported inside the commands so
 ``pregonero --help`` stays fast.
@@ -195,14 +195,60 @@ def approve(
 
     async def body(application: App) -> int:
         from dispatcher.services.approvals import approve as record_approval
+        from dispatcher.services.lifecycle import approve_withdrawal, withdraw_text
 
         try:
+            withdrawal = await approve_withdrawal(application, item_id, editor_id, editor, "cli")
+            if withdrawal is not None:  # a withdrawal waits for approval: this approves it
+                typer.echo(withdraw_text(item_id, withdrawal, approve=_APPROVE % item_id))
+                return 0 if withdrawal.outcome in ("withdrawn", "recorded", "already") else 1
             result = await record_approval(application, item_id, editor_id, editor, "cli")
         except NotFound:
             typer.echo(f"No existe la pieza {item_id!r}.", err=True)
             return 1
         typer.echo(result.message(settings.tz, application.clock()))
         return 0 if result.outcome in ("approved", "recorded", "already") else 1
+
+    raise typer.Exit(with_app(settings, body))
+
+
+_APPROVE = "pregonero approve %s --editor NOMBRE"
+
+
+@app.command()
+def withdraw(
+    item_id: Annotated[str, typer.Argument(metavar="ID")],
+    reason: Annotated[str, typer.Option("--reason", "-r", help="Motivo del retiro (se publica).")],
+    editor: Annotated[
+        str, typer.Option("--editor", "-e", help="Nombre de quien pide el retiro.")
+    ] = "línea de comandos",
+) -> None:
+    """Retirar una pieza publicada de todos los canales (con aprobación si el plan la pide)."""
+    settings = load()
+
+    async def body(application: App) -> int:
+        from dispatcher.services.approvals import needed_approvals
+        from dispatcher.services.lifecycle import withdraw as withdraw_item
+        from dispatcher.services.lifecycle import withdraw_text
+
+        try:
+            result = await withdraw_item(
+                application, item_id, reason, editor_id=None, editor_name=editor, via="cli"
+            )
+        except NotFound:
+            typer.echo(f"No existe la pieza {item_id!r}.", err=True)
+            return 1
+        except ValueError as exc:
+            typer.echo(f"No se retiró: {exc}.", err=True)
+            return 1
+        kind = (await application.ledger.item(item_id)).kind
+        needed = needed_approvals(application, kind)
+        typer.echo(withdraw_text(item_id, result, approve=_APPROVE % item_id, needed=needed))
+        if result.outcome == "withdrawn" and result.channels:
+            typer.echo(
+                "Saldrá con 'pregonero run' (o en la próxima pasada de 'pregonero run --once')."
+            )
+        return 0
 
     raise typer.Exit(with_app(settings, body))
 

@@ -133,6 +133,11 @@ class FrontMatter(_Strict):
     channels: ChannelSelection | None = None
     audiences: list[str] | None = None
     event: Event | None = None
+    correccion: (
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=500)]
+        | None
+    ) = None
+    """The editor's note shown with a correction (website, Facebook, Telegram, X's reply)."""
 
     _publish_at_time = field_validator("publish_at", mode="before")(_needs_time)
     _dates_range = field_validator("publish_at", "date")(_in_range)

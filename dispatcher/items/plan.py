@@ -104,6 +104,8 @@ class KindPlan(_Strict):
     approval: Literal["none", "required"] = "none"
     approvers: int = Field(default=1, ge=1, le=5)
     early: EarlyRule | None = None
+    corrections: Literal["none", "mail"] = "none"
+    """``mail``: a correction also sends a short notice to those who got the piece by mail."""
 
     @model_validator(mode="after")
     def _check(self) -> KindPlan:

@@ -56,6 +56,7 @@ from dispatcher.ledger.types import (
     ItemStatus,
     NotFound,
     RevisionOutcome,
+    Withdrawn,
 )
 
 T = TypeVar("T")
@@ -124,6 +125,16 @@ class Ended:
     action: DeliveryAction
     status: DeliveryStatus
     error: str | None
+
+
+@dataclass(frozen=True)
+class SentReceipt:
+    """A sent delivery's remote id and URL (what a correction edits, a withdrawal deletes)."""
+
+    action: DeliveryAction
+    revision: int
+    remote_id: str
+    url: str | None
 
 
 @dataclass(frozen=True)
@@ -341,13 +352,15 @@ class Ledger:
     async def add_correction(
         self, item: ContentItem, update_channels: Sequence[str], *, needs_approval: bool
     ) -> int:
-        """Store the new revision and an ``update`` delivery for each channel given.
+        """Store the new revision and a ``correction`` delivery for each channel given
+        (the channels that already carried the item: each is edited in place, or told).
 
         With ``needs_approval`` (the kind requires approval) the item waits for the
         approvals of this new revision again, whether it was waiting, approved but not yet
         out, or already published (the updates wait too). A cancelled item stays cancelled.
-        An older ``update`` still open for the same channel is superseded (cancelled): the
-        new one carries the latest text."""
+        An older ``update``/``correction`` still open for the same channel is superseded
+        (cancelled): the new one carries the latest text. A withdrawn item takes no
+        correction (raises :class:`Withdrawn`)."""
         now = utcnow()
         async with self._tx() as conn:
             row = (
@@ -357,6 +370,8 @@ class Ledger:
             ).first()
             if row is None:
                 raise NotFound("pieza", item.id)
+            if row.status == ItemStatus.WITHDRAWN:
+                raise Withdrawn(item.id)
             revision = int(row.revision) + 1
             values = _item_values(item, None, now)
             for key in ("status", "revision", "id"):
@@ -382,7 +397,7 @@ class Ledger:
                     .where(
                         deliveries.c.item_id == item.id,
                         deliveries.c.channel.in_(list(update_channels)),
-                        deliveries.c.action == DeliveryAction.UPDATE,
+                        deliveries.c.action.in_((DeliveryAction.UPDATE, DeliveryAction.CORRECTION)),
                         deliveries.c.status.in_(SENDABLE),
                     )
                     .values(
@@ -398,7 +413,7 @@ class Ledger:
                             "item_id": item.id,
                             "channel": channel,
                             "revision": revision,
-                            "action": DeliveryAction.UPDATE,
+                            "action": DeliveryAction.CORRECTION,
                             "status": DeliveryStatus.PENDING,
                             "attempts": 0,
                             "created_at": now,
@@ -409,15 +424,17 @@ class Ledger:
                 )
             return revision
 
-    async def carried_by(self, item_id: str) -> list[str]:
+    async def carried_by(self, item_id: str, *, early: bool = False) -> list[str]:
         """The channels that already carried the item (a publication or an update that was
-        sent, or whose outcome is unknown: it may be out), the early call aside."""
+        sent, or whose outcome is unknown: it may be out), the early call aside unless
+        ``early``."""
+        skipped = () if early else (DeliveryAction.EARLY,)
         async with self.engine.connect() as conn:
             rows = await conn.execute(
                 select(deliveries.c.channel)
                 .where(
                     deliveries.c.item_id == item_id,
-                    deliveries.c.action != DeliveryAction.EARLY,
+                    deliveries.c.action.not_in(skipped),
                     deliveries.c.status.in_((DeliveryStatus.SENT, DeliveryStatus.UNKNOWN)),
                 )
                 .distinct()
@@ -665,6 +682,30 @@ class Ledger:
                 .limit(1)
             )
 
+    async def sent_receipts(self, item_id: str, channel: str) -> list[SentReceipt]:
+        """What the channel carries of the item, oldest first: every delivery ``sent`` with
+        a remote id (the publication, the call ahead of an event, X's correction replies)."""
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                select(
+                    deliveries.c.action,
+                    deliveries.c.revision,
+                    deliveries.c.remote_id,
+                    deliveries.c.url,
+                )
+                .where(
+                    deliveries.c.item_id == item_id,
+                    deliveries.c.channel == channel,
+                    deliveries.c.status == DeliveryStatus.SENT,
+                    deliveries.c.remote_id.is_not(None),
+                )
+                .order_by(deliveries.c.id)
+            )
+            return [
+                SentReceipt(DeliveryAction(r.action), int(r.revision), str(r.remote_id), r.url)
+                for r in rows
+            ]
+
     async def recover(self, owner: str | None = None) -> dict[str, int]:
         """After a crash: deliveries left ``sending`` become ``unknown`` when re-sending could
         double-post (social channels), ``pending`` when it is harmless (idempotent).
@@ -897,13 +938,19 @@ def _ahead(item: RowMapping, now: datetime) -> bool:
 
 def _item_released(now: datetime | ColumnElement[Any]) -> ColumnElement[bool]:
     """The item side of due-ness (``items`` joined or correlated): ready, and past its
-    embargo unless the delivery is the early call."""
-    return and_(
-        items.c.status == ItemStatus.READY,
-        or_(
-            items.c.publish_at.is_(None),
-            items.c.publish_at <= now,
-            deliveries.c.action == DeliveryAction.EARLY,
+    embargo unless the delivery is the early call; or withdrawn, for its withdrawals."""
+    withdrawing = and_(
+        items.c.status == ItemStatus.WITHDRAWN, deliveries.c.action == DeliveryAction.WITHDRAW
+    )
+    return or_(
+        withdrawing,
+        and_(
+            items.c.status == ItemStatus.READY,
+            or_(
+                items.c.publish_at.is_(None),
+                items.c.publish_at <= now,
+                deliveries.c.action == DeliveryAction.EARLY,
+            ),
         ),
     )
 
@@ -923,7 +970,7 @@ def _delivery_due(now: datetime | ColumnElement[Any]) -> ColumnElement[bool]:
         or_(deliveries.c.not_before.is_(None), deliveries.c.not_before <= now),
         or_(
             deliveries.c.channel == WEBSITE,
-            deliveries.c.action == DeliveryAction.EARLY,
+            deliveries.c.action.in_((DeliveryAction.EARLY, DeliveryAction.WITHDRAW)),
             ~website_open,
         ),
     )

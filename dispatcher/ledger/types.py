@@ -4,8 +4,12 @@ stored and compared as its plain string), and the one "not found" error.
 The meaning of each state, in one place:
 
 - an item is ``ready`` (its deliveries may go out once due), ``awaiting_approval`` (the
-  plan's approvals for its current revision are missing) or ``cancelled`` (an editor
-  stopped what had not gone out);
+  plan's approvals for its current revision are missing), ``cancelled`` (an editor
+  stopped what had not gone out) or ``withdrawn`` (taken down from every channel that
+  carried it: its ``withdraw`` deliveries take it down);
+- a delivery's action is ``publish``, ``early`` (the call ahead of an event), ``update``
+  (a website rewrite of a newer revision), ``correction`` (a newer revision reaching a
+  channel that already carried the item: an edit in place, or X's reply) or ``withdraw``;
 - a delivery is ``pending`` → ``sending`` (claimed under a lease) → ``sent`` | ``failed`` |
   ``retry_wait`` (due again at ``not_before``) | ``unknown`` (may have reached the service:
   never re-sent blindly) | ``cancelled``; a mailing ``digest`` delivery is
@@ -26,10 +30,19 @@ class NotFound(LookupError):
         self.key = key
 
 
+class Withdrawn(Exception):
+    """The item was withdrawn: it takes no correction (publish it again under a new id)."""
+
+    def __init__(self, item_id: str) -> None:
+        super().__init__(f"la pieza {item_id!r} fue retirada")
+        self.item_id = item_id
+
+
 class ItemStatus(StrEnum):
     READY = "ready"
     AWAITING_APPROVAL = "awaiting_approval"
     CANCELLED = "cancelled"
+    WITHDRAWN = "withdrawn"
 
 
 class DeliveryStatus(StrEnum):
@@ -53,6 +66,8 @@ class DeliveryAction(StrEnum):
     PUBLISH = "publish"
     UPDATE = "update"
     EARLY = "early"
+    CORRECTION = "correction"
+    WITHDRAW = "withdraw"
 
 
 class AttemptOutcome(StrEnum):
@@ -73,6 +88,8 @@ class ApprovalAction(StrEnum):
     APPROVE = "approve"
     RELEASE = "release"
     SCHEDULE = "schedule"
+    WITHDRAW = "withdraw"  # a withdrawal requested (``detail``: the reason)
+    APPROVE_WITHDRAW = "approve_withdraw"  # an editor approved the pending withdrawal
 
 
 class Via(StrEnum):

@@ -33,7 +33,13 @@ if TYPE_CHECKING:
     from dispatcher.services.context import App
 
 CHANGED = ("approved", "recorded", "released", "scheduled")
-ACTION_ES = {"approve": "aprobó", "release": "liberó (publicar ya)", "schedule": "programó"}
+ACTION_ES = {
+    "approve": "aprobó",
+    "release": "liberó (publicar ya)",
+    "schedule": "programó",
+    "withdraw": "pidió retirarla",
+    "approve_withdraw": "aprobó el retiro",
+}
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from dispatcher.items.validate import (
     kind_change_message,
     shown_name,
 )
-from dispatcher.ledger.store import WEBSITE, Ended
+from dispatcher.ledger.store import Ended
 from dispatcher.ledger.types import ItemStatus
 from dispatcher.services.approvals import needed_approvals
 from dispatcher.services.context import App
@@ -46,6 +46,7 @@ log = logging.getLogger("pregonero")
 
 Row = Mapping[Any, Any] | None  # an items row from the ledger, or None for a new id
 
+MAILING = "mailing"  # a correction mails a notice only when the kind says so
 ONCE_RETRY_WINDOW = timedelta(minutes=1)
 SHUTDOWN_GRACE = 5.0
 
@@ -199,6 +200,16 @@ async def _wrong_kind(staged: Staged, existing: Row) -> Problem | None:
     """A correction may not change ``kind`` (checked at intake too; this closes the race of
     two revisions in one scan)."""
     item = staged.item
+    if existing is not None and existing["status"] == ItemStatus.WITHDRAWN:
+        if existing["digest"] == item.digest:
+            return None  # the same file again: a duplicate, archived
+        data = await asyncio.to_thread((staged.archive_dir / staged.name).read_bytes)
+        return Problem(
+            "id",
+            field_line(data, "id"),
+            f"la pieza {item.id} fue retirada y no admite correcciones: "
+            "publíquela de nuevo con otro id",
+        )
     if existing is None or existing["kind"] == item.kind:
         return None
     data = await asyncio.to_thread((staged.archive_dir / staged.name).read_bytes)
@@ -234,19 +245,26 @@ async def _record_item(app: App, item: ContentItem, tally: Tally, existing: Row)
 
 
 async def _correction(app: App, item: ContentItem) -> str:
-    """A changed file with a known id. The website that already carried the item is
-    updated (whatever happened to the item since: a cancel stops only what had not gone
-    out); other channels only on request (``pregonero retry ID --channel C``). Pending
-    deliveries need nothing: they render the latest revision when they are sent. A kind
-    that requires approval needs the approvals of this revision again before anything of
-    it goes out. Returns what happens, in Spanish."""
+    """A changed file with a known id. Every channel that already carried the item gets a
+    ``correction`` delivery (whatever happened to the item since: a cancel stops only what
+    had not gone out): the website page is rewritten, the Facebook post and the Telegram
+    message are edited in place, X gets a reply "Corrección: …"; the mailing only when the
+    kind says ``corrections: mail``. Pending deliveries need nothing: they render the latest
+    revision when they are sent. A kind that requires approval needs the approvals of this
+    revision again before anything of it goes out. Returns what happens, in Spanish."""
     carried = await app.ledger.carried_by(item.id)
-    update = [WEBSITE] if WEBSITE in carried else []
+    kind = app.plan.kinds.get(item.kind)
+    mail = kind is not None and kind.corrections == "mail"
+    update = [c for c in carried if c != MAILING]
+    if mail and MAILING in await app.ledger.carried_by(item.id, early=True):
+        update.append(MAILING)  # those who got the piece, or its call, by mail
     needed = needed_approvals(app, item.kind)
     await app.ledger.add_correction(item, update, needs_approval=bool(needed))
-    log.info("corrección de %s registrada", item.id)
+    log.info("corrección de %s registrada → %s", item.id, ", ".join(update) or "-")
     what = (
-        "se actualiza el sitio web" if update else "las entregas pendientes llevan el texto nuevo"
+        f"se corrige en {', '.join(update)}"
+        if update
+        else "las entregas pendientes llevan el texto nuevo"
     )
     if needed:
         return f"{what} cuando la aprueben {needed} editor(es) (pregonero approve {item.id})"

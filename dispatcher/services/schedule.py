@@ -20,6 +20,11 @@ Windows, all in the plan's timezone (``PREGONERO_TIMEZONE``):
   the announcement time (see :mod:`dispatcher.services.recurring`), so editors see it scheduled in
   ``status`` and the bot, can cancel it for a holiday, and the embargo releases it on time.
 
+- ``canales`` once a day, from midnight for the whole day, when a channel of the plan is
+  live: the channel canaries (see
+  :mod:`dispatcher.services.canary`); it runs on the first scheduler pass of each day,
+  the first day included.
+
 Slots scheduled before the scheduler first ran on this ledger (meta ``scheduler_since``)
 are not made up: a new installation does not replay yesterday's bulletin.
 """
@@ -31,7 +36,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING
 
 from dispatcher.ledger import slots
@@ -46,6 +51,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("pregonero.schedule")
 
 BULLETIN = "boletin-diario"
+CANARY = "canales"
 BULLETIN_GRACE = timedelta(hours=6)
 MONITORING_DIGEST = "resumen-medios"
 PREPARE = timedelta(hours=12)
@@ -59,7 +65,7 @@ class Slot:
     name: str
     scheduled_for: datetime
     deadline: datetime
-    action: str  # "bulletin" | "announcement" | "monitoring"
+    action: str  # "bulletin" | "announcement" | "monitoring" | "canary"
     day: date | None = None
     recurring: Recurring | None = None
     starts_at: datetime | None = None
@@ -95,6 +101,11 @@ def planned(app: App, now: datetime, *, ahead: timedelta = timedelta(0)) -> list
             found.append(
                 Slot(MONITORING_DIGEST, when, when + BULLETIN_GRACE, "monitoring", day=day)
             )
+    today = now.astimezone(tz).date()
+    live = any(app.mode(c) == "live" for kind in plan.kinds.values() for c in kind.channels)
+    for day in (today, today + timedelta(days=1)) if live else ():
+        midnight = datetime.combine(day, time(0), tzinfo=tz)
+        found.append(Slot(CANARY, midnight, midnight + timedelta(days=1), "canary", day=day))
     horizon = now + ahead + PREPARE + timedelta(days=1)
     for rec in plan.recurring:
         for start in plan.next_occurrences(rec, now - timedelta(days=1), horizon):
@@ -131,8 +142,8 @@ async def run_due(
     since = await slots.scheduler_since(app.ledger, now)
     runs = []
     for slot in planned(app, now):
-        if slot.scheduled_for < since:
-            continue
+        if slot.scheduled_for < since and slot.action != "canary":
+            continue  # not made up — but the channels are checked on the first day too
         if not await slots.take(app.ledger, slot.name, slot.scheduled_for, owner, lease=SLOT_LEASE):
             continue
         runs.append(await _run(app, slot, owner, {**ACTIONS, **(actions or {})}))
@@ -217,8 +228,15 @@ async def monitoring_digest(app: App, slot: Slot) -> tuple[SlotStatus, str]:
     return await send_digest(app, slot.day, slot.scheduled_for)
 
 
+async def canary(app: App, slot: Slot) -> tuple[SlotStatus, str]:
+    from dispatcher.services.canary import canary as check_channels
+
+    return await check_channels(app, slot)
+
+
 ACTIONS: dict[str, Action] = {
     "bulletin": bulletin,
     "announcement": announcement,
     "monitoring": monitoring_digest,
+    "canary": canary,
 }

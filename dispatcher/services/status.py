@@ -18,7 +18,12 @@ STATE_ES = {
     "cancelled": "cancelado",
     "waiting_bulletin": "en espera del boletín",
 }
-ITEM_ES = {"ready": "lista", "awaiting_approval": "espera aprobación", "cancelled": "cancelada"}
+ITEM_ES = {
+    "ready": "lista",
+    "awaiting_approval": "espera aprobación",
+    "cancelled": "cancelada",
+    "withdrawn": "retirada",
+}
 
 
 def _local(app: App, moment: datetime | None) -> str:
@@ -92,8 +97,17 @@ async def item_report(app: App, item_id: str) -> str | None:
         f"  enlace: {item['url'] or '—'}",
         f"  archivo: {item['archive_dir']}",
     ]
+    from dispatcher.ledger import withdrawals
     from dispatcher.services.approvals import approval_lines
 
+    withdrawal = await withdrawals.find(app.ledger, item_id)
+    if withdrawal is not None:
+        state = "retirada" if withdrawal.done else "retiro pendiente de aprobación"
+        who = f" · aprobado por {', '.join(withdrawal.approvers)}" if withdrawal.approvers else ""
+        lines.append(
+            f"  {state}: {_local(app, withdrawal.requested_at)} por {withdrawal.requested_by}"
+            f" — motivo: {withdrawal.reason}{who}"
+        )
     lines.extend(await approval_lines(app, item_id))
     deliveries = await app.ledger.deliveries_for([item_id])
     attempts = await app.ledger.attempts_for([d["id"] for d in deliveries])
@@ -115,6 +129,8 @@ async def item_report(app: App, item_id: str) -> str | None:
         mode = f" ({d['mode']})" if d["mode"] else ""
         action = {
             "update": " [actualización]",
+            "correction": " [corrección]",
+            "withdraw": " [retiro]",
             "early": f" [convocatoria desde {_local(app, d['not_before'])}]",
         }.get(d["action"], "")
         lines.append(

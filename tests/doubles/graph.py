@@ -1,5 +1,5 @@
 """Facebook Graph API double: ``/{v}/{page}/feed``, ``/{v}/{page}/photos``, ``/{v}/{page}``,
-``/{v}/debug_token``.
+``/{v}/debug_token``, and ``POST``/``DELETE /{v}/{post-id}`` (edit, delete a post).
 
 The page token is accepted as ``Authorization: Bearer`` or an ``access_token`` parameter.
 Errors are Graph's ``{"error": {"message", "type", "code", "error_subcode", "fbtrace_id"}}``
@@ -40,10 +40,13 @@ class GraphDouble(DoubleServer):
         """When the token expires (``None``: never, like a page token from a system user)."""
         self.debug_token_allowed = True
         self.posts: dict[str, dict[str, Any]] = {}
+        self.deleted: dict[str, dict[str, Any]] = {}
         self._ids = itertools.count(900_001)
         v = r"/(?P<version>v\d+\.\d+)"
         self.route("POST", v + r"/(?P<page>[^/]+)/feed", self._feed)
         self.route("POST", v + r"/(?P<page>[^/]+)/photos", self._photos)
+        self.route("POST", v + r"/(?P<post_id>\d+_\d+)", self._edit)
+        self.route("DELETE", v + r"/(?P<post_id>\d+_\d+)", self._delete)
         self.route("GET", v + r"/debug_token", self._debug_token)
         self.route("GET", v + r"/(?P<page>[^/]+)", self._page)
 
@@ -119,6 +122,39 @@ class GraphDouble(DoubleServer):
                 "url": request.arg("url"),
             }
         return Response.json({"id": photo_id, "post_id": post_id})
+
+    def _edit(self, request: Request, version: str, post_id: str) -> Response:
+        """``POST /{post-id}``: edit a post's message (a photo post's caption)."""
+        if (denied := self._authorize(request)) is not None:
+            return denied
+        with self.lock:
+            post = self.posts.get(post_id)
+            if post is None:
+                return self._missing(post_id)
+            message = request.arg("message")
+            post["caption" if post["kind"] == "photo" else "message"] = message
+            post["edits"] = post.get("edits", 0) + 1
+        return Response.json({"success": True})
+
+    def _delete(self, request: Request, version: str, post_id: str) -> Response:
+        """``DELETE /{post-id}``; the post is kept in :attr:`deleted`."""
+        if (denied := self._authorize(request)) is not None:
+            return denied
+        with self.lock:
+            post = self.posts.pop(post_id, None)
+            if post is None:
+                return self._missing(post_id)
+            self.deleted[post_id] = post
+        return Response.json({"success": True})
+
+    def _missing(self, object_id: str) -> Response:
+        return self._fail(
+            100,
+            f"Unsupported post request. Object with ID '{object_id}' does not exist, cannot "
+            "be loaded due to missing permissions, or does not support this operation.",
+            subcode=33,
+            type_="GraphMethodException",
+        )
 
     def _page(self, request: Request, version: str, page: str) -> Response:
         if (denied := self._authorize(request, page)) is not None:

@@ -132,6 +132,13 @@ class TelegramDouble(DoubleServer):
         }
         self.sent: list[SentMessage] = []
         self.kicked_from: set[str] = set()
+        self.member_status: dict[str, str] = {}
+        """The bot's own ``getChatMember`` status per chat: ``member`` (default), ``left`` or
+        ``kicked``."""
+        self.edits: list[tuple[str, int, str, str | None]] = []
+        """(chat, message id, method, new text) of every edit."""
+        self.deleted: list[SentMessage] = []
+        """Messages removed with ``deleteMessage`` (gone from :attr:`sent`)."""
         """Chats where the bot was removed: sends there answer 403."""
         self.poll_cap = 1.0
         """Longest ``getUpdates`` wait in seconds, whatever ``timeout`` the client asks."""
@@ -300,7 +307,47 @@ class TelegramDouble(DoubleServer):
         text = str(request.arg("text") or "")
         shown = self._parse(text, request)
         message_id = int(request.arg("message_id") or 0)
+        with self.lock:
+            sent = next(
+                (m for m in self.sent if m.chat_id == chat_id and m.message_id == message_id),
+                None,
+            )
+            if sent is not None:  # a message of the bot's own: edited in place
+                sent.text = text
+            self.edits.append((chat_id, message_id, "editMessageText", text))
         return self._message(chat_id, message_id, {"text": shown, "edit_date": int(time.time())})
+
+    def _m_editmessagecaption(self, request: Request) -> Any:
+        chat_id = self._chat(request)
+        message_id = int(request.arg("message_id") or 0)
+        caption = self._caption(request)
+        with self.lock:
+            sent = next(
+                (m for m in self.sent if m.chat_id == chat_id and m.message_id == message_id),
+                None,
+            )
+            if sent is None:
+                raise ApiError(400, "Bad Request: message to edit not found")
+            if caption and sent.text == caption[0]:
+                raise ApiError(400, "Bad Request: message is not modified")
+            sent.text = caption[0] if caption else None
+            self.edits.append((chat_id, message_id, "editMessageCaption", sent.text))
+        extra = {"caption": caption[1]} if caption else {}
+        return self._message(chat_id, message_id, extra | {"edit_date": int(time.time())})
+
+    def _m_deletemessage(self, request: Request) -> Any:
+        chat_id = self._chat(request)
+        message_id = int(request.arg("message_id") or 0)
+        with self.lock:
+            sent = next(
+                (m for m in self.sent if m.chat_id == chat_id and m.message_id == message_id),
+                None,
+            )
+            if sent is None:
+                raise ApiError(400, "Bad Request: message to delete not found")
+            self.sent.remove(sent)
+            self.deleted.append(sent)
+        return True
 
     async def _m_getupdates(self, request: Request) -> Any:
         offset = int(request.arg("offset") or 0)
@@ -346,7 +393,23 @@ class TelegramDouble(DoubleServer):
         return True
 
     def _m_getchat(self, request: Request) -> Any:
-        return _chat(self._chat(request))
+        # a ChatFullInfo: the chat plus the fields Bot API 7.3+ always sends
+        return _chat(self._chat(request)) | {"accent_color_id": 0, "max_reaction_count": 11}
+
+    def _m_getchatmember(self, request: Request) -> Any:
+        chat_id = self._chat(request)
+        user_id = int(request.arg("user_id") or 0)
+        status = (
+            self.member_status.get(chat_id, "member")
+            if user_id == self.bot_user["id"]
+            else "member"
+        )
+        member: dict[str, Any] = {"status": status, "user": _user(user_id)}
+        if user_id == self.bot_user["id"]:
+            member["user"] = self.bot_user
+        if status == "kicked":
+            member["until_date"] = 0
+        return member
 
     def _m_deletewebhook(self, request: Request) -> Any:
         return True

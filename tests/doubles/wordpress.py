@@ -68,6 +68,7 @@ class WordPressDouble(DoubleServer):
         self.route("GET", API + r"/posts", self._list_posts)
         self.route("POST", API + r"/posts/(?P<post_id>\d+)", self._update_post)
         self.route("GET", API + r"/posts/(?P<post_id>\d+)", self._get_post)
+        self.route("DELETE", API + r"/posts/(?P<post_id>\d+)", self._trash_post)
         self.route("POST", API + r"/media", self._create_media)
         self.route("POST", API + r"/media/(?P<media_id>\d+)", self._update_media)
         self.route("GET", API + r"/(?P<taxonomy>categories|tags)", self._list_terms)
@@ -142,6 +143,24 @@ class WordPressDouble(DoubleServer):
                 return invalid
             self._apply(post, fields)
             post["revisions"] = post.get("revisions", 0) + 1
+            return Response.json(self._render(post))
+
+    def _trash_post(self, request: Request, post_id: str) -> Response:
+        """``DELETE /posts/{id}``: to the trash (``force`` deletes for good), like WordPress."""
+        if (
+            denied := self._authorize(request, "rest_cannot_delete", "borrar esta entrada")
+        ) is not None:
+            return denied
+        with self.lock:
+            post = self.posts.get(int(post_id))
+            if post is None:
+                return _error("rest_post_invalid_id", "Invalid post ID.", 404)
+            if str(request.arg("force") or "").lower() in ("1", "true"):
+                del self.posts[int(post_id)]
+                return Response.json({"deleted": True, "previous": self._render(post)})
+            if post["status"] == "trash":
+                return _error("rest_already_trashed", "The post has already been deleted.", 410)
+            post["status"] = "trash"
             return Response.json(self._render(post))
 
     def _get_post(self, request: Request, post_id: str) -> Response:

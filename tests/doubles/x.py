@@ -59,9 +59,11 @@ class XDouble(DoubleServer):
             "username": username,
         }
         self.tweets: dict[str, dict[str, Any]] = {}
+        self.deleted: dict[str, dict[str, Any]] = {}
         self.media: dict[str, Media] = {}
         self._ids = itertools.count(1_800_000_000_000_000_001)
         self.route("POST", r"/2/tweets", self._create_tweet)
+        self.route("DELETE", r"/2/tweets/(?P<tweet_id>\d+)", self._delete_tweet)
         self.route("POST", r"/2/media/upload", self._upload)
         self.route("POST", r"/2/media/metadata", self._metadata)
         self.route("GET", r"/2/users/me", self._me)
@@ -121,10 +123,34 @@ class XDouble(DoubleServer):
                 return self._invalid({"media.media_ids": unknown}, "Your media IDs are invalid.")
             if text and any(t["text"] == text for t in self.tweets.values()):
                 return Response.json(self.problem(403, "Forbidden", DUPLICATE), 403)
+            reply_to = (body.get("reply") or {}).get("in_reply_to_tweet_id")
+            if reply_to is not None and str(reply_to) not in self.tweets:
+                return self._invalid(
+                    {"reply.in_reply_to_tweet_id": [reply_to]},
+                    "The Tweet you are replying to has been deleted or is not visible to you.",
+                )
             tweet_id = str(next(self._ids))
             self.tweets[tweet_id] = {"id": tweet_id, "text": text or "", "media_ids": media_ids}
+            if reply_to is not None:
+                self.tweets[tweet_id]["in_reply_to"] = str(reply_to)
         data = {"id": tweet_id, "text": text or "", "edit_history_tweet_ids": [tweet_id]}
         return Response.json({"data": data}, 201)
+
+    def _delete_tweet(self, request: Request, tweet_id: str) -> Response:
+        """``DELETE /2/tweets/:id``; the tweet is kept in :attr:`deleted`."""
+        if (denied := self._authorize(request)) is not None:
+            return denied
+        with self.lock:
+            tweet = self.tweets.pop(tweet_id, None)
+            if tweet is None:
+                return Response.json(
+                    self.problem(
+                        404, "Not Found Error", f"Could not find tweet with id: [{tweet_id}]."
+                    ),
+                    404,
+                )
+            self.deleted[tweet_id] = tweet
+        return Response.json({"data": {"deleted": True}})
 
     def _upload(self, request: Request) -> Response:
         if (denied := self._authorize(request)) is not None:

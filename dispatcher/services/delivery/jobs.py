@@ -1,8 +1,9 @@
 """Job functions, in arq's shape (``async def job(ctx, …)``), run by either runner.
 
 ``deliver`` is where the retry rules live, once for every channel: the ledger's status
-guard claims the delivery, the item is rendered for the channel, the adapter publishes,
-and the outcome is classified and committed. A social post whose outcome is unknown is
+guard claims the delivery, the item is rendered for the channel, the adapter publishes
+(or, for a ``correction``, updates the post it already carries; for a ``withdraw``, takes
+it down), and the outcome is classified and committed. A social post whose outcome is unknown is
 never re-sent here: it becomes ``unknown`` and the editors are told.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -22,10 +24,14 @@ from channels.base import (
     Post,
     Receipt,
     TransientError,
+    Updatable,
+    Withdrawable,
 )
 from dispatcher.ledger.leases import kept_alive, lease_seconds, lease_until, renew_every
 from dispatcher.ledger.store import Claim, content_from_row
+from dispatcher.ledger.types import DeliveryAction
 from dispatcher.services.context import App
+from dispatcher.services.delivery import receipts as lifecycle_receipts
 from dispatcher.services.delivery.backoff import backoff
 
 log = logging.getLogger("pregonero.jobs")
@@ -47,6 +53,7 @@ async def deliver(ctx: dict[str, Any], delivery_id: int, channel: str | None = N
     ``channel`` saves a lookup when the caller already knows it (the runner does).
     ``ctx["worker_id"]``, when present, is the owner recorded with the claim's lease."""
     app: App = ctx["app"]
+    row = None
     if channel is None:
         row = (await app.ledger.deliveries_by_id([delivery_id])).get(delivery_id)
         if row is None:
@@ -55,6 +62,11 @@ async def deliver(ctx: dict[str, Any], delivery_id: int, channel: str | None = N
     mode = app.mode(channel)
     adapter = app.adapter(channel)
     idempotent = mode == "outbox" or bool(getattr(adapter, "idempotent", False))
+    if not idempotent:  # a correction or a withdrawal may be, where a publication is not
+        if row is None:
+            row = (await app.ledger.deliveries_by_id([delivery_id])).get(delivery_id)
+        action = DeliveryAction(row["action"]) if row is not None else DeliveryAction.PUBLISH
+        idempotent = _idempotent(adapter, action)
     timeout = publish_timeout(app, channel)
     lease = lease_seconds(timeout, app.settings.delivery.timeout)
     claim = await app.ledger.claim(
@@ -68,14 +80,15 @@ async def deliver(ctx: dict[str, Any], delivery_id: int, channel: str | None = N
     if claim is None:
         return "skipped"
     try:
-        post = await _render(app, claim)
-    except Exception as exc:  # RenderError or a broken template: nothing was sent
-        reason = f"no se pudo preparar la publicación: {exc}"
+        send = await _prepare(app, claim, adapter)
+    except Exception as exc:  # RenderError, a broken template, no receipt: nothing was sent
+        reason = exc.reason if isinstance(exc, ChannelError) else str(exc)
+        reason = f"no se pudo preparar {_WHAT.get(claim.action, 'la publicación')}: {reason}"
         await app.ledger.finish(claim, status="failed", outcome="permanent", error=reason)
         await app.notify(f"❌ {claim.item_id} · {channel}: {reason}")
         return "failed"
     try:
-        receipt = await _publish(app, claim, adapter, post, timeout, lease)
+        receipt = await _publish(app, claim, send, timeout, lease)
     except asyncio.CancelledError:
         # Shutdown mid-send: leave the row 'sending'; recovery decides on the next start.
         raise
@@ -93,22 +106,56 @@ async def deliver(ctx: dict[str, Any], delivery_id: int, channel: str | None = N
     await app.ledger.finish(
         claim, status="sent", outcome="sent", remote_id=receipt.remote_id, url=receipt.url
     )
-    log.info("publicado %s en %s (%s)", claim.item_id, channel, receipt.url or receipt.remote_id)
+    done = _DONE.get(claim.action, "publicado")
+    log.info("%s %s en %s (%s)", done, claim.item_id, channel, receipt.url or receipt.remote_id)
     return "sent"
 
 
+_WHAT = {"correction": "la corrección", "withdraw": "el retiro"}
+_DONE = {"correction": "corregido", "withdraw": "retirado"}
+Send = Callable[[], Awaitable[Receipt]]
+
+
+def _idempotent(adapter: Adapter, action: DeliveryAction) -> bool:
+    """Whether sending this delivery twice is harmless: a withdrawal always is (what is
+    already gone counts as gone); a correction when the channel edits in place (not X's
+    reply); a publication when the adapter says so."""
+    if action is DeliveryAction.WITHDRAW:
+        return True
+    if action is DeliveryAction.CORRECTION:
+        return isinstance(adapter, Updatable) and bool(adapter.update_idempotent)
+    return bool(getattr(adapter, "idempotent", False))
+
+
+async def _prepare(app: App, claim: Claim, adapter: Adapter) -> Send:
+    """The one call this delivery makes to the adapter, ready to run."""
+    if claim.action == DeliveryAction.WITHDRAW:
+        if not isinstance(adapter, Withdrawable):
+            raise PermanentError(f"el canal {claim.channel} no permite retirar publicaciones")
+        receipt = await lifecycle_receipts.withdrawal_receipt(app, claim.item_id, claim.channel)
+        return lambda: adapter.withdraw(receipt)
+    post = await _render(app, claim)
+    if claim.action == DeliveryAction.CORRECTION:
+        if not isinstance(adapter, Updatable):
+            raise PermanentError(f"el canal {claim.channel} no permite corregir publicaciones")
+        original = await lifecycle_receipts.original_receipt(app, claim.item_id, claim.channel)
+        post = dataclasses.replace(post, remote_id=original.remote_id)
+        return lambda: adapter.update(original, post)
+    return lambda: adapter.publish(post)
+
+
 async def _publish(
-    app: App, claim: Claim, adapter: Adapter, post: Post, limit: float | None, lease: float
+    app: App, claim: Claim, send: Send, limit: float | None, lease: float
 ) -> Receipt:
-    """``adapter.publish`` within ``limit`` seconds; an unbounded send renews its lease."""
+    """``send()`` within ``limit`` seconds; an unbounded send renews its lease."""
     if limit is not None:
-        return await asyncio.wait_for(adapter.publish(post), limit)
+        return await asyncio.wait_for(send(), limit)
 
     async def renew() -> bool:
         return await app.ledger.renew(claim, lease_until(lease))
 
     async with kept_alive(renew, renew_every(lease)):
-        return await adapter.publish(post)
+        return await send()
 
 
 async def _render(app: App, claim: Claim) -> Post:
@@ -127,6 +174,8 @@ async def _render(app: App, claim: Claim) -> Post:
     post = app.renderer.render(
         item, claim.channel, url=url, revision=claim.revision, remote_id=remote_id
     )
+    if claim.action == DeliveryAction.CORRECTION:
+        post = lifecycle_receipts.with_correction_notice(app, item, post)
     if early:
         kind = app.plan.kinds.get(item.kind)
         audiences = list(kind.early.audiences) if kind and kind.early else []

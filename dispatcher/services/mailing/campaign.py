@@ -41,6 +41,7 @@ from dispatcher.ledger.leases import CAMPAIGN_LEASE, MAILING_ROLE, owner_alive, 
 from dispatcher.ledger.mail import OPEN_RECIPIENT
 from dispatcher.ledger.store import Ledger
 from dispatcher.ledger.types import RecipientStatus
+from dispatcher.services.mailing.invite import campaign_calendar
 from dispatcher.services.mailing.message import DkimKey, MailContent, MessageTemplate, Sender
 from dispatcher.services.mailing.pool import Stop, run_pool
 from dispatcher.services.mailing.preflight import MailConfigError, plain_auth_problem
@@ -205,8 +206,9 @@ class CampaignSender:
         if not any(before.get(s) for s in OPEN_RECIPIENT):
             await self._finish(campaign_id, None)
             return result_of(campaign_id, before)
+        calendar = await campaign_calendar(self.ledger, self.settings, campaign)
         template = MessageTemplate(
-            MailContent(campaign.subject, campaign.text, campaign.html),
+            MailContent(campaign.subject, campaign.text, campaign.html, calendar),
             sender=self.sender, list_id=campaign.list_id, list_name=campaign.list_name,
             unsubscribe_base=self.settings.public_url, nonce=campaign.nonce,
             date=datetime.now(self.settings.tz), dkim=self.dkim,

@@ -139,6 +139,39 @@ class CampaignService:
             audiences=audiences, list_id=list_for(post.kind, label, sender.sender.domain),
             key_suffix=":convocatoria" if early else "",
         )  # fmt: skip
+        return await self._run(sender, campaign_id, post)
+
+    async def update(self, receipt: Receipt, post: Post) -> Receipt:
+        """A correction notice (the plan's ``corrections: mail``): the corrected piece, its
+        subject beginning "Corrección:", sent at once (never joining a bulletin) to the
+        audiences the piece went to — the kind's (or the item's) and its call's — as a
+        campaign of its own (key suffix ``:correccion``), carrying the updated invitation
+        when the item has an event."""
+        plan = self.app.plan
+        kind = plan.kinds.get(post.kind)
+        if kind is None or kind.mailing is None or kind.corrections != "mail":
+            raise Rejected(f"el plan no envía correcciones de «{post.kind}» por correo")
+        sender = self.sender()
+        try:
+            names = set(plan.audiences_for(post.kind, await self._item_audiences(post)))
+        except ValueError as exc:
+            raise Rejected(str(exc)) from exc
+        if kind.early is not None and "mailing" in kind.early.channels:
+            names |= set(kind.early.audiences)
+        html = post.parts.get("html")
+        if not html:
+            raise Rejected("falta la versión HTML del correo (plantilla mailing/*.html.j2)")
+        subject = f"Corrección: {post.parts.get('subject') or post.title}"
+        content = MailContent(subject[:250], post.text, html)
+        label = str(post.meta.get("kind_label") or kind.label)
+        campaign_id = await item_campaign(
+            self.app.ledger, item_id=post.item_id, revision=post.revision, content=content,
+            audiences=audience_mask(sorted(names)),
+            list_id=list_for(post.kind, label, sender.sender.domain), key_suffix=":correccion",
+        )  # fmt: skip
+        return await self._run(sender, campaign_id, post)
+
+    async def _run(self, sender: CampaignSender, campaign_id: int, post: Post) -> Receipt:
         try:
             result = await sender.run(campaign_id)
         except CampaignBusy as exc:
