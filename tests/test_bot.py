@@ -60,7 +60,7 @@ async def test_stranger_is_refused_logged_and_nothing_is_published(
             assert "solo para el equipo de prensa" in text
             assert str(STRANGER) in text  # they learn the id to ask for
         assert "solo para el equipo" in str(bot_double.callback_answers[0]["text"])
-        assert (await rig.item("informe-pae"))["status"] == "awaiting_approval"
+        assert (await rig.item("informe-pae")).status == "awaiting_approval"
         assert await rig.item("intruso") is None
         assert not any((rig.content / "inbox").glob("*.md"))
         assert not (rig.content / "staging" / "telegram" / str(STRANGER)).exists()
@@ -191,9 +191,7 @@ async def test_programar_then_publicar_releases_it(bot_double: BotDouble, tmp_pa
         rig.say("/programar boletin-luces mañana 7:00")
         await rig.reply(f"programada para el {tomorrow:%Y-%m-%d} 07:00")
         row = await rig.item("boletin-luces")
-        assert row["publish_at"] == datetime(
-            tomorrow.year, tomorrow.month, tomorrow.day, 7, tzinfo=tz
-        )
+        assert row.publish_at == datetime(tomorrow.year, tomorrow.month, tomorrow.day, 7, tzinfo=tz)
         await rig.deliver()
         assert rig.sent(GROUP_CHAT) == []  # embargoed
 
@@ -204,7 +202,7 @@ async def test_programar_then_publicar_releases_it(bot_double: BotDouble, tmp_pa
 
         rig.say("/publicar boletin-luces")
         await rig.reply("se publica ya")
-        assert (await rig.item("boletin-luces"))["publish_at"] <= datetime.now(tz)
+        assert (await rig.item("boletin-luces")).publish_at <= datetime.now(tz)
         assert rig.pokes
         await rig.deliver()
         assert [m.method for m in rig.sent(GROUP_CHAT)] == ["sendMessage"]
@@ -283,8 +281,8 @@ async def test_document_goes_through_intake_and_is_published(
         assert "Canales: website, facebook, x, telegram, mailing" in text and "Sale ya" in text
 
         row = await rig.item("ciclorruta")
-        assert row["status"] == "ready"
-        archive = Path(row["archive_dir"])
+        assert row.status == "ready"
+        archive = Path(row.archive_dir)
         assert (archive / "ciclorruta.md").is_file() and (
             archive / "media" / "ciclo.png"
         ).read_bytes() == PNG
@@ -314,7 +312,7 @@ async def test_media_after_the_md_is_waited_for(bot_double: BotDouble, tmp_path:
         bot_double.push_document(PNG, "ciclo.png", user_id=EDITOR, mime="image/png")
         await rig.reply("Aceptado «ciclorruta.md»")
         assert (
-            Path((await rig.item("ciclorruta"))["archive_dir"]) / "media" / "ciclo.png"
+            Path((await rig.item("ciclorruta")).archive_dir) / "media" / "ciclo.png"
         ).is_file()
 
 
@@ -325,7 +323,7 @@ async def test_photo_named_by_its_caption_is_used(bot_double: BotDouble, tmp_pat
         await rig.reply("Recibí «foto.jpg»")
         extra = "image: foto.jpg\nimage_alt: Un parque recién abierto\n"
         await send_file(rig, "parque", extra=extra)
-        assert (Path((await rig.item("parque"))["archive_dir"]) / "foto.jpg").read_bytes() == jpeg
+        assert (Path((await rig.item("parque")).archive_dir) / "foto.jpg").read_bytes() == jpeg
 
 
 async def test_bad_document_is_answered_with_field_and_line(
@@ -372,7 +370,7 @@ async def test_approval_by_button(bot_double: BotDouble, tmp_path: Path) -> None
 
         bot_double.push_callback(choices["✅ Aprobar"], user_id=EDITOR)
         await rig.reply("informe-pae: aprobada por Usuario 111")
-        assert (await rig.item("informe-pae"))["status"] == "ready"
+        assert (await rig.item("informe-pae")).status == "ready"
         assert bot_double.callback_answers[-1]["text"] == "Registrado."
         (approval,) = await approvals_for(rig.app.ledger, "informe-pae")
         assert (approval.action, approval.editor_id, approval.via) == ("approve", EDITOR, "bot")
@@ -394,11 +392,11 @@ async def test_two_distinct_editors_must_approve(bot_double: BotDouble, tmp_path
         await rig.reply("aprobación registrada (1 de 2)")
         rig.say("/publicar licitacion-vias")
         await rig.reply("usted ya la había aprobado (1 de 2)")
-        assert (await rig.item("licitacion-vias"))["status"] == "awaiting_approval"
+        assert (await rig.item("licitacion-vias")).status == "awaiting_approval"
 
         rig.say("/publicar licitacion-vias", user_id=OTHER_EDITOR)
         await rig.reply("aprobada por Usuario 111, Usuario 222", chat_id=OTHER_EDITOR)
-        assert (await rig.item("licitacion-vias"))["status"] == "ready"
+        assert (await rig.item("licitacion-vias")).status == "ready"
         decisions = await approvals_for(rig.app.ledger, "licitacion-vias")
         assert [d.editor_id for d in decisions] == [EDITOR, OTHER_EDITOR]
 
@@ -413,18 +411,18 @@ async def test_cancel_button_asks_first(bot_double: BotDouble, tmp_path: Path) -
         await rig.reply("¿Cancelar informe-pae?")
         bot_double.push_callback(buttons(rig)["No"], user_id=EDITOR)
         await rig.reply("no se hizo nada")
-        assert (await rig.item("informe-pae"))["status"] == "awaiting_approval"
+        assert (await rig.item("informe-pae")).status == "awaiting_approval"
 
         bot_double.push_callback("cancelar:informe-pae", user_id=EDITOR)
         await eventually(lambda: sum("¿Cancelar" in t for t in rig.texts()) == 2)
         bot_double.push_callback(buttons(rig)["Sí, cancelar"], user_id=EDITOR)
         await rig.reply("informe-pae cancelada")
-        assert (await rig.item("informe-pae"))["status"] == "cancelled"
+        assert (await rig.item("informe-pae")).status == "cancelled"
 
         # resumed, it still needs its approval
         rig.say("/reintentar informe-pae")
         await rig.reply("Sigue esperando aprobación")
-        assert (await rig.item("informe-pae"))["status"] == "awaiting_approval"
+        assert (await rig.item("informe-pae")).status == "awaiting_approval"
 
 
 async def test_long_ids_travel_behind_a_token(bot_double: BotDouble, tmp_path: Path) -> None:

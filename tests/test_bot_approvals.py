@@ -45,7 +45,7 @@ async def take(app: App, item_id: str, kind: str) -> None:
 async def status(app: App, item_id: str) -> str:
     row = await app.ledger.get_item(item_id)
     assert row is not None
-    return str(row["status"])
+    return str(row.status)
 
 
 async def test_cli_approvals_count_distinct_names(app: App) -> None:
@@ -99,7 +99,7 @@ async def test_schedule_keeps_the_approval_requirement(app: App) -> None:
     scheduled = await schedule(app, "informe-pae", when, 111, "Ana", "bot")
     assert scheduled.outcome == "scheduled"
     row = await app.ledger.get_item("informe-pae")
-    assert row is not None and row["status"] == "awaiting_approval" and row["publish_at"] == when
+    assert row is not None and row.status == "awaiting_approval" and row.publish_at == when
     assert (await release(app, "informe-pae", 111, "Ana", "bot")).outcome == "not_scheduled"
     approved = await approve(app, "informe-pae", 111, "Ana", "bot")
     assert "saldrá el" in approved.message(app.settings.tz)  # approval does not lift the date

@@ -147,7 +147,7 @@ async def test_a_failed_insert_rejects_that_file_and_loses_nothing(
         assert isinstance(event, Accepted)
         row = await app.ledger.get_item(item_id)
         assert row is not None
-        folder = Path(row["archive_dir"])  # the ledger points where the files are
+        folder = Path(row.archive_dir)  # the ledger points where the files are
         assert folder == event.archive_dir
         assert (folder / name).read_bytes() == piece(item_id, f"fotos/{name[2:-3]}.png")
         assert (folder / "fotos" / f"{name[2:-3]}.png").read_bytes().startswith(PNG)
@@ -182,8 +182,8 @@ async def test_a_crash_between_record_and_archive_is_a_duplicate_next_time(app: 
     assert isinstance(event, Accepted) and tally.duplicates == 1 and tally.accepted == 0
     assert await app.ledger.deliveries_for(["pieza-caida"]) == before  # nothing sent twice
     row = await app.ledger.get_item("pieza-caida")
-    assert row is not None and int(row["revision"]) == 1
-    folder = Path(row["archive_dir"])
+    assert row is not None and int(row.revision) == 1
+    folder = Path(row.archive_dir)
     assert (folder / "nota.md").read_bytes() == piece("pieza-caida", "foto.png")
     assert (folder / "foto.png").read_bytes() == PNG
     assert not (box / "nota.md").exists() and not (box / "foto.png").exists()
@@ -204,7 +204,7 @@ async def test_a_correction_may_not_change_kind(app: App, tmp_path: Path) -> Non
     assert [(p.field, p.line) for p in event.problems] == [("kind", 3)]
     assert "use un id nuevo" in event.reason_text and "'boletin'" in event.reason_text
     row = await app.ledger.get_item("pieza-tipo")
-    assert row is not None and row["kind"] == "boletin" and int(row["revision"]) == 1
+    assert row is not None and row.kind == "boletin" and int(row.revision) == 1
     bad, out = await checked(app, elsewhere)
     assert bad == 1 and out.split("ERROR\n", 1)[1] == event.reason_text
 

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from dispatcher.ledger.records import DeliveryRecord
 from dispatcher.ledger.store import Ledger
 from dispatcher.ledger.types import DeliveryStatus
 from dispatcher.services.context import App
@@ -146,7 +147,7 @@ async def _waiting_app(tmp_path: Path, port: int, **smtp: object) -> tuple[App, 
     item = _item(f"{PARK}.md", app.plan)
     await ledger.add_item(item, ["website", "mailing"], status="ready")
     rows = await ledger.deliveries_for([item.id])
-    mailing = next(row["id"] for row in rows if row["channel"] == "mailing")
+    mailing = next(row.id for row in rows if row.channel == "mailing")
     with sqlite3.connect(settings.resolved_database_url.removeprefix("sqlite:///")) as db:
         db.execute("UPDATE deliveries SET status = 'sent' WHERE channel = 'website'")
         db.execute(
@@ -155,8 +156,8 @@ async def _waiting_app(tmp_path: Path, port: int, **smtp: object) -> tuple[App, 
     return app, mailing
 
 
-async def _delivery(ledger: Ledger, delivery_id: int) -> dict[str, object]:
-    return dict((await ledger.deliveries_by_id([delivery_id]))[delivery_id])
+async def _delivery(ledger: Ledger, delivery_id: int) -> DeliveryRecord:
+    return (await ledger.deliveries_by_id([delivery_id]))[delivery_id]
 
 
 async def test_waiting_is_handled_not_open_and_a_failed_bulletin_fails_it(tmp_path: Path) -> None:
@@ -168,19 +169,19 @@ async def test_waiting_is_handled_not_open_and_a_failed_bulletin_fails_it(tmp_pa
         ctx = {"app": app}
         assert await deliver(ctx, mailing) == "waiting_bulletin"
         row = await _delivery(app.ledger, mailing)
-        assert row["status"] == DeliveryStatus.WAITING_BULLETIN and row["sent_at"] is None
-        assert row["remote_id"] == "digest:2026-11-25"
+        assert row.status == DeliveryStatus.WAITING_BULLETIN and row.sent_at is None
+        assert row.remote_id == "digest:2026-11-25"
         # neither claimed again, nor open work, nor recovered as stuck
         assert await deliver(ctx, mailing) == "skipped"
         assert await app.ledger.count_open() == 0
         assert await app.ledger.recover() == {"unknown": 0, "pending": 0}
-        assert (await _delivery(app.ledger, mailing))["status"] == "waiting_bulletin"
+        assert (await _delivery(app.ledger, mailing)).status == "waiting_bulletin"
 
         refused = await send_daily_bulletin(app, date(2026, 11, 25))
         assert refused.auth and sink.messages == []
         row = await _delivery(app.ledger, mailing)
-        assert row["status"] == "failed" and "no salió" in str(row["last_error"])
-        assert "mala" not in str(row["last_error"])
+        assert row.status == "failed" and "no salió" in str(row.last_error)
+        assert "mala" not in str(row.last_error)
         await app.aclose()
 
         # the same bulletin, resumed with the right password, leaves: the delivery is sent
@@ -192,8 +193,8 @@ async def test_waiting_is_handled_not_open_and_a_failed_bulletin_fails_it(tmp_pa
         done = await send_daily_bulletin(app, date(2026, 11, 25))
         assert done.complete and len(sink.messages) == 3
         row = await _delivery(ledger, mailing)
-        assert row["status"] == "sent" and row["remote_id"] == "campaign:1"
-        assert isinstance(row["sent_at"], datetime) and row["sent_at"] <= datetime.now(UTC)
+        assert row.status == "sent" and row.remote_id == "campaign:1"
+        assert isinstance(row.sent_at, datetime) and row.sent_at <= datetime.now(UTC)
         await app.aclose()
 
 
@@ -206,5 +207,5 @@ async def test_a_cancelled_item_stops_waiting_for_the_bulletin(tmp_path: Path) -
         result = await send_daily_bulletin(app, date(2026, 11, 25))
         assert result.campaigns == () and sink.messages == []
         row = await _delivery(app.ledger, mailing)
-        assert row["status"] == "cancelled" and "cancelado" in str(row["last_error"])
+        assert row.status == "cancelled" and "cancelado" in str(row.last_error)
         await app.aclose()

@@ -48,27 +48,27 @@ async def test_embargo_holds_under_arq_and_lifts_on_time(
         assert (await enqueuer.reconcile()).enqueued == 0  # nothing is due before 10:00
 
         # a stale job for the website (say, from before /programar moved the embargo)
-        website = next(r for r in rows if r["channel"] == "website")
-        assert await enqueuer.enqueue(website["id"], "website", 0)
-        assert not await enqueuer.enqueue(website["id"], "website", 0)  # the id is taken
+        website = next(r for r in rows if r.channel == "website")
+        assert await enqueuer.enqueue(website.id, "website", 0)
+        assert not await enqueuer.enqueue(website.id, "website", 0)  # the id is taken
         await burst(app)
         after = await app.ledger.deliveries_for(["boletin-prueba-001"])
-        assert {(r["status"], r["attempts"]) for r in after} == {("pending", 0)}
+        assert {(r.status, r.attempts) for r in after} == {("pending", 0)}
 
         clock.now = bogota(2026, 11, 26, 10, 0, 1)
         assert (await enqueuer.reconcile()).enqueued == 1  # the website first
         assert await redis.zcard(DELIVER_QUEUE) == 1
         await burst(app)  # the website's job enqueues the other channels when it is done
         after = await app.ledger.deliveries_for(["boletin-prueba-001"])
-        assert {r["status"] for r in after} == {"sent"}
-        assert {r["claimed_by"] for r in after} == {"test/worker"}
+        assert {r.status for r in after} == {"sent"}
+        assert {r.claimed_by for r in after} == {"test/worker"}
         # each attempt has its own job id, so a finished job frees nothing that matters:
         # enqueueing a sent delivery again runs a job that sends nothing
-        assert await enqueuer.enqueue(website["id"], "website", 1)
+        assert await enqueuer.enqueue(website.id, "website", 1)
         await burst(app)
         again = await app.ledger.deliveries_for(["boletin-prueba-001"])
-        assert [r["attempts"] for r in again] == [r["attempts"] for r in after]
-        assert job_id(website["id"], 1) == f"pregonero:deliver:{website['id']}:1"
+        assert [r.attempts for r in again] == [r.attempts for r in after]
+        assert job_id(website.id, 1) == f"pregonero:deliver:{website.id}:1"
     finally:
         await redis.aclose(close_connection_pool=True)
         await app.aclose()
@@ -89,7 +89,7 @@ async def test_flushed_queue_is_rebuilt_from_the_ledger(
         assert await redis.zcard(DELIVER_QUEUE) == 0
         await burst(app)  # a worker's start reconciles: the queue comes back from the ledger
         rows = await app.ledger.deliveries_for([f"boletin-prueba-{n:03d}" for n in range(5)])
-        assert len(rows) == 25 and {r["status"] for r in rows} == {"sent"}
+        assert len(rows) == 25 and {r.status for r in rows} == {"sent"}
     finally:
         await redis.aclose(close_connection_pool=True)
         await app.aclose()

@@ -32,33 +32,33 @@ async def test_recovery_takes_back_only_what_nobody_holds(ledger_url: str) -> No
     ledger = await open_ledger(ledger_url)
     try:
         await ledger.add_item(item("a"), CHANNELS, status="ready")
-        rows = {r["channel"]: r for r in await ledger.deliveries_for(["a"])}
+        rows = {r.channel: r for r in await ledger.deliveries_for(["a"])}
         soon, gone = utcnow() + timedelta(minutes=5), utcnow() - timedelta(seconds=1)
         live = await ledger.claim(
-            rows["x"]["id"], idempotent=False, mode="live", owner="h/worker/1", lease_until=soon
+            rows["x"].id, idempotent=False, mode="live", owner="h/worker/1", lease_until=soon
         )
         dead = await ledger.claim(
-            rows["facebook"]["id"], idempotent=False, mode="live", owner="h/worker/2",
+            rows["facebook"].id, idempotent=False, mode="live", owner="h/worker/2",
             lease_until=gone,
         )  # fmt: skip
         mine = await ledger.claim(
-            rows["website"]["id"], idempotent=True, mode="live", owner="h/run", lease_until=soon
+            rows["website"].id, idempotent=True, mode="live", owner="h/run", lease_until=soon
         )
         assert live and dead and mine
         # another worker's reconciler: only the expired lease is taken back
         assert await ledger.recover() == {"unknown": 1, "pending": 0}
-        states = {r["channel"]: r["status"] for r in await ledger.deliveries_for(["a"])}
+        states = {r.channel: r.status for r in await ledger.deliveries_for(["a"])}
         assert states == {
             "website": "sending", "facebook": "unknown", "x": "sending", "telegram": "pending"
         }  # fmt: skip
         # the in-process runner restarted on this host takes back its own at once
         assert await ledger.recover("h/run") == {"unknown": 0, "pending": 1}
-        states = {r["channel"]: r["status"] for r in await ledger.deliveries_for(["a"])}
+        states = {r.channel: r.status for r in await ledger.deliveries_for(["a"])}
         assert states["website"] == "pending" and states["x"] == "sending"
         # the live worker finishes normally
         await ledger.finish(live, status="sent", outcome="sent", remote_id="t1")
-        row = (await ledger.deliveries_by_id([rows["x"]["id"]]))[rows["x"]["id"]]
-        assert (row["status"], row["claimed_by"], row["lease_until"]) == (
+        row = (await ledger.deliveries_by_id([rows["x"].id]))[rows["x"].id]
+        assert (row.status, row.claimed_by, row.lease_until) == (
             "sent", "h/worker/1", None
         )  # fmt: skip
     finally:
@@ -69,25 +69,25 @@ async def test_a_late_outcome_never_clobbers_a_newer_attempt(ledger_url: str) ->
     ledger = await open_ledger(ledger_url)
     try:
         await ledger.add_item(item("a"), ["website", "x"], status="ready")
-        rows = {r["channel"]: r for r in await ledger.deliveries_for(["a"])}
+        rows = {r.channel: r for r in await ledger.deliveries_for(["a"])}
         past = utcnow() - timedelta(seconds=1)
         slow = await ledger.claim(
-            rows["website"]["id"], idempotent=True, mode="live", lease_until=past
+            rows["website"].id, idempotent=True, mode="live", lease_until=past
         )
         assert slow is not None
         await ledger.recover()  # idempotent: pending again, and claimed by someone else
-        again = await ledger.claim(rows["website"]["id"], idempotent=True, mode="live")
+        again = await ledger.claim(rows["website"].id, idempotent=True, mode="live")
         assert again is not None and again.attempt_number == 2
         await ledger.finish(slow, status="failed", outcome="permanent", error="tarde")
-        row = (await ledger.deliveries_by_id([rows["website"]["id"]]))[rows["website"]["id"]]
-        assert row["status"] == "sending"  # the newer attempt still owns it
+        row = (await ledger.deliveries_by_id([rows["website"].id]))[rows["website"].id]
+        assert row.status == "sending"  # the newer attempt still owns it
         # a social post given up as unknown is settled by its own late answer
-        tweet = await ledger.claim(rows["x"]["id"], idempotent=False, mode="live", lease_until=past)
+        tweet = await ledger.claim(rows["x"].id, idempotent=False, mode="live", lease_until=past)
         assert tweet is not None
         await ledger.recover()
         await ledger.finish(tweet, status="sent", outcome="sent", remote_id="t9")
-        row = (await ledger.deliveries_by_id([rows["x"]["id"]]))[rows["x"]["id"]]
-        assert (row["status"], row["remote_id"]) == ("sent", "t9")
+        row = (await ledger.deliveries_by_id([rows["x"].id]))[rows["x"].id]
+        assert (row.status, row.remote_id) == ("sent", "t9")
     finally:
         await ledger.close()
 
@@ -98,8 +98,8 @@ async def test_the_claim_itself_checks_due_ness(ledger_url: str) -> None:
         await ledger.add_item(
             item("b", publish_at=NOW + timedelta(hours=1)), CHANNELS, status="ready"
         )
-        rows = {r["channel"]: r for r in await ledger.deliveries_for(["b"])}
-        web, x = rows["website"]["id"], rows["x"]["id"]
+        rows = {r.channel: r for r in await ledger.deliveries_for(["b"])}
+        web, x = rows["website"].id, rows["x"].id
         assert await ledger.claim(web, idempotent=True, mode="live", due_at=NOW) is None
         # the website first: X is not due while the website is open, embargo or not
         later = NOW + timedelta(hours=2)
@@ -119,7 +119,7 @@ async def test_separate_connections_never_claim_the_same_delivery(ledger_url: st
     try:
         for n in range(10):
             await first.add_item(item(f"i{n}"), CHANNELS, status="ready")
-        ids = [r["id"] for r in await first.deliveries_for([f"i{n}" for n in range(10)])]
+        ids = [r.id for r in await first.deliveries_for([f"i{n}" for n in range(10)])]
 
         async def grab(ledger: Ledger, owner: str) -> list[int]:
             claims = await asyncio.gather(
@@ -131,8 +131,7 @@ async def test_separate_connections_never_claim_the_same_delivery(ledger_url: st
         flat = [i for group in won for i in group]
         assert sorted(flat) == sorted(ids)  # each delivery claimed exactly once
         owners = {
-            r["id"]: r["claimed_by"]
-            for r in await first.deliveries_for([f"i{n}" for n in range(10)])
+            r.id: r.claimed_by for r in await first.deliveries_for([f"i{n}" for n in range(10)])
         }
         for owner, group in zip(("w1", "w2", "w3"), won, strict=True):
             assert all(owners[i] == owner for i in group)
@@ -145,7 +144,7 @@ async def test_one_expiry_rule_in_sql_and_in_python(ledger_url: str) -> None:
     ledger = await open_ledger(ledger_url)
     try:
         await ledger.add_item(item("a"), CHANNELS, status="ready")
-        rows = {r["channel"]: r for r in await ledger.deliveries_for(["a"])}
+        rows = {r.channel: r for r in await ledger.deliveries_for(["a"])}
         now = utcnow()
         leases = {
             "website": None,  # claimed without a lease
@@ -156,7 +155,7 @@ async def test_one_expiry_rule_in_sql_and_in_python(ledger_url: str) -> None:
         owners = {"website": None, "facebook": "h/worker/2", "x": "h/worker/1", "telegram": "h/run"}
         for channel, lease in leases.items():
             claim = await ledger.claim(
-                rows[channel]["id"], idempotent=True, mode="live", owner=owners[channel],
+                rows[channel].id, idempotent=True, mode="live", owner=owners[channel],
                 lease_until=lease,
             )  # fmt: skip
             assert claim is not None
@@ -179,7 +178,7 @@ async def test_one_expiry_rule_in_sql_and_in_python(ledger_url: str) -> None:
                     )
                 ).scalars()
             )
-        stored = {r["channel"]: r["lease_until"] for r in await ledger.deliveries_for(["a"])}
+        stored = {r.channel: r.lease_until for r in await ledger.deliveries_for(["a"])}
         in_python = {c for c, lease in stored.items() if is_expired(lease, now)}
         assert in_sql == in_python == {"website", "facebook"}
         assert taken_back == {"website", "facebook", "telegram"}  # and the caller's own

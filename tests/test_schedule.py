@@ -172,12 +172,12 @@ async def test_mesa_publica_is_announced_ahead_and_released_at_its_time(tmp_path
         assert [r.slot.name for r in runs] == ["anuncio:mesa-publica"]
         item = await app.ledger.get_item("mesa-publica-2026-11-26")
         assert item is not None
-        assert item["kind"] == "mesa_publica"
-        assert item["title"].startswith("Mesa Pública")
-        assert item["publish_at"] == bogota(2026, 11, 26, 6, 30)
-        archived = Path(item["archive_dir"]) / "mesa-publica-2026-11-26.md"
+        assert item.kind == "mesa_publica"
+        assert item.title.startswith("Mesa Pública")
+        assert item.publish_at == bogota(2026, 11, 26, 6, 30)
+        archived = Path(item.archive_dir) / "mesa-publica-2026-11-26.md"
         assert archived.exists()
-        assert json.loads(item["front_matter"])["channels"] == {
+        assert json.loads(item.front_matter)["channels"] == {
             "only": ["facebook", "x", "telegram"],
             "exclude": [],
         }
@@ -185,14 +185,14 @@ async def test_mesa_publica_is_announced_ahead_and_released_at_its_time(tmp_path
         # embargoed until 06:30: nothing goes out the evening before
         await deliver_all(app)
         rows = await app.ledger.deliveries_for(["mesa-publica-2026-11-26"])
-        assert sorted(r["channel"] for r in rows) == ["facebook", "telegram", "x"]
-        assert {r["status"] for r in rows} == {"pending"}
+        assert sorted(r.channel for r in rows) == ["facebook", "telegram", "x"]
+        assert {r.status for r in rows} == {"pending"}
         clock.now = bogota(2026, 11, 26, 6, 29)
         await deliver_all(app)
-        assert {r["status"] for r in await app.ledger.deliveries_for([item["id"]])} == {"pending"}
+        assert {r.status for r in await app.ledger.deliveries_for([item.id])} == {"pending"}
         clock.now = bogota(2026, 11, 26, 6, 31)
         await deliver_all(app)
-        assert {r["status"] for r in await app.ledger.deliveries_for([item["id"]])} == {"sent"}
+        assert {r.status for r in await app.ledger.deliveries_for([item.id])} == {"sent"}
         outbox = app.settings.content_dir / "outbox" / "telegram"
         post = json.loads((outbox / "mesa-publica-2026-11-26.r1.json").read_text("utf-8"))
         assert "110.7" in post["text"]

@@ -39,20 +39,18 @@ async def test_the_call_goes_ahead_and_the_release_waits_for_the_embargo(
     try:
         await take_in(app, rueda(publish_at="2026-11-28T12:00:00"))
         rows = await app.ledger.deliveries_for(["rueda-balance"])
-        early = {r["channel"]: r["not_before"] for r in rows if r["action"] == "early"}
+        early = {r.channel: r.not_before for r in rows if r.action == "early"}
         assert early == {
             "telegram": bogota(2026, 11, 27, 10, 0),
             "mailing": bogota(2026, 11, 27, 10, 0),
         }
         await deliver_all(app)
-        assert {r["status"] for r in await app.ledger.deliveries_for(["rueda-balance"])} == {
-            "pending"
-        }
+        assert {r.status for r in await app.ledger.deliveries_for(["rueda-balance"])} == {"pending"}
 
         clock.now = bogota(2026, 11, 27, 10, 0, 5)  # 24 h before: only the call
         await deliver_all(app)
         states = {
-            (r["channel"], r["action"]): r["status"]
+            (r.channel, r.action): r.status
             for r in await app.ledger.deliveries_for(["rueda-balance"])
         }
         assert states[("telegram", "early")] == states[("mailing", "early")] == "sent"
@@ -70,7 +68,7 @@ async def test_the_call_goes_ahead_and_the_release_waits_for_the_embargo(
         clock.now = bogota(2026, 11, 28, 12, 0, 5)  # the embargo lifts: the public release
         await deliver_all(app)
         rows = await app.ledger.deliveries_for(["rueda-balance"])
-        assert len(rows) == 7 and {r["status"] for r in rows} == {"sent"}
+        assert len(rows) == 7 and {r.status for r in rows} == {"sent"}
         # the public release has its own outbox record; the call's record is kept
         release = json.loads((outbox / "telegram" / "rueda-balance.r1.json").read_text("utf-8"))
         assert not release["meta"].get("early")

@@ -112,6 +112,7 @@ class Watcher(Sink):
         super().__init__(**kwargs)
         self.greetings: list[str] = []
         self.logins: list[tuple[bytes, bytes]] = []
+        self.senders: list[str] = []  # every MAIL FROM: a message was begun
 
     async def handle_EHLO(
         self, server: SMTP, session: Session, envelope: Envelope, hostname: str,
@@ -120,6 +121,15 @@ class Watcher(Sink):
         self.greetings.append(hostname)
         session.host_name = hostname  # this hook's duty (aiosmtpd's EHLO contract)
         return responses
+
+    async def handle_MAIL(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str,
+        mail_options: list[str],
+    ) -> str:  # fmt: skip
+        self.senders.append(address)
+        envelope.mail_from = address  # this hook's duty (aiosmtpd's MAIL contract)
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
 
 
 @contextmanager
@@ -233,7 +243,7 @@ async def test_erasure_leaves_the_address_nowhere_in_the_ledger_file(tmp_path: P
             EXAMPLES / INFORME, tz=settings.tz, known_kinds={"informe_especial"}, max_bytes=10**6
         )
         await ledger.add_item(item, ["mailing"], status="ready")
-        delivery = (await ledger.deliveries_for([item.id]))[0]["id"]
+        delivery = (await ledger.deliveries_for([item.id]))[0].id
         claim = await ledger.claim(delivery, idempotent=True, mode="live")
         assert claim is not None
         await ledger.finish(
@@ -628,7 +638,9 @@ def test_run_warns_at_start_and_a_live_delivery_is_refused(workspace: Workspace)
         status = workspace.cli("status", INFORME.removesuffix(".md"))
         mailing = next(x for x in status.stdout.splitlines() if x.strip().startswith("mailing"))
         assert "falló" in mailing and "PREGONERO_WEB__PUBLIC_URL" in mailing
-    assert sink.greetings == [] and sink.messages == []
+    # no message was even begun; the one connection allowed is the day's channel canary
+    # (it checks that the server answers: EHLO, no MAIL)
+    assert sink.senders == [] and sink.messages == [] and len(sink.greetings) <= 1
 
 
 def test_serve_and_the_derived_unsubscribe_links_share_one_default_port() -> None:

@@ -206,17 +206,17 @@ class Documents:
         row = await app.ledger.get_item(event.item.id)
         if row is None:  # pragma: no cover - record() just wrote it
             return
-        rows = await app.ledger.deliveries_for([row["id"]])
-        channels = ", ".join(dict.fromkeys(d["channel"] for d in rows))
-        text = f"✅ Aceptado «{event.name}»: {row['id']}\n{row['title']}\nCanales: {channels}\n"
-        if row["status"] == "awaiting_approval":
-            needed = needed_approvals(app, row["kind"]) or 1
-            text += f"Espera aprobación de {needed} editor(es): /publicar {row['id']}"
-        elif row["publish_at"] is not None and row["publish_at"] > app.clock():
-            text += f"Programada para el {local(app, row['publish_at'])}."
+        rows = await app.ledger.deliveries_for([row.id])
+        channels = ", ".join(dict.fromkeys(d.channel for d in rows))
+        text = f"✅ Aceptado «{event.name}»: {row.id}\n{row.title}\nCanales: {channels}\n"
+        if row.status == "awaiting_approval":
+            needed = needed_approvals(app, row.kind) or 1
+            text += f"Espera aprobación de {needed} editor(es): /publicar {row.id}"
+        elif row.publish_at is not None and row.publish_at > app.clock():
+            text += f"Programada para el {local(app, row.publish_at)}."
         else:
             text += "Sale ya."
-        markup = await decision_buttons(self.state, row["id"])
+        markup = await decision_buttons(self.state, row.id)
         await bot.send_message(chat_id, text, reply_markup=markup)
 
     async def observe(self, events: Iterable[IntakeEvent]) -> None:

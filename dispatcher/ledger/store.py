@@ -11,7 +11,7 @@ import json
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -35,6 +35,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from dispatcher.items.model import ContentItem, FrontMatter
 from dispatcher.ledger import leases
 from dispatcher.ledger.migrate import SchemaChange, SchemaError, foreign_key_violations, prepare
+from dispatcher.ledger.records import (
+    AttemptRecord,
+    DeliveryRecord,
+    DueDelivery,
+    ItemRecord,
+)
 from dispatcher.ledger.schema import (
     UTCDateTime,
     attempts,
@@ -62,48 +68,6 @@ from dispatcher.ledger.types import (
 T = TypeVar("T")
 WEBSITE = "website"  # its URL goes into every other channel's post
 WriteOp = Callable[[AsyncConnection], Awaitable[T]]
-
-
-@dataclass(frozen=True)
-class ItemRecord:
-    """An item's row: its current revision's fields and its status."""
-
-    id: str
-    kind: str
-    title: str
-    revision: int
-    digest: str
-    status: ItemStatus
-    publish_at: datetime | None
-    item_date: date
-    summary: str
-    front_matter: str
-    body: str
-    archive_dir: str
-    source_name: str
-    url: str | None
-    created_at: datetime
-    updated_at: datetime
-
-    @classmethod
-    def from_row(cls, row: RowMapping) -> ItemRecord:
-        values = {name: row[name] for name in cls.__dataclass_fields__}
-        values["status"] = ItemStatus(row["status"])
-        return cls(**values)
-
-    def content(self) -> ContentItem:
-        """The ContentItem of the current revision (media resolve in the archive folder)."""
-        return ContentItem(
-            meta=FrontMatter.model_validate(json.loads(self.front_matter)),
-            body=self.body,
-            id=self.id,
-            summary=self.summary,
-            date=self.item_date,
-            publish_at=self.publish_at,
-            base_dir=Path(self.archive_dir),
-            digest=self.digest,
-            source_name=self.source_name,
-        )
 
 
 @dataclass(frozen=True)
@@ -267,18 +231,16 @@ class Ledger:
 
     # -- items --------------------------------------------------------------------------
 
-    async def get_item(self, item_id: str) -> RowMapping | None:
+    async def get_item(self, item_id: str) -> ItemRecord | None:
+        """The item, or None."""
         async with self.engine.connect() as conn:
             row = (await conn.execute(select(items).where(items.c.id == item_id))).mappings()
-            return row.first()
-
-    async def find_item(self, item_id: str) -> ItemRecord | None:
-        row = await self.get_item(item_id)
-        return None if row is None else ItemRecord.from_row(row)
+            found = row.first()
+        return None if found is None else ItemRecord.from_row(found)
 
     async def item(self, item_id: str) -> ItemRecord:
         """The item, or :class:`NotFound`."""
-        found = await self.find_item(item_id)
+        found = await self.get_item(item_id)
         if found is None:
             raise NotFound("pieza", item_id)
         return found
@@ -307,16 +269,7 @@ class Ledger:
             await conn.execute(
                 insert(items).values(**_item_values(item, status, now), created_at=now)
             )
-            await conn.execute(
-                insert(revisions).values(
-                    item_id=item.id,
-                    revision=1,
-                    outcome=RevisionOutcome.NEW,
-                    digest=item.digest,
-                    archive_dir=str(item.base_dir),
-                    received_at=now,
-                )
-            )
+            await _add_revision(conn, item, 1, RevisionOutcome.NEW, now)
             if planned:
                 await conn.execute(
                     insert(deliveries),
@@ -338,16 +291,7 @@ class Ledger:
 
     async def add_duplicate(self, item: ContentItem, revision: int) -> None:
         async with self._tx() as conn:
-            await conn.execute(
-                insert(revisions).values(
-                    item_id=item.id,
-                    revision=revision,
-                    outcome=RevisionOutcome.DUPLICATE,
-                    digest=item.digest,
-                    archive_dir=str(item.base_dir),
-                    received_at=utcnow(),
-                )
-            )
+            await _add_revision(conn, item, revision, RevisionOutcome.DUPLICATE, utcnow())
 
     async def add_correction(
         self, item: ContentItem, update_channels: Sequence[str], *, needs_approval: bool
@@ -381,16 +325,7 @@ class Ledger:
             await conn.execute(
                 update(items).where(items.c.id == item.id).values(**values, revision=revision)
             )
-            await conn.execute(
-                insert(revisions).values(
-                    item_id=item.id,
-                    revision=revision,
-                    outcome=RevisionOutcome.CORRECTION,
-                    digest=item.digest,
-                    archive_dir=str(item.base_dir),
-                    received_at=now,
-                )
-            )
+            await _add_revision(conn, item, revision, RevisionOutcome.CORRECTION, now)
             if update_channels:
                 await conn.execute(
                     update(deliveries)
@@ -449,16 +384,18 @@ class Ledger:
                 .values(status=status, updated_at=utcnow())
             )
 
-    async def list_items(self, limit: int = 50) -> list[RowMapping]:
+    async def list_items(self, limit: int = 50) -> list[ItemRecord]:
+        """The most recent items, newest first."""
         async with self.engine.connect() as conn:
             result = await conn.execute(
                 select(items).order_by(items.c.created_at.desc()).limit(limit)
             )
-            return list(result.mappings())
+            return [ItemRecord.from_row(r) for r in result.mappings()]
 
     # -- deliveries ---------------------------------------------------------------------
 
-    async def deliveries_for(self, item_ids: Iterable[str]) -> list[RowMapping]:
+    async def deliveries_for(self, item_ids: Iterable[str]) -> list[DeliveryRecord]:
+        """The items' deliveries, by item, revision and creation."""
         ids = list(item_ids)
         if not ids:
             return []
@@ -468,17 +405,17 @@ class Ledger:
                 .where(deliveries.c.item_id.in_(ids))
                 .order_by(deliveries.c.item_id, deliveries.c.revision, deliveries.c.id)
             )
-            return list(result.mappings())
+            return [DeliveryRecord.from_row(r) for r in result.mappings()]
 
-    async def deliveries_by_id(self, ids: Iterable[int]) -> dict[int, RowMapping]:
+    async def deliveries_by_id(self, ids: Iterable[int]) -> dict[int, DeliveryRecord]:
         wanted = list(ids)
         if not wanted:
             return {}
         async with self.engine.connect() as conn:
             result = await conn.execute(select(deliveries).where(deliveries.c.id.in_(wanted)))
-            return {row["id"]: row for row in result.mappings()}
+            return {row["id"]: DeliveryRecord.from_row(row) for row in result.mappings()}
 
-    async def attempts_for(self, delivery_ids: Iterable[int]) -> list[RowMapping]:
+    async def attempts_for(self, delivery_ids: Iterable[int]) -> list[AttemptRecord]:
         ids = list(delivery_ids)
         if not ids:
             return []
@@ -486,11 +423,11 @@ class Ledger:
             result = await conn.execute(
                 select(attempts).where(attempts.c.delivery_id.in_(ids)).order_by(attempts.c.id)
             )
-            return list(result.mappings())
+            return [AttemptRecord.from_row(r) for r in result.mappings()]
 
     async def due(
         self, now: datetime, limit: int = 500, *, item_id: str | None = None
-    ) -> list[RowMapping]:
+    ) -> list[DueDelivery]:
         """Deliveries that may be claimed now: sendable, not deferred, item ready and released.
 
         Other channels wait for the item's website delivery (its URL goes into their posts);
@@ -501,7 +438,8 @@ class Ledger:
         query = _DUE if item_id is None else _DUE_FOR_ITEM
         params = {"due_at": now, "due_limit": limit, "due_item": item_id}
         async with self.engine.connect() as conn:
-            return list((await conn.execute(query, params)).mappings())
+            rows = (await conn.execute(query, params)).mappings()
+            return [DueDelivery.from_row(r) for r in rows]
 
     async def next_retry(self, now: datetime) -> datetime | None:
         """The earliest deferred attempt still in the future."""
@@ -916,7 +854,8 @@ class Ledger:
             ).all()
         return {str(status): int(n) for status, n in rows}
 
-    async def needing_attention(self) -> list[RowMapping]:
+    async def needing_attention(self) -> list[DeliveryRecord]:
+        """Deliveries that ended ``failed`` or ``unknown``, most recent first."""
         async with self.engine.connect() as conn:
             result = await conn.execute(
                 select(deliveries)
@@ -924,7 +863,7 @@ class Ledger:
                 .order_by(deliveries.c.updated_at.desc())
                 .limit(50)
             )
-            return list(result.mappings())
+            return [DeliveryRecord.from_row(r) for r in result.mappings()]
 
 
 def _ahead(item: RowMapping, now: datetime) -> bool:
@@ -993,6 +932,26 @@ def _item_values(item: ContentItem, status: str | None, now: datetime) -> dict[s
         "source_name": item.source_name,
         "updated_at": now,
     }
+
+
+async def _add_revision(
+    conn: AsyncConnection,
+    item: ContentItem,
+    revision: int,
+    outcome: RevisionOutcome,
+    received_at: datetime,
+) -> None:
+    """Record that ``revision`` of the item was received (and where its files are kept)."""
+    await conn.execute(
+        insert(revisions).values(
+            item_id=item.id,
+            revision=revision,
+            outcome=outcome,
+            digest=item.digest,
+            archive_dir=str(item.base_dir),
+            received_at=received_at,
+        )
+    )
 
 
 def content_from_row(row: RowMapping) -> ContentItem:

@@ -150,7 +150,7 @@ async def publish(
 
 async def approved_enough(app: App, item_id: str) -> bool:
     """Whether the item's current revision has the approvals its kind needs."""
-    item = await app.ledger.find_item(item_id)
+    item = await app.ledger.get_item(item_id)
     if item is None:
         return True
     needed = needed_approvals(app, item.kind)
@@ -189,7 +189,7 @@ async def approvals_for(ledger: Ledger, item_id: str) -> list[Approval]:
 async def approval_lines(app: App, item_id: str) -> list[str]:
     """Lines for ``pregonero status ID`` and ``/estado``: approvals needed and every
     decision recorded (empty when the kind needs none and nobody decided anything)."""
-    item = await app.ledger.find_item(item_id)
+    item = await app.ledger.get_item(item_id)
     if item is None:
         return []
     needed = needed_approvals(app, item.kind)

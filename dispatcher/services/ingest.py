@@ -13,10 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
 
 from dispatcher.items.early import early_calls
 from dispatcher.items.model import ContentItem
@@ -28,6 +27,7 @@ from dispatcher.items.validate import (
     kind_change_message,
     shown_name,
 )
+from dispatcher.ledger.records import ItemRecord
 from dispatcher.ledger.store import Ended
 from dispatcher.ledger.types import ItemStatus
 from dispatcher.services.approvals import needed_approvals
@@ -44,7 +44,7 @@ from dispatcher.services.intake import (
 
 log = logging.getLogger("pregonero")
 
-Row = Mapping[Any, Any] | None  # an items row from the ledger, or None for a new id
+Row = ItemRecord | None  # the item in the ledger, or None for a new id
 
 MAILING = "mailing"  # a correction mails a notice only when the kind says so
 ONCE_RETRY_WINDOW = timedelta(minutes=1)
@@ -114,7 +114,7 @@ def ledger_kinds(app: App) -> KindLookup | None:
         if not archived_dirs(archive, item_id):
             return None  # every recorded item has an archive folder: a new id, no query
         row = asyncio.run_coroutine_threadsafe(app.ledger.get_item(item_id), loop).result(60)
-        return None if row is None else str(row["kind"])
+        return None if row is None else str(row.kind)
 
     return kind_of
 
@@ -200,8 +200,8 @@ async def _wrong_kind(staged: Staged, existing: Row) -> Problem | None:
     """A correction may not change ``kind`` (checked at intake too; this closes the race of
     two revisions in one scan)."""
     item = staged.item
-    if existing is not None and existing["status"] == ItemStatus.WITHDRAWN:
-        if existing["digest"] == item.digest:
+    if existing is not None and existing.status == ItemStatus.WITHDRAWN:
+        if existing.digest == item.digest:
             return None  # the same file again: a duplicate, archived
         data = await asyncio.to_thread((staged.archive_dir / staged.name).read_bytes)
         return Problem(
@@ -210,10 +210,10 @@ async def _wrong_kind(staged: Staged, existing: Row) -> Problem | None:
             f"la pieza {item.id} fue retirada y no admite correcciones: "
             "publíquela de nuevo con otro id",
         )
-    if existing is None or existing["kind"] == item.kind:
+    if existing is None or existing.kind == item.kind:
         return None
     data = await asyncio.to_thread((staged.archive_dir / staged.name).read_bytes)
-    message = kind_change_message(item.id, str(existing["kind"]))
+    message = kind_change_message(item.id, str(existing.kind))
     return Problem("kind", field_line(data, "kind"), message)
 
 
@@ -233,8 +233,8 @@ async def _record_item(app: App, item: ContentItem, tally: Tally, existing: Row)
             tally.messages.append(
                 f"convocatoria de {item.id} → {', '.join(early)} desde {when:%Y-%m-%d %H:%M}"
             )
-    elif existing["digest"] == item.digest:
-        await app.ledger.add_duplicate(item, int(existing["revision"]))
+    elif existing.digest == item.digest:
+        await app.ledger.add_duplicate(item, int(existing.revision))
         tally.duplicates += 1
         tally.messages.append(f"duplicado {item.id}: ya estaba publicado, no se repite")
         log.info("duplicado %s: archivado sin republicar", item.id)

@@ -65,24 +65,24 @@ async def overview(app: App) -> str:
         lines.append("Requieren atención:")
         for row in attention:
             lines.append(
-                f"  {row['item_id']} · {row['channel']}: {STATE_ES[row['status']]} — {row['last_error'] or ''}"
+                f"  {row.item_id} · {row.channel}: {STATE_ES[row.status]} — {row.last_error or ''}"
             )
     recent = await app.ledger.list_items(30)
     if not recent:
         lines.append("No hay piezas registradas todavía.")
         return "\n".join(lines)
-    rows = await app.ledger.deliveries_for([r["id"] for r in recent])
+    rows = await app.ledger.deliveries_for([r.id for r in recent])
     by_item: dict[str, dict[str, str]] = defaultdict(dict)
     for row in rows:
-        by_item[row["item_id"]][row["channel"]] = STATE_ES.get(row["status"], row["status"])
+        by_item[row.item_id][row.channel] = STATE_ES.get(row.status, row.status)
     lines.append("Piezas recientes:")
     for item in recent:
-        state = ITEM_ES.get(item["status"], item["status"])
+        state = ITEM_ES.get(item.status, item.status)
         when = ""
-        if item["publish_at"] and item["publish_at"] > app.clock():
-            when = f" · programada para {_local(app, item['publish_at'])}"
-        channels = ", ".join(f"{c}: {s}" for c, s in by_item[item["id"]].items())
-        lines.append(f"  {item['id']} [{item['kind']}, {state}{when}] {channels}")
+        if item.publish_at and item.publish_at > app.clock():
+            when = f" · programada para {_local(app, item.publish_at)}"
+        channels = ", ".join(f"{c}: {s}" for c, s in by_item[item.id].items())
+        lines.append(f"  {item.id} [{item.kind}, {state}{when}] {channels}")
     return "\n".join(lines)
 
 
@@ -91,11 +91,11 @@ async def item_report(app: App, item_id: str) -> str | None:
     if item is None:
         return None
     lines = [
-        f"{item['id']} — {item['title']}",
-        f"  tipo: {item['kind']} · estado: {ITEM_ES.get(item['status'], item['status'])} · revisión {item['revision']}",
-        f"  recibida: {_local(app, item['created_at'])} · publicar desde: {_local(app, item['publish_at'])}",
-        f"  enlace: {item['url'] or '—'}",
-        f"  archivo: {item['archive_dir']}",
+        f"{item.id} — {item.title}",
+        f"  tipo: {item.kind} · estado: {ITEM_ES.get(item.status, item.status)} · revisión {item.revision}",
+        f"  recibida: {_local(app, item.created_at)} · publicar desde: {_local(app, item.publish_at)}",
+        f"  enlace: {item.url or '—'}",
+        f"  archivo: {item.archive_dir}",
     ]
     from dispatcher.ledger import withdrawals
     from dispatcher.services.approvals import approval_lines
@@ -110,34 +110,34 @@ async def item_report(app: App, item_id: str) -> str | None:
         )
     lines.extend(await approval_lines(app, item_id))
     deliveries = await app.ledger.deliveries_for([item_id])
-    attempts = await app.ledger.attempts_for([d["id"] for d in deliveries])
+    attempts = await app.ledger.attempts_for([d.id for d in deliveries])
     by_delivery: dict[int, list[str]] = defaultdict(list)
     for a in attempts:
-        by_delivery[a["delivery_id"]].append(
-            f"      intento {a['number']} {_local(app, a['started_at'])}: {a['outcome'] or 'en curso'}"
-            + (f" — {a['error']}" if a["error"] else "")
+        by_delivery[a.delivery_id].append(
+            f"      intento {a.number} {_local(app, a.started_at)}: {a.outcome or 'en curso'}"
+            + (f" — {a.error}" if a.error else "")
         )
     lines.append("  entregas:")
     for d in deliveries:
         extra = []
-        if d["url"]:
-            extra.append(d["url"])
-        if d["status"] == "retry_wait":
-            extra.append(f"próximo intento {_local(app, d['not_before'])}")
-        if d["last_error"] and d["status"] != "sent":
-            extra.append(d["last_error"])
-        mode = f" ({d['mode']})" if d["mode"] else ""
+        if d.url:
+            extra.append(d.url)
+        if d.status == "retry_wait":
+            extra.append(f"próximo intento {_local(app, d.not_before)}")
+        if d.last_error and d.status != "sent":
+            extra.append(d.last_error)
+        mode = f" ({d.mode})" if d.mode else ""
         action = {
             "update": " [actualización]",
             "correction": " [corrección]",
             "withdraw": " [retiro]",
-            "early": f" [convocatoria desde {_local(app, d['not_before'])}]",
-        }.get(d["action"], "")
+            "early": f" [convocatoria desde {_local(app, d.not_before)}]",
+        }.get(d.action, "")
         lines.append(
-            f"    {d['channel']}{mode} r{d['revision']}{action}: {STATE_ES.get(d['status'], d['status'])}"
+            f"    {d.channel}{mode} r{d.revision}{action}: {STATE_ES.get(d.status, d.status)}"
             + (f" — {' · '.join(extra)}" if extra else "")
         )
-        lines.extend(by_delivery[d["id"]])
+        lines.extend(by_delivery[d.id])
     return "\n".join(lines)
 
 

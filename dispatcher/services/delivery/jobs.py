@@ -28,7 +28,7 @@ from channels.base import (
     Withdrawable,
 )
 from dispatcher.ledger.leases import kept_alive, lease_seconds, lease_until, renew_every
-from dispatcher.ledger.store import Claim, content_from_row
+from dispatcher.ledger.store import Claim
 from dispatcher.ledger.types import DeliveryAction
 from dispatcher.services.context import App
 from dispatcher.services.delivery import receipts as lifecycle_receipts
@@ -58,14 +58,14 @@ async def deliver(ctx: dict[str, Any], delivery_id: int, channel: str | None = N
         row = (await app.ledger.deliveries_by_id([delivery_id])).get(delivery_id)
         if row is None:
             return "skipped"
-        channel = str(row["channel"])
+        channel = str(row.channel)
     mode = app.mode(channel)
     adapter = app.adapter(channel)
     idempotent = mode == "outbox" or bool(getattr(adapter, "idempotent", False))
     if not idempotent:  # a correction or a withdrawal may be, where a publication is not
         if row is None:
             row = (await app.ledger.deliveries_by_id([delivery_id])).get(delivery_id)
-        action = DeliveryAction(row["action"]) if row is not None else DeliveryAction.PUBLISH
+        action = DeliveryAction(row.action) if row is not None else DeliveryAction.PUBLISH
         idempotent = _idempotent(adapter, action)
     timeout = publish_timeout(app, channel)
     lease = lease_seconds(timeout, app.settings.delivery.timeout)
@@ -162,10 +162,10 @@ async def _render(app: App, claim: Claim) -> Post:
     row = await app.ledger.get_item(claim.item_id)
     if row is None:
         raise LookupError(f"la pieza {claim.item_id} no está en el registro")
-    item = content_from_row(row)
+    item = row.content()
     early = claim.action == "early"
     # the call ahead of an event goes out before the website page exists: no URL
-    url = None if claim.channel == "website" or early else row["url"]
+    url = None if claim.channel == "website" or early else row.url
     remote_id = None
     if claim.action == "update":
         remote_id = await app.ledger.previous_remote_id(

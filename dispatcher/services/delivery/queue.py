@@ -46,8 +46,7 @@ from arq.constants import job_key_prefix
 from dispatcher.services.delivery.jobs import publish_timeout
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import RowMapping
-
+    from dispatcher.ledger.records import DueDelivery
     from dispatcher.services.context import App
 
 log = logging.getLogger("pregonero.queue")
@@ -103,12 +102,12 @@ def queue_for(app: App, channel: str) -> str:
     return LONG_QUEUE if publish_timeout(app, channel) is None else DELIVER_QUEUE
 
 
-def wait_before(row: RowMapping, now: datetime) -> float:
+def wait_before(row: DueDelivery, now: datetime) -> float:
     """Seconds until ``row`` (from :meth:`Ledger.due`) is due: its retry time, and its
     item's embargo unless it is the early call."""
-    times = [row["not_before"]]
-    if row["action"] != "early":
-        times.append(row["publish_at"])
+    times = [row.not_before]
+    if row.action != "early":
+        times.append(row.publish_at)
     due = max((t for t in times if t is not None), default=None)
     return 0.0 if due is None else max(0.0, (due - now).total_seconds())
 
@@ -144,14 +143,14 @@ class Enqueuer:
             )
         return job is not None
 
-    async def enqueue_rows(self, rows: Iterable[RowMapping], now: datetime) -> int:
+    async def enqueue_rows(self, rows: Iterable[DueDelivery], now: datetime) -> int:
         """Enqueue due rows (from :meth:`Ledger.due`), each deferred until it is due."""
         results = await asyncio.gather(
             *(
                 self.enqueue(
-                    int(row["id"]),
-                    str(row["channel"]),
-                    int(row["attempts"]),
+                    int(row.id),
+                    str(row.channel),
+                    int(row.attempts),
                     defer=wait_before(row, now),
                 )
                 for row in rows
@@ -159,13 +158,13 @@ class Enqueuer:
         )
         return sum(results)
 
-    async def not_queued(self, rows: list[RowMapping]) -> list[RowMapping]:
+    async def not_queued(self, rows: list[DueDelivery]) -> list[DueDelivery]:
         """The rows whose current attempt has no job in Redis (one pipelined round trip)."""
         if not rows:
             return []
         async with self.redis.pipeline(transaction=False) as pipe:
             for row in rows:
-                pipe.exists(job_key_prefix + job_id(int(row["id"]), int(row["attempts"])))
+                pipe.exists(job_key_prefix + job_id(int(row.id), int(row.attempts)))
             found = await pipe.execute()
         return [row for row, exists in zip(rows, found, strict=True) if not exists]
 
@@ -182,7 +181,7 @@ class Enqueuer:
         rows = await self.app.ledger.due(now + timedelta(seconds=horizon), limit=SCAN_LIMIT)
         enqueued = await self.enqueue_rows(await self.not_queued(rows), now)
         if seen is not None:
-            seen.update((int(row["id"]), int(row["attempts"])) for row in rows)
+            seen.update((int(row.id), int(row.attempts)) for row in rows)
         if enqueued:
             log.info("reconciliación: %d entrega(s) puestas en cola", enqueued)
         return Reconciled(
@@ -198,17 +197,17 @@ class Enqueuer:
         ledger = self.app.ledger
         if status == "retry_wait":
             row = (await ledger.deliveries_by_id([delivery_id])).get(delivery_id)
-            if row is None or row["status"] != "retry_wait":
+            if row is None or row.status != "retry_wait":
                 return
             wait = 0.0
-            if row["not_before"] is not None:
-                wait = max(0.0, (row["not_before"] - self.app.clock()).total_seconds())
-            await self.enqueue(delivery_id, channel, int(row["attempts"]), defer=wait)
+            if row.not_before is not None:
+                wait = max(0.0, (row.not_before - self.app.clock()).total_seconds())
+            await self.enqueue(delivery_id, channel, int(row.attempts), defer=wait)
         elif channel == "website" and status in ("sent", "failed", "unknown"):
             row = (await ledger.deliveries_by_id([delivery_id])).get(delivery_id)
             if row is not None:
                 now = self.app.clock()
-                await self.enqueue_rows(await ledger.due(now, item_id=row["item_id"]), now)
+                await self.enqueue_rows(await ledger.due(now, item_id=row.item_id), now)
 
 
 class QueueRunner:
@@ -250,10 +249,10 @@ class QueueRunner:
         rows = [
             row
             for row in await self.app.ledger.due(now, limit=SCAN_LIMIT)
-            if self._seen.get(int(row["id"])) != int(row["attempts"]) and not _follows_website(row)
+            if self._seen.get(int(row.id)) != int(row.attempts) and not _follows_website(row)
         ]
         count = await enqueuer.enqueue_rows(rows, now)
-        self._seen.update((int(row["id"]), int(row["attempts"])) for row in rows)
+        self._seen.update((int(row.id), int(row.attempts)) for row in rows)
         return count
 
     async def wait_change(self, seconds: float | None) -> None:
@@ -272,16 +271,16 @@ class QueueRunner:
         await self.drain()
 
 
-def _follows_website(row: RowMapping) -> bool:
+def _follows_website(row: DueDelivery) -> bool:
     """A first attempt that became due when its item's website settled: the worker that
     settled it enqueues it (``follow_up``), within milliseconds — enqueueing it here too
     would mostly start a second job after the first one finished, which sends nothing but
     costs a claim. If that worker died, the next reconciliation picks it up."""
     return (
-        bool(row["has_website"])
-        and row["channel"] != "website"
-        and row["action"] != "early"
-        and int(row["attempts"]) == 0
+        bool(row.has_website)
+        and row.channel != "website"
+        and row.action != "early"
+        and int(row.attempts) == 0
     )
 
 

@@ -43,11 +43,11 @@ class InProcessRunner:
         due = await self.app.ledger.due(self.app.clock(), limit=free + len(self._running))
         started = 0
         for row in due:
-            delivery_id = int(row["id"])
+            delivery_id = int(row.id)
             if delivery_id in self._running:
                 continue
             task = asyncio.create_task(
-                self._run(delivery_id, str(row["channel"])), name=f"deliver-{delivery_id}"
+                self._run(delivery_id, str(row.channel)), name=f"deliver-{delivery_id}"
             )
             self._running[delivery_id] = task
             started += 1

@@ -45,7 +45,7 @@ async def campaign_calendar(ledger: Ledger, settings: Settings, campaign: Campai
     ``METHOD:CANCEL`` once the item is withdrawn; ``None`` for anything else."""
     if campaign.kind != "item" or campaign.item_id is None:
         return None
-    item = await ledger.find_item(campaign.item_id)
+    item = await ledger.get_item(campaign.item_id)
     if item is None:
         return None
     invite = invitation(item, settings, revision=campaign.revision or item.revision)

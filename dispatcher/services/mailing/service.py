@@ -95,7 +95,7 @@ class CampaignService:
         row = await self.app.ledger.get_item(post.item_id)
         if row is None:
             return None
-        audiences = json.loads(row["front_matter"]).get("audiences")
+        audiences = json.loads(row.front_matter).get("audiences")
         return None if audiences is None else list(audiences)
 
     async def publish(self, post: Post) -> Receipt:
