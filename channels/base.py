@@ -198,6 +198,10 @@ class MailService(Protocol):
         """A correction notice to the item's audiences (the plan's ``corrections: mail``)."""
         ...
 
+    async def withdraw(self, receipt: Receipt) -> Receipt:
+        """The cancellation of a withdrawn press call (``METHOD:CANCEL``) to those invited."""
+        ...
+
     async def check(self) -> CheckResult: ...
 
 

@@ -45,6 +45,11 @@ class MailingAdapter:
         """A correction notice, sent only when the plan's kind says ``corrections: mail``."""
         return await self._mail.update(receipt, post)
 
+    async def withdraw(self, receipt: Receipt) -> Receipt:
+        """The cancellation of a withdrawn press call (its invitation's ``METHOD:CANCEL``) to
+        those invited; see the mail service. Resumable: never mails anyone twice."""
+        return await self._mail.withdraw(receipt)
+
     async def check(self) -> CheckResult:
         """Connect, greet, log in when configured, and leave: nothing is sent."""
         return await self._mail.check()

@@ -311,9 +311,7 @@ async def test_media_after_the_md_is_waited_for(bot_double: BotDouble, tmp_path:
         await rig.reply("Telegram la comprime")
         bot_double.push_document(PNG, "ciclo.png", user_id=EDITOR, mime="image/png")
         await rig.reply("Aceptado «ciclorruta.md»")
-        assert (
-            Path((await rig.item("ciclorruta")).archive_dir) / "media" / "ciclo.png"
-        ).is_file()
+        assert (Path((await rig.item("ciclorruta")).archive_dir) / "media" / "ciclo.png").is_file()
 
 
 async def test_photo_named_by_its_caption_is_used(bot_double: BotDouble, tmp_path: Path) -> None:

@@ -3,7 +3,8 @@ with a real SMTP server (aiosmtpd): the call's e-mail carries a ``text/calendar;
 method=REQUEST`` part that parses with ``icalendar`` and names the event's start, place,
 organizer and a UID; the website page links the same event's ``.ics``; a correction of
 the time bumps SEQUENCE (same UID) on the site and in the correction notice mailed when
-the plan says ``corrections: mail``; a withdrawal cancels it on the site.
+the plan says ``corrections: mail``; a withdrawal removes it from the site and mails its
+cancellation (``METHOD:CANCEL``) to those invited.
 """
 
 from __future__ import annotations
@@ -117,8 +118,26 @@ def test_the_call_carries_an_invitation_and_a_correction_bumps_its_sequence(
             assert str(event["uid"]) == UID and int(event["sequence"]) == 1
             assert event.decoded("dtstart") == later
 
-        # withdrawn: the page no longer offers the invitation
+        # withdrawn: the page no longer offers the invitation, and those invited get the
+        # cancellation (METHOD:CANCEL, the same UID, SEQUENCE past the last revision)
+        before = len(calendars(sink))
         workspace.cli("withdraw", ITEM, "--reason", "Se aplaza sin fecha", check=True)
         workspace.cli("run", "--once", timeout=120, check=True)
         assert not (page.parent / "convocatoria.ics").exists()
         assert "convocatoria.ics" not in page.read_text("utf-8")
+        ((cancel, cal),) = calendars(sink)[before:]
+        assert str(cal["method"]) == "CANCEL"
+        event = event_of(cal)
+        assert str(event["uid"]) == UID and int(event["sequence"]) == 2
+        assert str(event["status"]) == "CANCELLED" and event.decoded("dtstart") == later
+        assert cancel["To"] == "ana@example.org"
+        assert str(cancel["Subject"]).startswith("Convocatoria cancelada:")
+        text = cancel.get_body(("plain",))
+        assert text is not None and "Motivo: Se aplaza sin fecha" in text.get_content()
+        assert cancel["List-Unsubscribe"]  # a bulk message like any other
+        status = workspace.cli("status", ITEM, check=True).stdout
+        assert "retirada" in status
+        # a second pass mails nobody again
+        sent = len(sink.parsed())
+        workspace.cli("run", "--once", timeout=120, check=True)
+        assert len(sink.parsed()) == sent

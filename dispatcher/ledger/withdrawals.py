@@ -5,14 +5,16 @@ reason in ``detail``). At once every delivery of the item that has not gone out 
 cancelled. When the item's kind needs no approval — or once enough distinct editors
 approved the withdrawal (action ``approve_withdraw``) — the item becomes ``withdrawn`` and
 gets one ``withdraw`` delivery per channel that carried it (sent, or unknown: it may be
-out), each with its own attempts like any delivery. The mailing is not among them: a sent
-e-mail cannot be taken back.
+out), each with its own attempts like any delivery. A sent e-mail cannot be taken back, so
+the mailing is among them only for an item with an ``event`` (a press call): its delivery
+sends the cancellation of the calendar invitation (``METHOD:CANCEL``) to those invited.
 
 Every step runs in one transaction that first locks the item's row, like approvals.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Literal
@@ -37,7 +39,16 @@ if TYPE_CHECKING:
 
     from dispatcher.ledger.store import Ledger
 
-UNRECALLABLE = frozenset({"mailing"})  # a sent e-mail cannot be taken back
+UNRECALLABLE = frozenset({"mailing"})  # a sent e-mail cannot be taken back...
+
+
+def _recallable(channel: str, row: RowMapping) -> bool:
+    """...but a press call's invitation can be cancelled (``METHOD:CANCEL``)."""
+    if channel not in UNRECALLABLE:
+        return True
+    event = json.loads(row["front_matter"]).get("event") or {}
+    return channel == "mailing" and bool(event.get("starts_at"))
+
 
 Outcome = Literal[
     "withdrawn",  # the item is withdrawn: its withdraw deliveries take it down
@@ -160,8 +171,8 @@ async def _take_down(
         )
     ).all()
     names = sorted(str(channel) for (channel,) in carried)
-    channels = tuple(c for c in names if c not in UNRECALLABLE)
-    unrecalled = tuple(c for c in names if c in UNRECALLABLE)
+    channels = tuple(c for c in names if _recallable(c, row))
+    unrecalled = tuple(c for c in names if not _recallable(c, row))
     await conn.execute(
         update(items_table)
         .where(items_table.c.id == item_id)

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 import ssl
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 import aiosmtplib
@@ -44,8 +45,10 @@ from channels.base import (
 )
 from dispatcher.items.audiences import audience_mask
 from dispatcher.ledger.types import NotFound
+from dispatcher.render.renderer import UNSUBSCRIBE_PLACEHOLDER
 from dispatcher.services.mailing.bulletin import item_campaign, join_digest, list_for
 from dispatcher.services.mailing.campaign import CampaignBusy, CampaignSender, smtp_client
+from dispatcher.services.mailing.invite import invitation
 from dispatcher.services.mailing.message import MailContent
 from dispatcher.services.mailing.preflight import (
     link_problems,
@@ -139,7 +142,7 @@ class CampaignService:
             audiences=audiences, list_id=list_for(post.kind, label, sender.sender.domain),
             key_suffix=":convocatoria" if early else "",
         )  # fmt: skip
-        return await self._run(sender, campaign_id, post)
+        return await self._run(sender, campaign_id, post.url)
 
     async def update(self, receipt: Receipt, post: Post) -> Receipt:
         """A correction notice (the plan's ``corrections: mail``): the corrected piece, its
@@ -169,9 +172,56 @@ class CampaignService:
             audiences=audience_mask(sorted(names)),
             list_id=list_for(post.kind, label, sender.sender.domain), key_suffix=":correccion",
         )  # fmt: skip
-        return await self._run(sender, campaign_id, post)
+        return await self._run(sender, campaign_id, post.url)
 
-    async def _run(self, sender: CampaignSender, campaign_id: int, post: Post) -> Receipt:
+    async def withdraw(self, receipt: Receipt) -> Receipt:
+        """The cancellation of a withdrawn press call: a short notice carrying the calendar
+        invitation's ``METHOD:CANCEL`` (:mod:`dispatcher.services.mailing.invite`), sent at
+        once to the audiences that were invited (the kind's, or the item's, and its call's),
+        as a campaign of its own (key suffix ``:retiro``). Only an item with an ``event`` has
+        a mailing withdrawal (:mod:`dispatcher.ledger.withdrawals`): any other e-mail that
+        left cannot be taken back."""
+        detail = receipt.detail or {}
+        item = await self.app.ledger.item(str(detail.get("item_id") or ""))
+        plan = self.app.plan
+        kind = plan.kinds.get(item.kind)
+        invite = invitation(item, self.app.settings, revision=item.revision)
+        if kind is None or kind.mailing is None or invite is None:
+            raise Rejected(f"«{item.id}» no tiene una convocatoria que cancelar por correo")
+        sender = self.sender()
+        try:
+            names = set(
+                plan.audiences_for(item.kind, json.loads(item.front_matter).get("audiences"))
+            )
+        except ValueError as exc:
+            raise Rejected(str(exc)) from exc
+        if kind.early is not None and "mailing" in kind.early.channels:
+            names |= set(kind.early.audiences)
+        when = detail.get("withdrawn_at")
+        values = {
+            "title": item.title,
+            "reason": str(detail.get("reason") or ""),
+            "withdrawn_at": datetime.fromisoformat(str(when)) if when else self.app.clock(),
+            "starts_at": invite.starts_at,
+            "place": invite.place,
+            "site_name": self.app.settings.website.site_name,
+            "unsubscribe_url": UNSUBSCRIBE_PLACEHOLDER,
+        }
+        environment = self.app.renderer.environment
+        content = MailContent(
+            f"Convocatoria cancelada: {item.title}"[:250],
+            environment.get_template("mailing/_retiro.txt.j2").render(values),
+            environment.get_template("mailing/_retiro.html.j2").render(values),
+        )
+        label = plan.kinds[item.kind].label
+        campaign_id = await item_campaign(
+            self.app.ledger, item_id=item.id, revision=item.revision, content=content,
+            audiences=audience_mask(sorted(names)),
+            list_id=list_for(item.kind, label, sender.sender.domain), key_suffix=":retiro",
+        )  # fmt: skip
+        return await self._run(sender, campaign_id, receipt.url)
+
+    async def _run(self, sender: CampaignSender, campaign_id: int, url: str | None) -> Receipt:
         try:
             result = await sender.run(campaign_id)
         except CampaignBusy as exc:
@@ -186,7 +236,7 @@ class CampaignService:
             reason = result.error or f"quedan {result.left} destinatario(s) por enviar"
             raise TransientError(f"campaña {campaign_id}: {reason}")
         detail = {"sent": result.sent, "failed": result.failed, "skipped": result.skipped}
-        return Receipt(f"campaign:{campaign_id}", post.url, detail)
+        return Receipt(f"campaign:{campaign_id}", url, detail)
 
     async def check(self) -> CheckResult:
         """Connect, greet, log in when configured, and leave: nothing is sent."""
