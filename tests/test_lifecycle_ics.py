@@ -9,8 +9,10 @@ cancellation (``METHOD:CANCEL``) to those invited.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 from email.message import EmailMessage
+from urllib.parse import urljoin
 from zoneinfo import ZoneInfo
 
 import icalendar
@@ -99,6 +101,11 @@ def test_the_call_carries_an_invitation_and_a_correction_bumps_its_sequence(
         url = str(site_event["url"])
         assert url.startswith("https://www.bucaramanga.gov.co/noticias/")
         assert url in str(site_event["description"])
+        # the Telegram message (outbox mode here) links the same file; the call sent ahead,
+        # before the page existed, cannot
+        posts = [p.read_text("utf-8") for p in (workspace.outbox / "telegram").glob("*.html")]
+        links = {m for text in posts for m in re.findall(r'href="([^"]+\.ics)"', text)}
+        assert links == {urljoin(url, "convocatoria.ics")}, posts
 
         # the time changes: the same UID, SEQUENCE 1, on the site and in the notice
         before = len(calendars(sink))

@@ -51,6 +51,11 @@ PART_LABELS = {
 }
 
 
+CALENDAR_FILE = "convocatoria.ics"
+"""The name of an event's ``.ics`` beside its static website page (the static site writes
+it under the same name; tests/test_lifecycle_ics.py follows the link to the file)."""
+
+
 def builtin_templates_dir() -> Path:
     """The shipped templates: ``dispatcher/_templates`` in a wheel, else ``templates/``."""
     packaged = Path(__file__).resolve().parents[1] / "_templates"
@@ -215,8 +220,13 @@ class Renderer:
         tz: ZoneInfo,
         labels: Mapping[str, str],
         site_name: str = DEFAULT_SITE_NAME,
+        *,
+        calendar_beside_page: bool = False,
     ) -> None:
         self.tz = tz
+        self.calendar_beside_page = calendar_beside_page
+        """Whether the website keeps an event's ``.ics`` beside its page (the static site
+        does: :data:`channels.static_site.CALENDAR_FILE`), so posts can link it."""
         self.labels = dict(labels)
         self.site_name = site_name
         self.environment = template_environment(dirs, tz=tz)
@@ -260,11 +270,15 @@ class Renderer:
                 image_src = media_url(item.meta.image)
             elif url:
                 image_src = urljoin(url, quote(item.meta.image))
+        calendar_url = None
+        if url and item.meta.event and self.calendar_beside_page:
+            calendar_url = urljoin(url if url.endswith("/") else url + "/", CALENDAR_FILE)
         return {
             "item": item,
             "meta": item.meta,
             "body_md": item.body,
             "url": url,
+            "calendar_url": calendar_url,
             "channel": channel,
             "kind_label": self.label(item.kind),
             "site_name": self.site_name,

@@ -67,7 +67,11 @@ class App:
             labels = {key: kind.label for key, kind in self.plan.kinds.items()}
             dirs = [self.settings.content_dir / "templates", builtin_templates_dir()]
             self._renderer = Renderer(
-                dirs, self.settings.tz, labels, site_name=self.settings.website.site_name
+                dirs,
+                self.settings.tz,
+                labels,
+                site_name=self.settings.website.site_name,
+                calendar_beside_page=self.settings.website.backend == "static",
             )
         return self._renderer
 
