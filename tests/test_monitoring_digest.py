@@ -76,7 +76,9 @@ async def test_the_digest_reaches_the_bot_and_the_mail_sink_once(
             )  # fmt: skip
             async with notify_editors(app) as notifier:
                 assert notifier is not None
-                assert await run_due(app, owner="prueba") == []  # 06:30: nothing due yet
+                # 06:30: the digest is not due yet (the day's channel canary is)
+                early = await run_due(app, owner="prueba")
+                assert [run.slot.action for run in early] == ["canary"]
                 run = await read_sources(app)
                 assert len(run.clippings) == 3
                 clock.now = at(TUESDAY, "07:02")
@@ -116,7 +118,9 @@ async def test_the_digest_reaches_the_bot_and_the_mail_sink_once(
             # the next day nothing new was found: nothing is sent
             clock.now = at(TUESDAY + timedelta(days=1), "07:01")
             async with notify_editors(app):
-                [empty] = await run_due(app, owner="prueba")
+                runs = {run.slot.action: run for run in await run_due(app, owner="prueba")}
+            assert sorted(runs) == ["canary", "monitoring"]  # that day's canary ran too
+            empty = runs["monitoring"]
             assert empty.status is SlotStatus.DONE and "no hubo notas" in empty.detail
             assert len(telegram_double.sent_to(str(EDITOR))) == 1
             assert len(sink.messages) == 1
