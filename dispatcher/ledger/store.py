@@ -795,17 +795,7 @@ class Ledger:
                 )
             ).all()
             published = tuple(sorted(str(channel) for (channel,) in carried))
-            # a digest mailing waiting for its bulletin has not gone out either
-            stoppable = (*SENDABLE, DeliveryStatus.WAITING_BULLETIN)
-            result = await conn.execute(
-                update(deliveries)
-                .where(deliveries.c.item_id == item_id, deliveries.c.status.in_(stoppable))
-                .values(
-                    status=DeliveryStatus.CANCELLED,
-                    updated_at=now,
-                    last_error="cancelado por un editor",
-                )
-            )
+            cancelled = await stop_unsent(conn, item_id, now, "cancelado por un editor")
             new_status = ItemStatus(status)
             if not published:
                 new_status = ItemStatus.CANCELLED
@@ -814,7 +804,7 @@ class Ledger:
                     .where(items.c.id == item_id)
                     .values(status=new_status, updated_at=now)
                 )
-            return CancelResult(int(result.rowcount or 0), published, new_status)
+            return CancelResult(cancelled, published, new_status)
 
     async def ended_since(self, since: datetime) -> list[Ended]:
         """Deliveries that ended ``failed`` or ``unknown`` at or after ``since`` (what a
@@ -932,6 +922,18 @@ def _item_values(item: ContentItem, status: str | None, now: datetime) -> dict[s
         "source_name": item.source_name,
         "updated_at": now,
     }
+
+
+async def stop_unsent(conn: AsyncConnection, item_id: str, now: datetime, reason: str) -> int:
+    """Cancel every delivery of the item that has not gone out (a digest mailing waiting
+    for its bulletin has not gone out either), with ``reason``; how many were stopped."""
+    stoppable = (*SENDABLE, DeliveryStatus.WAITING_BULLETIN)
+    result = await conn.execute(
+        update(deliveries)
+        .where(deliveries.c.item_id == item_id, deliveries.c.status.in_(stoppable))
+        .values(status=DeliveryStatus.CANCELLED, updated_at=now, last_error=reason)
+    )
+    return int(result.rowcount or 0)
 
 
 async def _add_revision(

@@ -25,8 +25,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from dispatcher.ledger.approvals import Editor, _locked_item, _record
 from dispatcher.ledger.schema import approvals, deliveries, utcnow
 from dispatcher.ledger.schema import items as items_table
+from dispatcher.ledger.store import stop_unsent
 from dispatcher.ledger.types import (
-    SENDABLE,
     ApprovalAction,
     DeliveryAction,
     DeliveryStatus,
@@ -90,18 +90,7 @@ async def request(
     async with _locked_item(ledger, item_id) as (conn, row):
         if row["status"] == ItemStatus.WITHDRAWN:
             return WithdrawResult("already")
-        now = utcnow()
-        stoppable = (*SENDABLE, DeliveryStatus.WAITING_BULLETIN)
-        result = await conn.execute(
-            update(deliveries)
-            .where(deliveries.c.item_id == item_id, deliveries.c.status.in_(stoppable))
-            .values(
-                status=DeliveryStatus.CANCELLED,
-                updated_at=now,
-                last_error="cancelada: la pieza se retira",
-            )
-        )
-        cancelled = int(result.rowcount or 0)
+        cancelled = await stop_unsent(conn, item_id, utcnow(), "cancelada: la pieza se retira")
         await _record(conn, row, ApprovalAction.WITHDRAW, editor, via, reason)
         if needed > 0:
             return WithdrawResult("pending", cancelled)

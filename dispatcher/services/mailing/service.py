@@ -155,24 +155,17 @@ class CampaignService:
         if kind is None or kind.mailing is None or kind.corrections != "mail":
             raise Rejected(f"el plan no envía correcciones de «{post.kind}» por correo")
         sender = self.sender()
-        try:
-            names = set(plan.audiences_for(post.kind, await self._item_audiences(post)))
-        except ValueError as exc:
-            raise Rejected(str(exc)) from exc
-        if kind.early is not None and "mailing" in kind.early.channels:
-            names |= set(kind.early.audiences)
+        names = self._invited(post.kind, await self._item_audiences(post))
         html = post.parts.get("html")
         if not html:
             raise Rejected("falta la versión HTML del correo (plantilla mailing/*.html.j2)")
         subject = f"Corrección: {post.parts.get('subject') or post.title}"
         content = MailContent(subject[:250], post.text, html)
         label = str(post.meta.get("kind_label") or kind.label)
-        campaign_id = await item_campaign(
-            self.app.ledger, item_id=post.item_id, revision=post.revision, content=content,
-            audiences=audience_mask(sorted(names)),
-            list_id=list_for(post.kind, label, sender.sender.domain), key_suffix=":correccion",
+        return await self._notice(
+            sender, post.item_id, post.revision, post.kind, label, content, names,
+            key_suffix=":correccion", url=post.url,
         )  # fmt: skip
-        return await self._run(sender, campaign_id, post.url)
 
     async def withdraw(self, receipt: Receipt) -> Receipt:
         """The cancellation of a withdrawn press call: a short notice carrying the calendar
@@ -189,14 +182,7 @@ class CampaignService:
         if kind is None or kind.mailing is None or invite is None:
             raise Rejected(f"«{item.id}» no tiene una convocatoria que cancelar por correo")
         sender = self.sender()
-        try:
-            names = set(
-                plan.audiences_for(item.kind, json.loads(item.front_matter).get("audiences"))
-            )
-        except ValueError as exc:
-            raise Rejected(str(exc)) from exc
-        if kind.early is not None and "mailing" in kind.early.channels:
-            names |= set(kind.early.audiences)
+        names = self._invited(item.kind, json.loads(item.front_matter).get("audiences"))
         when = detail.get("withdrawn_at")
         values = {
             "title": item.title,
@@ -213,13 +199,35 @@ class CampaignService:
             environment.get_template("mailing/_retiro.txt.j2").render(values),
             environment.get_template("mailing/_retiro.html.j2").render(values),
         )
-        label = plan.kinds[item.kind].label
-        campaign_id = await item_campaign(
-            self.app.ledger, item_id=item.id, revision=item.revision, content=content,
-            audiences=audience_mask(sorted(names)),
-            list_id=list_for(item.kind, label, sender.sender.domain), key_suffix=":retiro",
+        return await self._notice(
+            sender, item.id, item.revision, item.kind, kind.label, content, names,
+            key_suffix=":retiro", url=receipt.url,
         )  # fmt: skip
-        return await self._run(sender, campaign_id, receipt.url)
+
+    def _invited(self, kind_name: str, item_audiences: list[str] | None) -> set[str]:
+        """The audiences a piece went to: the kind's (or the item's) and its call's."""
+        plan = self.app.plan
+        try:
+            names = set(plan.audiences_for(kind_name, item_audiences))
+        except ValueError as exc:
+            raise Rejected(str(exc)) from exc
+        early = plan.kinds[kind_name].early
+        if early is not None and "mailing" in early.channels:
+            names |= set(early.audiences)
+        return names
+
+    async def _notice(
+        self, sender: CampaignSender, item_id: str, revision: int, kind_name: str, label: str,
+        content: MailContent, names: set[str], *, key_suffix: str, url: str | None,
+    ) -> Receipt:  # fmt: skip
+        """A notice about a piece (its correction, its cancellation) sent at once as a
+        campaign of its own to ``names``."""
+        campaign_id = await item_campaign(
+            self.app.ledger, item_id=item_id, revision=revision, content=content,
+            audiences=audience_mask(sorted(names)),
+            list_id=list_for(kind_name, label, sender.sender.domain), key_suffix=key_suffix,
+        )  # fmt: skip
+        return await self._run(sender, campaign_id, url)
 
     async def _run(self, sender: CampaignSender, campaign_id: int, url: str | None) -> Receipt:
         try:
