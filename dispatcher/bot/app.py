@@ -111,7 +111,10 @@ class BotHandle:
         me = application.bot.username
         log.info("bot: @%s atiende a %d editor(es)", me, len(self.state.editors))
         if not self.state.editors:
-            log.warning("bot: PREGONERO_TELEGRAM__EDITORS está vacío: rechazará a todos")
+            log.warning(
+                "bot: PREGONERO_TELEGRAM__EDITORS está vacío: solo atenderá a los editores "
+                "registrados con su ID de Telegram (pregonero editors add)"
+            )
         self.started.set()
         self._spawn(self.notifier.run(), "bot-avisos")
         if self.options.summary_at is not None:
