@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import re
 from dataclasses import dataclass
@@ -153,8 +154,8 @@ async def authenticate(ledger: Ledger, username: str, password: str) -> EditorVi
     wrong password look alike, and cost alike)."""
     record = await roster.find(ledger, normalise_username(username))
     digest = record.password_hash if record is not None else _dummy_hash()
-    try:
-        _hasher.verify(digest, password[:MAX_PASSWORD])
+    try:  # in a thread: a verification takes tens of milliseconds of CPU
+        await asyncio.to_thread(_hasher.verify, digest, password[:MAX_PASSWORD])
     except (VerificationError, InvalidHashError):
         return None
     if record is None:
