@@ -20,7 +20,7 @@ import pytest
 import yaml
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
 
-from tests.conftest import ROOT, Workspace
+from tests.conftest import ROOT, Workspace, service_missing
 from tests.test_mailing_support import free_port
 
 pytestmark = pytest.mark.slow
@@ -49,7 +49,8 @@ PHONE = {
 def _chromium(p: Playwright) -> Browser:
     path = shutil.which("chromium")
     if path is None:
-        pytest.fail("chromium no está instalado (apt-get install chromium; .ci/run lo instala)")
+        service_missing("chromium no está instalado (apt-get install chromium; .ci/run lo instala)")
+        raise AssertionError("unreachable")
     return p.chromium.launch(executable_path=path, args=["--no-sandbox"])
 
 
