@@ -14,7 +14,7 @@ from starlette.datastructures import State
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
@@ -34,7 +34,7 @@ GET, POST = ["GET"], ["POST"]
 def routes() -> list[BaseRoute]:
     folder = builtin_templates_dir() / "desk"
     return [
-        Route("/", lambda request: _home(), methods=GET),
+        Route("/", _home, methods=GET),
         Route("/entrar", auth.login_form, methods=GET),
         Route("/entrar", auth.login, methods=POST),
         Route("/salir", auth.logout_form, methods=GET),
@@ -59,9 +59,7 @@ def routes() -> list[BaseRoute]:
     ]
 
 
-def _home() -> Response:
-    from starlette.responses import RedirectResponse
-
+async def _home(request: Request) -> Response:
     return RedirectResponse(auth.HOME, status_code=303)
 
 
