@@ -199,6 +199,9 @@ async def test_registered_editor_may_use_the_bot(bot_double: BotDouble, tmp_path
         assert [a.key for a in await approvals_for(rig.app.ledger, "licitacion-vias")] == [
             "ed:marta"
         ]
+        await rig.app.notify("Aviso de prueba para los editores")  # notices reach her too
+        await rig.reply("Aviso de prueba para los editores", chat_id=STRANGER)
+        await rig.reply("Aviso de prueba para los editores")  # and the bot-only editors
         await editors.remove(rig.app.ledger, "marta")
         rig.say("/cola", user_id=STRANGER)
         await eventually(

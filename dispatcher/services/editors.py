@@ -11,7 +11,7 @@
   editor has it) — so one person approving twice counts once. Anyone else keeps the old
   keys: the Telegram id of a bot-only editor (``PREGONERO_TELEGRAM__EDITORS``), or a name.
 - :func:`may_use_bot`: the bot's gate — ids in ``PREGONERO_TELEGRAM__EDITORS`` and every
-  registered editor's Telegram id.
+  registered editor's Telegram id; :func:`telegram_ids`: all of them (the bot's notices).
 """
 
 from __future__ import annotations
@@ -199,3 +199,10 @@ async def may_use_bot(app: App, telegram_id: int) -> bool:
     if telegram_id in app.settings.telegram.editors:
         return True
     return await roster.by_telegram_id(app.ledger, telegram_id) is not None
+
+
+async def telegram_ids(app: App) -> list[int]:
+    """Every Telegram id that is an editor's: ``PREGONERO_TELEGRAM__EDITORS`` and the
+    registered editors' (who the bot tells about failures and sends the summary)."""
+    registered = {e.telegram_id for e in await listing(app.ledger) if e.telegram_id is not None}
+    return sorted(set(app.settings.telegram.editors) | registered)
