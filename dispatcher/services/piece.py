@@ -12,13 +12,20 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from markupsafe import Markup
+
 from channels.base import Post
 from dispatcher.ledger import queries, withdrawals
 from dispatcher.ledger.approvals import Approval
 from dispatcher.ledger.queries import ItemView, RevisionView
 from dispatcher.ledger.types import OPEN, RETRYABLE, DeliveryStatus, ItemStatus
 from dispatcher.ledger.withdrawals import Withdrawal
-from dispatcher.render.renderer import PART_LABELS, RenderError, measure
+from dispatcher.render.renderer import (
+    PART_LABELS,
+    UNSUBSCRIBE_PLACEHOLDER,
+    RenderError,
+    measure,
+)
 from dispatcher.services.approvals import approvals_for, needed_approvals
 
 if TYPE_CHECKING:
@@ -45,6 +52,8 @@ class ChannelPreview:
     post: Post | None
     error: str | None = None
     lengths: tuple[Length, ...] = ()
+    document: str | None = None
+    """A whole HTML document to show framed: the website page, the e-mail."""
 
 
 @dataclass(frozen=True)
@@ -159,8 +168,29 @@ async def previews(
             Length(part, PART_LABELS.get(part, part), length, limit)
             for part, length, limit in measure(post)
         )
-        found.append(ChannelPreview(channel, post, None, lengths))
+        found.append(ChannelPreview(channel, post, None, lengths, _document(app, post)))
     return found
+
+
+def _document(app: App, post: Post) -> str | None:
+    """The website article inside the static site's page layout (the one
+    ``channels.static_site`` publishes), or the e-mail's HTML (unsubscribe link inert)."""
+    if post.channel == "mailing":
+        return post.parts.get("html", "").replace(UNSUBSCRIBE_PLACEHOLDER, "#")
+    if post.channel != "website":
+        return None
+    from channels._html import clean_article
+    from channels.static_site import PAGE_TEMPLATE
+
+    base_url = app.settings.website.base_url
+    return app.renderer.environment.get_template(PAGE_TEMPLATE).render(
+        article_html=Markup(clean_article(post.text)),
+        title=post.title,
+        site_name=app.settings.website.site_name,
+        base_url=base_url,
+        description=post.summary,
+        feed_url=base_url + "feed.xml",
+    )
 
 
 async def preview_of(

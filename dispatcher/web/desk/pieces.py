@@ -17,7 +17,6 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, Response
 
 from dispatcher.ledger.types import NotFound
-from dispatcher.render.renderer import UNSUBSCRIBE_PLACEHOLDER
 from dispatcher.services import approvals, lifecycle
 from dispatcher.services.context import App
 from dispatcher.services.editors import EditorView
@@ -71,13 +70,10 @@ async def marco(request: Request, editor: EditorView) -> Response:
         )
     except NotFound:
         raise HTTPException(404) from None
-    if preview is None or preview.post is None:
+    if preview is None or preview.document is None:
         raise HTTPException(404)
-    post = preview.post
-    body = post.text if channel == "website" else post.parts.get("html", "")
-    body = body.replace(UNSUBSCRIBE_PLACEHOLDER, "#")
     return HTMLResponse(
-        body,
+        preview.document,
         headers={"Content-Security-Policy": FRAME_CSP, "X-Frame-Options": "SAMEORIGIN"},
     )
 
