@@ -201,13 +201,14 @@ def _strangers_and_csrf(browser: Browser, base: str) -> None:
     page = context.new_page()
     sign_in(page, base, "ana")
     page.goto(f"{base}/piezas/{ITEM}")
-    form = page.locator("form", has=page.get_by_role("button", name="Reintentar Correo"))
-    if form.count() == 0:  # nothing to retry: post the withdrawal form instead
-        form = page.locator("form[action$='/retirar']")
-        form.get_by_label("Motivo (se publica)").fill("Prueba sin token")
+    form = page.locator("form[action$='/retirar']")  # the piece is out: it may be withdrawn
+    form.get_by_label("Motivo (se publica)").fill("Prueba sin token")
     form.locator("input[name=csrf]").evaluate("i => i.remove()")
+    questions: list[str] = []
+    page.on("dialog", lambda d: (questions.append(d.message), d.accept()))
     with page.expect_response(lambda r: r.request.method == "POST") as answer:
         form.get_by_role("button").click()
+    assert questions == ["¿Retirar esta pieza de todos los canales?"]  # asked first
     assert answer.value.status == 403
     assert "Solicitud rechazada" in page.inner_text("h1")
     shoot(page, "csrf-403-escritorio")

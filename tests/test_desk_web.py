@@ -15,6 +15,7 @@ from dispatcher.run.loop import run_once
 from dispatcher.services import editors
 from dispatcher.services.approvals import approvals_for
 from dispatcher.services.mailing.subscribers import csv_text
+from dispatcher.web.desk.telegram import telegram_html
 from tests.desk_support import PASSWORD, READY, WAITING, form_token, running_desk, sign_in
 
 PAGES = (
@@ -321,3 +322,25 @@ async def test_calendar_and_channels(tmp_path: Path) -> None:
         for name in ("Sitio web", "Facebook", "X", "Telegram", "Correo"):
             assert f'<th scope="row">{name}</th>' in channels.text
         assert "bandeja de salida" in channels.text
+
+
+def test_telegram_previews_keep_only_telegram_markup() -> None:
+    shown = str(
+        telegram_html(
+            "<b>Hoy</b> <script>alert(1)</script><img src=x onerror=alert(2)>"
+            '<a href="javascript:alert(3)">a</a> <a href="https://x.example/">b</a>'
+        )
+    )
+    assert "<b>Hoy</b>" in shown and "script" not in shown and "<img" not in shown
+    assert "javascript:" not in shown and 'href="https://x.example/"' in shown
+
+
+async def test_media_only_what_the_item_names(tmp_path: Path) -> None:
+    async with running_desk(tmp_path) as desk, desk.client() as http:
+        await sign_in(http, "luis")
+        for path in ("../../pregonero.db", "..%2F..%2Fpregonero.db", "foto.png", "/etc/passwd"):
+            answer = await http.get(f"/piezas/{WAITING}/medios/{path}")
+            assert answer.status_code == 404, path
+            assert b"SQLite" not in answer.content
+        assert (await http.get(f"/piezas/{WAITING}/marco/x")).status_code == 404
+        assert (await http.get("/piezas/no-existe/marco/website")).status_code == 404
