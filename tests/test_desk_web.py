@@ -16,7 +16,9 @@ from dispatcher.services import editors
 from dispatcher.services.approvals import approvals_for
 from dispatcher.services.mailing.subscribers import csv_text
 from dispatcher.web.desk.telegram import telegram_html
+from tests.conftest import Workspace
 from tests.desk_support import PASSWORD, READY, WAITING, form_token, running_desk, sign_in
+from tests.test_mailing_support import free_port
 
 PAGES = (
     "/escritorio",
@@ -344,3 +346,10 @@ async def test_media_only_what_the_item_names(tmp_path: Path) -> None:
             assert b"SQLite" not in answer.content
         assert (await http.get(f"/piezas/{WAITING}/marco/x")).status_code == 404
         assert (await http.get("/piezas/no-existe/marco/website")).status_code == 404
+
+
+def test_serve_refuses_a_bad_plan_with_its_message(workspace: Workspace) -> None:
+    (workspace.content / "plan.yaml").write_text("kinds: [\n", encoding="utf-8")
+    answer = workspace.cli("serve", "--port", str(free_port()), timeout=60)
+    assert answer.returncode == 2
+    assert "El plan no es válido" in answer.stderr and "Traceback" not in answer.stderr
