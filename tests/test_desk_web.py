@@ -5,11 +5,12 @@ headers, and each page's forms calling the same services as the bot and the CLI.
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from dispatcher.items.localtime import local_time
 from dispatcher.ledger.types import ItemStatus
 from dispatcher.run.loop import run_once
 from dispatcher.services import editors
@@ -18,6 +19,7 @@ from dispatcher.services.mailing.subscribers import csv_text
 from dispatcher.web.desk.telegram import telegram_html
 from tests.conftest import Workspace
 from tests.desk_support import PASSWORD, READY, WAITING, form_token, running_desk, sign_in
+from tests.doubles.graph import GraphDouble
 from tests.test_mailing_support import free_port
 
 PAGES = (
@@ -353,3 +355,30 @@ def test_serve_refuses_a_bad_plan_with_its_message(workspace: Workspace) -> None
     answer = workspace.cli("serve", "--port", str(free_port()), timeout=60)
     assert answer.returncode == 2
     assert "El plan no es válido" in answer.stderr and "Traceback" not in answer.stderr
+
+
+async def test_channels_page_checks_live_channels_and_shows_the_token_expiry(
+    tmp_path: Path, graph_double: GraphDouble
+) -> None:
+    expires = datetime.now(UTC).replace(microsecond=0) + timedelta(days=3)
+    graph_double.expire_token(expires)
+    async with (
+        running_desk(tmp_path, **graph_double.settings_overrides()) as desk,
+        desk.client() as http,
+    ):
+        await sign_in(http, "luis")
+        page = (await http.get("/canales")).text
+        row = page[page.index('<th scope="row">Facebook</th>') :].split("</tr>")[0]
+        assert "<td>en vivo</td>" in row and "OK — " in row
+        shown = local_time(expires, desk.app.settings.tz)
+        assert f'<span class="state-failed">{shown}</span>' in row  # within a week: warned
+        broken = graph_double.settings_overrides()
+        broken["facebook"]["page_token"] = "no-es-el-token"
+    async with (
+        running_desk(tmp_path / "roto", **broken) as desk,
+        desk.client() as http,
+    ):
+        await sign_in(http, "luis")
+        page = (await http.get("/canales")).text
+        row = page[page.index('<th scope="row">Facebook</th>') :].split("</tr>")[0]
+        assert "ERROR — " in row and "no-es-el-token" not in page
