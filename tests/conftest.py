@@ -64,12 +64,13 @@ class Workspace:
         return path
 
     def cli(
-        self, *args: str, timeout: float = 120, check: bool = False
+        self, *args: str, timeout: float = 120, check: bool = False, stdin: str | None = None
     ) -> subprocess.CompletedProcess[str]:
         result = subprocess.run(
             [sys.executable, "-m", "dispatcher.cli", *args],
             cwd=self.root,
             env=self.env,
+            input=stdin if stdin is not None else "",
             capture_output=True,
             text=True,
             timeout=timeout,

@@ -29,6 +29,7 @@ from dispatcher.bot.notify import EditorNotifier, summary_loop
 from dispatcher.bot.state import BotState
 from dispatcher.bot.webhook import ALLOWED_UPDATES, Webhook, WebhookServer
 from dispatcher.services.delivery.backoff import backoff
+from dispatcher.services.editors import telegram_ids
 
 if TYPE_CHECKING:
     from dispatcher.services.context import App
@@ -111,7 +112,10 @@ class BotHandle:
         me = application.bot.username
         log.info("bot: @%s atiende a %d editor(es)", me, len(self.state.editors))
         if not self.state.editors:
-            log.warning("bot: PREGONERO_TELEGRAM__EDITORS está vacío: rechazará a todos")
+            log.warning(
+                "bot: PREGONERO_TELEGRAM__EDITORS está vacío: solo atenderá a los editores "
+                "registrados con su ID de Telegram (pregonero editors add)"
+            )
         self.started.set()
         self._spawn(self.notifier.run(), "bot-avisos")
         if self.options.summary_at is not None:
@@ -216,7 +220,7 @@ async def start_bot(
         state.poke = poke
     application = build_application(state, options)
     state.bot = application.bot
-    notifier = EditorNotifier(application.bot, state.editors)
+    notifier = EditorNotifier(application.bot, state.editors, lambda: telegram_ids(app))
     app.notifiers.append(notifier)
     handle = BotHandle(application, state, notifier, options)
     if not await handle._try_start():

@@ -1,4 +1,6 @@
-"""Who may talk to the bot: editors (``PREGONERO_TELEGRAM__EDITORS``), in private chats.
+"""Who may talk to the bot: editors, in private chats — the ids in
+``PREGONERO_TELEGRAM__EDITORS`` (bot-only editors) and every registered editor's Telegram id
+(``pregonero editors add … --telegram-id N``).
 
 The gate runs before every other handler (group -1). Updates from groups and channels are
 ignored without a word (the bot may sit in the journalists' group); anyone else writing in
@@ -16,6 +18,7 @@ from telegram.constants import ChatType
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
 from dispatcher.bot.state import TEXT_LIMIT, BotState
+from dispatcher.services.editors import may_use_bot
 
 log = logging.getLogger("pregonero.bot")
 
@@ -34,7 +37,9 @@ class Gate:
         chat, user = update.effective_chat, update.effective_user
         if chat is None or chat.type != ChatType.PRIVATE:
             raise ApplicationHandlerStop  # groups and channels: not a place for commands
-        if user is not None and user.id in self.state.editors:
+        if user is not None and (
+            user.id in self.state.editors or await may_use_bot(self.state.app, user.id)
+        ):
             return
         user_id = user.id if user is not None else "?"
         what = "botón" if update.callback_query else "mensaje"

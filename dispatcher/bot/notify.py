@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import logging
 import warnings
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from datetime import datetime, time, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
@@ -27,6 +27,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Tele
 from dispatcher.bot.gate import say
 from dispatcher.bot.reports import daily_summary
 from dispatcher.bot.state import BotState
+from dispatcher.services.editors import telegram_ids
 
 if TYPE_CHECKING:
     from dispatcher.services.context import App
@@ -37,12 +38,20 @@ QUEUE_SIZE = 500
 SEND_ATTEMPTS = 3
 
 
-class EditorNotifier:
-    """An ``App`` notifier that sends each text to every editor, in order, off the caller."""
+Roster = Callable[[], Awaitable[Iterable[int]]]
 
-    def __init__(self, bot: Bot, editors: Iterable[int]) -> None:
+
+class EditorNotifier:
+    """An ``App`` notifier that sends each text to every editor, in order, off the caller.
+
+    ``editors`` are the fixed ids (``PREGONERO_TELEGRAM__EDITORS``); ``roster``, when given,
+    is asked before each text for every editor's id, registered editors included (one added
+    or removed with ``pregonero editors`` counts from the next text on)."""
+
+    def __init__(self, bot: Bot, editors: Iterable[int], roster: Roster | None = None) -> None:
         self.bot = bot
         self.editors = sorted(set(editors))
+        self.roster = roster
         self.queue: asyncio.Queue[str] = asyncio.Queue(QUEUE_SIZE)
         self.unreachable: set[int] = set()
         self.sent = 0
@@ -68,9 +77,18 @@ class EditorNotifier:
             async with asyncio.timeout(grace):
                 await self.queue.join()
 
+    async def _recipients(self) -> list[int]:
+        if self.roster is None:
+            return self.editors
+        try:
+            return sorted(set(self.editors) | set(await self.roster()))
+        except Exception:  # the ledger may be down: the fixed ids still hear about it
+            log.exception("bot: no se pudo leer la lista de editores registrados")
+            return self.editors
+
     async def _broadcast(self, text: str) -> None:
         bot = self.bot
-        for editor in self.editors:
+        for editor in await self._recipients():
             for attempt in range(1, SEND_ATTEMPTS + 1):
                 try:
                     await say(bot, editor, text)
@@ -105,7 +123,7 @@ async def notify_editors(app: App, *, grace: float = 3.0) -> AsyncIterator[Edito
     so it never competes with ``run``'s bot for updates. Yields ``None`` (and does nothing)
     without a bot token or editors."""
     tg = app.settings.telegram
-    if tg.bot_token is None or not tg.editors:
+    if tg.bot_token is None or not await telegram_ids(app):
         yield None
         return
     from channels import _http
@@ -113,7 +131,7 @@ async def notify_editors(app: App, *, grace: float = 3.0) -> AsyncIterator[Edito
     token = tg.bot_token.get_secret_value()
     _http.protect_secrets(token)
     bot = Bot(token, base_url=tg.api_url, base_file_url=tg.resolved_file_url)
-    notifier = EditorNotifier(bot, tg.editors)
+    notifier = EditorNotifier(bot, tg.editors, lambda: telegram_ids(app))
     sender = asyncio.create_task(notifier.run(), name="avisos-editores")
     app.notifiers.append(notifier)
     try:  # no getMe at start: a worker must not fail to start because Telegram is down

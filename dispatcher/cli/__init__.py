@@ -5,7 +5,7 @@ the root app (:mod:`dispatcher.cli.app`) and share :mod:`dispatcher.cli.common`.
 
 from __future__ import annotations
 
-from dispatcher.cli import db, items, mail, monitor, worker  # noqa: F401  (each attaches its commands)
+from dispatcher.cli import db, editors, items, mail, monitor, worker  # noqa: F401  (each attaches its commands)
 from dispatcher.cli.app import app
 
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from dispatcher.cli.app import app, channels_app
-from dispatcher.cli.common import fail, load, warn_outbox, with_app
+from dispatcher.cli.common import load, warn_outbox, with_app
 from dispatcher.ledger.types import NotFound
 
 EXIT_ATTENTION = 3
@@ -178,7 +178,14 @@ def cancel(item_id: Annotated[str, typer.Argument(metavar="ID")]) -> None:
 @app.command()
 def approve(
     item_id: Annotated[str, typer.Argument(metavar="ID")],
-    editor: Annotated[str, typer.Option("--editor", "-e", help="Nombre de quien aprueba.")],
+    editor: Annotated[
+        str,
+        typer.Option(
+            "--editor",
+            "-e",
+            help="Usuario (pregonero editors add) o nombre de quien aprueba.",
+        ),
+    ],
     editor_id: Annotated[
         int | None,
         typer.Option(
@@ -190,13 +197,19 @@ def approve(
     """Aprobar una pieza que espera aprobación (una de las que pide el plan)."""
     settings = load()
     roster = settings.telegram.editors
-    if editor_id is not None and roster and editor_id not in roster:
-        fail(f"El ID {editor_id} no está en PREGONERO_TELEGRAM__EDITORS.")
 
     async def body(application: App) -> int:
         from dispatcher.services.approvals import approve as record_approval
+        from dispatcher.services.editors import may_use_bot
         from dispatcher.services.lifecycle import approve_withdrawal, withdraw_text
 
+        if editor_id is not None and roster and not await may_use_bot(application, editor_id):
+            typer.echo(
+                f"El ID {editor_id} no está en PREGONERO_TELEGRAM__EDITORS ni es de un "
+                "editor registrado.",
+                err=True,
+            )
+            return 2
         try:
             withdrawal = await approve_withdrawal(application, item_id, editor_id, editor, "cli")
             if withdrawal is not None:  # a withdrawal waits for approval: this approves it

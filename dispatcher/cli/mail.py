@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 import typer
 
 from dispatcher.cli.app import app
-from dispatcher.cli.common import load, with_app
+from dispatcher.cli.common import fail, load, with_app
 
 if TYPE_CHECKING:
     from dispatcher.services.context import App
@@ -173,14 +173,21 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Dirección (PREGONERO_WEB__HOST).")] = None,
     port: Annotated[int | None, typer.Option(help="Puerto (PREGONERO_WEB__PORT).")] = None,
 ) -> None:
-    """Servir la baja en un clic (/baja/…) y la salud (/salud)."""
+    """Servir el escritorio de los editores (/escritorio), la baja en un clic (/baja/…) y la
+    salud (/salud)."""
     import uvicorn
 
     from dispatcher.cli.db import prepare_ledger
+    from dispatcher.items.plan import PlanError, load_plan
+    from dispatcher.services.context import channel_names, plan_path
     from dispatcher.web.server import server_config
 
     settings = load()
     prepare_ledger(settings)  # an out-of-date PostgreSQL ledger stops here, with its message
+    try:  # the desk needs the plan: a bad one stops here with its message, not a traceback
+        load_plan(plan_path(settings), channel_names(), timezone=settings.timezone)
+    except PlanError as exc:
+        fail(f"El plan no es válido:\n{exc}")
     server = uvicorn.Server(server_config(settings, host=host, port=port))
     with contextlib.suppress(KeyboardInterrupt):
         server.run()

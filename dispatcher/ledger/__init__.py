@@ -7,7 +7,8 @@
   ledger is created, stamped or upgraded (``pregonero db upgrade``);
 - ``types``: statuses and actions as enums, and ``NotFound``;
 - ``store``: the ``Ledger`` — items, deliveries and attempts, the status guard, recovery;
-- ``approvals``: editorial decisions (approve, release, schedule), counted per revision;
+- ``approvals``: editorial decisions (approve, release, schedule), counted per revision
+  and per person; ``editors``: the roster of the bot's and the desk's editors;
 - ``slots``: the schedule's slot claims; ``leases``: owners, lease deadlines, renewal;
 - ``mail``: subscribers, campaigns, recipients, the digest queue; ``journal``: the
   mailing's group-committed per-recipient states (its fast path);

@@ -42,14 +42,17 @@ Outcome = Literal[
 @dataclass(frozen=True)
 class Editor:
     """Who decided. ``key`` identifies the person across the bot, the desk and the CLI:
-    the Telegram user id when known, else the normalised name."""
+    the username of a registered editor (``pregonero editors add``), else the Telegram user
+    id when known, else the normalised name. Registered editors are recognised by
+    :func:`dispatcher.services.editors.identify`, which fills ``username``."""
 
     id: int | None
     name: str
+    username: str | None = None
 
     @property
     def key(self) -> str:
-        return editor_key(self.id, self.name)
+        return editor_key(self.id, self.name, self.username)
 
     @property
     def shown(self) -> str:
@@ -67,10 +70,17 @@ class Approval:
     revision: int
     at: datetime
     detail: str | None = None
+    key: str = ""
+    """The person as counted (``ed:``/``tg:``/``name:``), as recorded."""
 
     @property
     def editor_key(self) -> str:
-        return editor_key(self.editor_id, self.editor_name)
+        return self.key or editor_key(self.editor_id, self.editor_name)
+
+    @property
+    def username(self) -> str | None:
+        """The registered editor's username, when a registered editor decided."""
+        return self.key[3:] if self.key.startswith("ed:") else None
 
 
 @dataclass(frozen=True)
@@ -84,8 +94,11 @@ class Decision:
     publish_at: datetime | None = None
 
 
-def editor_key(editor_id: int | None, editor_name: str) -> str:
-    """Who counts as the same approver: the Telegram user id, else the name."""
+def editor_key(editor_id: int | None, editor_name: str, username: str | None = None) -> str:
+    """Who counts as the same approver: the registered editor's username, else the
+    Telegram user id, else the name."""
+    if username:
+        return f"ed:{username}"
     if editor_id is not None:
         return f"tg:{editor_id}"
     return "name:" + " ".join(editor_name.split()).casefold()
@@ -231,6 +244,7 @@ async def approvals_for(ledger: Ledger, item_id: str) -> list[Approval]:
                 revision=r["revision"],
                 at=r["created_at"],
                 detail=r["detail"],
+                key=r["editor_key"],
             )
             for r in rows.mappings()
         ]

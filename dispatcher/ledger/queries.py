@@ -1,5 +1,6 @@
 """Read models of items and their deliveries, for the people-facing interfaces (the bot's
-``/cola``, ``/vista``, ``/estado``; the daily summary).
+``/cola``, ``/vista``, ``/estado``; the daily summary; the web desk's queue, piece pages and
+calendar).
 
 Read-only: every function returns frozen records with the ledger's enums, and a missing
 item raises :class:`~dispatcher.ledger.types.NotFound`.
@@ -12,10 +13,10 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, func, select
 
 from dispatcher.items.model import ContentItem
-from dispatcher.ledger.schema import deliveries, items
+from dispatcher.ledger.schema import deliveries, items, revisions
 from dispatcher.ledger.store import Ledger, content_from_row
 from dispatcher.ledger.types import (
     NEEDS_ATTENTION,
@@ -24,6 +25,7 @@ from dispatcher.ledger.types import (
     DeliveryStatus,
     ItemStatus,
     NotFound,
+    RevisionOutcome,
 )
 
 FIND_LIMIT = 10
@@ -198,3 +200,61 @@ def _delivery(row: Any) -> DeliveryView:
         updated_at=row.updated_at,
         sent_at=row.sent_at,
     )
+
+
+@dataclass(frozen=True)
+class RevisionView:
+    """One file received for an item: a new item, a correction or a duplicate."""
+
+    revision: int
+    outcome: RevisionOutcome
+    received_at: datetime
+
+
+async def revisions_of(ledger: Ledger, item_id: str) -> list[RevisionView]:
+    """Every file received for the item, oldest first."""
+    async with ledger.engine.connect() as conn:
+        rows = await conn.execute(
+            select(revisions.c.revision, revisions.c.outcome, revisions.c.received_at)
+            .where(revisions.c.item_id == item_id)
+            .order_by(revisions.c.id)
+        )
+        return [
+            RevisionView(int(r.revision), RevisionOutcome(r.outcome), r.received_at) for r in rows
+        ]
+
+
+async def sent_since(ledger: Ledger, since: datetime) -> list[ItemView]:
+    """Items with a delivery sent at or after ``since``, most recently sent first."""
+    last_sent = func.max(deliveries.c.sent_at)
+    query = (
+        select(*_ITEM_COLUMNS)
+        .join(deliveries, deliveries.c.item_id == items.c.id)
+        .where(deliveries.c.status == DeliveryStatus.SENT, deliveries.c.sent_at >= since)
+        .group_by(*_ITEM_COLUMNS)
+        .order_by(last_sent.desc())
+    )
+    async with ledger.engine.connect() as conn:
+        return [_item(row) for row in await conn.execute(query)]
+
+
+async def scheduled_between(ledger: Ledger, start: datetime, end: datetime) -> list[ItemView]:
+    """Items not cancelled nor withdrawn with something left to send and ``publish_at`` in
+    ``[start, end)``, by ``publish_at``."""
+    has_open = (
+        select(deliveries.c.id)
+        .where(deliveries.c.item_id == items.c.id, deliveries.c.status.in_(OPEN))
+        .exists()
+    )
+    query = (
+        select(*_ITEM_COLUMNS)
+        .where(
+            items.c.status.in_((ItemStatus.READY, ItemStatus.AWAITING_APPROVAL)),
+            items.c.publish_at >= start,
+            items.c.publish_at < end,
+            has_open,
+        )
+        .order_by(items.c.publish_at, items.c.id)
+    )
+    async with ledger.engine.connect() as conn:
+        return [_item(row) for row in await conn.execute(query)]

@@ -260,8 +260,9 @@ def create_engine(url: str) -> AsyncEngine:
 # ``approve`` (counts towards the plan's ``approvers``), ``release`` (``/publicar`` of a
 # scheduled item: its embargo ends now) and ``schedule`` (``/programar``: ``detail`` holds the
 # new ``publish_at`` in ISO 8601). Who decided is kept twice: ``editor_key`` identifies the
-# person across bot and CLI (``tg:<user id>``, or ``name:<name>`` when there is no Telegram
-# id), ``editor_id``/``editor_name`` are what is shown.
+# person across the bot, the desk and the CLI (``ed:<username>`` for a registered editor,
+# else ``tg:<user id>``, or ``name:<name>`` when there is no Telegram id),
+# ``editor_id``/``editor_name`` are what is shown.
 
 approvals = Table(
     "approvals",
@@ -274,7 +275,7 @@ approvals = Table(
     Column("editor_key", String(200), nullable=False),
     Column("editor_id", BigInteger, nullable=True),
     Column("editor_name", Text, nullable=False),
-    # bot | cli
+    # bot | cli | desk
     Column("via", String(8), nullable=False),
     Column("detail", Text, nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
@@ -429,4 +430,28 @@ monitor_digests = Table(
     Column("notified_at", UTCDateTime, nullable=True),
     Column("campaign_id", Integer, nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
+)
+
+
+# -- editors ----------------------------------------------------------------------------
+# ``editors``: the people who may use the bot and the web desk (``pregonero editors add``).
+# One row per username, never deleted: ``editors remove`` sets ``removed_at`` (and clears the
+# password hash and the Telegram id, so the person can neither log in nor command the bot,
+# and the id may be given to someone else) while old approvals keep naming the person.
+# ``role`` is ``editor`` or ``admin`` (admins may also import and erase subscribers on the
+# desk). ``password_hash`` is an Argon2id hash (argon2-cffi's PHC string), never a password.
+
+editors = Table(
+    "editors",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("username", String(40), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("telegram_id", BigInteger, nullable=True),
+    Column("role", String(8), nullable=False),
+    Column("password_hash", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("removed_at", UTCDateTime, nullable=True),
+    UniqueConstraint("username", name="uq_editor_username"),
+    UniqueConstraint("telegram_id", name="uq_editor_telegram_id"),
 )

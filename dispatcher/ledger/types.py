@@ -98,6 +98,11 @@ class Via(StrEnum):
     DESK = "desk"
 
 
+class EditorRole(StrEnum):
+    EDITOR = "editor"
+    ADMIN = "admin"
+
+
 class SlotStatus(StrEnum):
     RUNNING = "running"
     DONE = "done"

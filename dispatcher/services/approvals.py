@@ -1,4 +1,4 @@
-"""Editorial decisions on an item, shared by the bot and the CLI (``pregonero approve``).
+"""Editorial decisions on an item, shared by the bot, the desk and the CLI (``approve``).
 
 - :func:`approve` records one editor's approval of an item that waits for it (kinds with
   ``approval: required``). Approvals count per revision: a correction that arrives while the
@@ -12,7 +12,8 @@
 
 The decisions themselves (locking, counting, recording) live in
 :mod:`dispatcher.ledger.approvals`; this module adds the plan (how many approvers a kind
-needs) and the Spanish wording.
+needs), who the approver is (:func:`dispatcher.services.editors.identify`: a registered
+editor is one person whether they approve by bot, desk or CLI) and the Spanish wording.
 """
 
 from __future__ import annotations
@@ -24,9 +25,10 @@ from zoneinfo import ZoneInfo
 
 from dispatcher.items.localtime import local_time
 from dispatcher.ledger import approvals as ledger_approvals
-from dispatcher.ledger.approvals import Approval, Decision, Editor, Outcome
+from dispatcher.ledger.approvals import Approval, Decision, Outcome
 from dispatcher.ledger.schema import utcnow
 from dispatcher.ledger.types import ApprovalAction, ItemStatus, Via
+from dispatcher.services.editors import identify
 
 if TYPE_CHECKING:
     from dispatcher.ledger.store import Ledger
@@ -101,24 +103,36 @@ def _result(item_id: str, decision: Decision, needed: int = 0) -> ApprovalResult
 
 
 async def approve(
-    app: App, item_id: str, editor_id: int | None, editor_name: str, via: str
+    app: App,
+    item_id: str,
+    editor_id: int | None,
+    editor_name: str,
+    via: str,
+    *,
+    username: str | None = None,
 ) -> ApprovalResult:
     """Record an approval; the item becomes ``ready`` once enough distinct editors approved
     its current revision. Raises :class:`~dispatcher.ledger.types.NotFound`."""
     item = await app.ledger.item(item_id)
     needed = needed_approvals(app, item.kind) or 1
-    decision = await ledger_approvals.approve(
-        app.ledger, item_id, Editor(editor_id, editor_name), Via(via), needed=needed
-    )
+    editor = await identify(app.ledger, editor_id, editor_name, username)
+    decision = await ledger_approvals.approve(app.ledger, item_id, editor, Via(via), needed=needed)
     return _result(item_id, decision, needed)
 
 
 async def release(
-    app: App, item_id: str, editor_id: int | None, editor_name: str, via: str
+    app: App,
+    item_id: str,
+    editor_id: int | None,
+    editor_name: str,
+    via: str,
+    *,
+    username: str | None = None,
 ) -> ApprovalResult:
     """End the embargo of a ready item scheduled for later: it goes out now."""
+    editor = await identify(app.ledger, editor_id, editor_name, username)
     decision = await ledger_approvals.release(
-        app.ledger, item_id, Editor(editor_id, editor_name), Via(via), now=app.clock()
+        app.ledger, item_id, editor, Via(via), now=app.clock()
     )
     return _result(item_id, decision)
 
@@ -130,22 +144,29 @@ async def schedule(
     editor_id: int | None,
     editor_name: str,
     via: str,
+    *,
+    username: str | None = None,
 ) -> ApprovalResult:
     """Set ``publish_at`` of what is left to send (approval, if needed, is still needed)."""
-    decision = await ledger_approvals.schedule(
-        app.ledger, item_id, when, Editor(editor_id, editor_name), Via(via)
-    )
+    editor = await identify(app.ledger, editor_id, editor_name, username)
+    decision = await ledger_approvals.schedule(app.ledger, item_id, when, editor, Via(via))
     return _result(item_id, decision)
 
 
 async def publish(
-    app: App, item_id: str, editor_id: int | None, editor_name: str, via: str
+    app: App,
+    item_id: str,
+    editor_id: int | None,
+    editor_name: str,
+    via: str,
+    *,
+    username: str | None = None,
 ) -> ApprovalResult:
     """``/publicar``: approve an item that waits for approval; release a scheduled one."""
     item = await app.ledger.item(item_id)
     if item.status is ItemStatus.AWAITING_APPROVAL:
-        return await approve(app, item_id, editor_id, editor_name, via)
-    return await release(app, item_id, editor_id, editor_name, via)
+        return await approve(app, item_id, editor_id, editor_name, via, username=username)
+    return await release(app, item_id, editor_id, editor_name, via, username=username)
 
 
 async def approved_enough(app: App, item_id: str) -> bool:

@@ -129,6 +129,12 @@ class App:
         await self.ledger.close()
 
 
+async def app_for(settings: Settings, ledger: Ledger, *, clock: Clock = utc_clock) -> App:
+    """An app on a ledger already open (the caller closes it)."""
+    plan = load_plan(plan_path(settings), channel_names(), timezone=settings.timezone)
+    return App(settings=settings, ledger=ledger, plan=plan, clock=clock)
+
+
 async def build_app(settings: Settings, *, clock: Clock = utc_clock) -> App:
     """Load the plan (a bad plan stops start-up with its message) and open the ledger."""
     plan = load_plan(plan_path(settings), channel_names(), timezone=settings.timezone)

@@ -7,11 +7,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from dispatcher.ledger import withdrawals
-from dispatcher.ledger.approvals import Editor
 from dispatcher.ledger.store import CancelResult
 from dispatcher.ledger.types import Via
 from dispatcher.ledger.withdrawals import WithdrawResult
 from dispatcher.services.approvals import needed_approvals
+from dispatcher.services.editors import identify
 
 if TYPE_CHECKING:
     from dispatcher.services.context import App
@@ -44,7 +44,14 @@ def cancel_text(item_id: str, result: CancelResult, *, resume: str) -> str:
 
 
 async def withdraw(
-    app: App, item_id: str, reason: str, *, editor_id: int | None, editor_name: str, via: str
+    app: App,
+    item_id: str,
+    reason: str,
+    *,
+    editor_id: int | None,
+    editor_name: str,
+    via: str,
+    username: str | None = None,
 ) -> WithdrawResult:
     """Take a published item down everywhere (``pregonero withdraw``, ``/retirar``).
 
@@ -58,12 +65,18 @@ async def withdraw(
         raise ValueError("hay que decir el motivo del retiro (al menos 3 caracteres)")
     item = await app.ledger.item(item_id)
     needed = needed_approvals(app, item.kind)
-    editor = Editor(editor_id, editor_name)
+    editor = await identify(app.ledger, editor_id, editor_name, username)
     return await withdrawals.request(app.ledger, item_id, reason, editor, Via(via), needed=needed)
 
 
 async def approve_withdrawal(
-    app: App, item_id: str, editor_id: int | None, editor_name: str, via: str
+    app: App,
+    item_id: str,
+    editor_id: int | None,
+    editor_name: str,
+    via: str,
+    *,
+    username: str | None = None,
 ) -> WithdrawResult | None:
     """Count an editor's approval toward the item's pending withdrawal; ``None`` when no
     withdrawal is pending (the approval is then an ordinary one)."""
@@ -72,9 +85,8 @@ async def approve_withdrawal(
         return None
     item = await app.ledger.item(item_id)
     needed = needed_approvals(app, item.kind) or 1
-    return await withdrawals.approve(
-        app.ledger, item_id, Editor(editor_id, editor_name), Via(via), needed=needed
-    )
+    editor = await identify(app.ledger, editor_id, editor_name, username)
+    return await withdrawals.approve(app.ledger, item_id, editor, Via(via), needed=needed)
 
 
 def withdraw_text(item_id: str, result: WithdrawResult, *, approve: str, needed: int = 0) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import datetime
 
 from dispatcher.items.localtime import local_time
@@ -141,22 +142,50 @@ async def item_report(app: App, item_id: str) -> str | None:
     return "\n".join(lines)
 
 
-async def check_channels(app: App) -> tuple[bool, list[str]]:
-    """``channels check``: each channel of the plan, its mode and a harmless live call."""
-    all_ok = True
-    lines = []
+@dataclass(frozen=True)
+class ChannelHealth:
+    """One channel of the plan: its mode and, when live, the result of a harmless call."""
+
+    channel: str
+    mode: str
+    ok: bool | None  # None: outbox mode, nothing checked
+    message: str
+    expires_at: datetime | None = None
+
+    @property
+    def line(self) -> str:
+        """The line ``channels check`` prints."""
+        if self.ok is None:
+            return f"{self.channel}: {self.message}"
+        return f"{self.channel}: {'OK' if self.ok else 'ERROR'} — {self.message}"
+
+
+async def channel_health(app: App) -> list[ChannelHealth]:
+    """Each channel of the plan, its mode and a harmless live call (``channels check``
+    and the web desk's ``/canales``)."""
+    found = []
     for channel in sorted({c for kind in app.plan.kinds.values() for c in kind.channels}):
-        if app.mode(channel) == "outbox":
-            lines.append(
-                f"{channel}: bandeja de salida — no se envía nada (sin credenciales o MODE=outbox)"
+        mode = app.mode(channel)
+        if mode == "outbox":
+            found.append(
+                ChannelHealth(
+                    channel,
+                    mode,
+                    None,
+                    "bandeja de salida — no se envía nada (sin credenciales o MODE=outbox)",
+                )
             )
             continue
         try:
             result = await app.adapter(channel).check()
         except Exception as exc:  # a check must report, not crash
-            all_ok = False
-            lines.append(f"{channel}: ERROR — {type(exc).__name__}: {exc}")
+            found.append(ChannelHealth(channel, mode, False, f"{type(exc).__name__}: {exc}"))
             continue
-        all_ok = all_ok and result.ok
-        lines.append(f"{channel}: {'OK' if result.ok else 'ERROR'} — {result.message}")
-    return all_ok, lines
+        found.append(ChannelHealth(channel, mode, result.ok, result.message, result.expires_at))
+    return found
+
+
+async def check_channels(app: App) -> tuple[bool, list[str]]:
+    """``channels check``: each channel of the plan, its mode and a harmless live call."""
+    found = await channel_health(app)
+    return all(h.ok is not False for h in found), [h.line for h in found]

@@ -9,6 +9,7 @@
   on both methods: nothing changes, and the page says how to unsubscribe anyway (the
   link of a recent bulletin, a reply with «baja», a message to the office's address).
 - ``GET /salud``: health as JSON (200, or 503 when the ledger does not answer).
+- The editors' desk: :mod:`dispatcher.web.desk`.
 
 Every request is logged by :class:`AccessLog` (logger ``pregonero.web.access``) with the
 route, never the token: ``/baja/…``. ``serve`` turns uvicorn's own access log off
@@ -35,8 +36,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 import dispatcher.ledger.schema  # noqa: F401  (registers every table)
 from dispatcher.ledger.mail import ping
 from dispatcher.ledger.store import Ledger
+from dispatcher.services.context import App, app_for, build_app
 from dispatcher.services.mailing.subscribers import describe, unsubscribe
 from dispatcher.services.mailing.tokens import check_token, token_key
+from dispatcher.web import desk
 from settings import Settings
 
 log = logging.getLogger("pregonero.web")
@@ -138,21 +141,30 @@ def expired_page(sender: str | None) -> HTMLResponse:
     return _page("Este enlace de baja venció", body, 410)
 
 
-def create_app(settings: Settings, ledger: Ledger | None = None) -> Starlette:
-    """The ASGI app. Without ``ledger`` it opens (and closes) its own from the settings."""
+def create_app(
+    settings: Settings, ledger: Ledger | None = None, *, application: App | None = None
+) -> Starlette:
+    """The ASGI app: unsubscribe, health and the editors' desk (:mod:`dispatcher.web.desk`).
+    Without ``application`` (or ``ledger``) it builds (and closes) its own from the
+    settings: the plan, and the ledger opened and brought up to date."""
     keys: dict[str, bytes] = {}
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        own = ledger is None
-        app.state.ledger = ledger or Ledger.from_url(settings.resolved_database_url)
-        if own:
-            await app.state.ledger.init()
+        own = application is None and ledger is None
+        if application is not None:
+            pregonero = application
+        elif ledger is not None:
+            pregonero = await app_for(settings, ledger)
+        else:
+            pregonero = await build_app(settings)
+        app.state.ledger = pregonero.ledger
+        await desk.start(app.state, pregonero)
         try:
             yield
         finally:
             if own:
-                await app.state.ledger.close()
+                await pregonero.aclose()
 
     async def subscriber_of(request: Request) -> int | Response:
         if "key" not in keys:
@@ -214,7 +226,9 @@ def create_app(settings: Settings, ledger: Ledger | None = None) -> Starlette:
         routes=[
             Route("/baja/{token}", baja, methods=["GET", "POST"]),
             Route("/salud", salud, methods=["GET"]),
+            *desk.routes(),
         ],
-        middleware=[Middleware(AccessLog)],
+        middleware=[Middleware(AccessLog), *desk.middleware()],
+        exception_handlers=desk.exception_handlers,
         lifespan=lifespan,
     )

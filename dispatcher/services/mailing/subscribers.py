@@ -5,7 +5,7 @@ CSV columns ``email,name,audiences,consent_at,consent_source`` (audiences separa
 ``--audience``) and the consent's date and source (Ley 1581 de 2012). Bad rows are reported
 with their line number and the good ones are still imported. An address that left the
 list (unsubscribed, bounced, erased) is never resubscribed by an import: the row is
-reported as skipped with the reason.
+reported as skipped with the reason. The web desk adds counts per audience and a search.
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ from email_validator import EmailNotValidError, validate_email
 
 from dispatcher.items.audiences import AUDIENCES, audience_mask, audience_names
 from dispatcher.ledger import mail as store
+from dispatcher.ledger import subscribers as read
+from dispatcher.ledger.mail import Subscriber
 from dispatcher.ledger.store import Ledger
 from dispatcher.ledger.types import NotFound, SubscriberStatus
 from dispatcher.services.mailing.tokens import email_hash, hash_key
@@ -294,3 +296,35 @@ def csv_text(rows: Iterable[Iterable[str]]) -> str:
     buffer = io.StringIO()
     csv.writer(buffer, lineterminator="\n").writerows(rows)
     return buffer.getvalue()
+
+
+@dataclass(frozen=True)
+class AudienceCount:
+    """Subscribers of one audience by status (erased people have no audience: ``""``)."""
+
+    audience: str
+    active: int = 0
+    unsubscribed: int = 0
+    bounced: int = 0
+    erased: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.active + self.unsubscribed + self.bounced + self.erased
+
+
+async def audience_counts(ledger: Ledger) -> list[AudienceCount]:
+    """Every audience (the known ones first, each even when empty) with its counts."""
+    found = await read.counts(ledger)
+    names = list(AUDIENCES) + sorted({a for a, _ in found} - set(AUDIENCES) - {""})
+    if any(a == "" for a, _ in found):
+        names.append("")
+    return [
+        AudienceCount(name, **{s.value: found[(name, s)] for s in SubscriberStatus})
+        for name in names
+    ]
+
+
+async def search(ledger: Ledger, text: str) -> list[Subscriber]:
+    """Subscribers (not erased) whose address contains ``text``."""
+    return await read.search(ledger, text)
