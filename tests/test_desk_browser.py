@@ -146,7 +146,13 @@ def _two_editors_publish(browser: Browser, base: str, workspace: Workspace) -> N
         assert ana.get_by_role("heading", name=channel, exact=True).is_visible(), channel
     x_preview = ana.locator("article.preview-x")
     assert "de 280 caracteres (cuenta de X)" in x_preview.inner_text()
-    assert x_preview.get_by_role("img").evaluate("i => i.complete && i.naturalWidth > 0")
+    image = x_preview.get_by_role("img")
+    image.scroll_into_view_if_needed()
+    # the picture is served by the desk (its media route): wait for it to arrive, then check
+    # that it decoded (a broken image is complete with a natural width of 0)
+    image.element_handle().wait_for_element_state("visible")
+    ana.wait_for_function("i => i.complete", arg=image.element_handle(), timeout=15_000)
+    assert image.evaluate("i => i.naturalWidth > 0")
     site = ana.frame_locator("article.preview-website iframe")
     assert "El parque San Pío reabre" in site.locator("h1").inner_text()
     mail = ana.frame_locator("article.preview-mailing iframe")
