@@ -16,7 +16,6 @@ pass stops and the rest stays pending for the next run.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import ssl
 from datetime import UTC, datetime
@@ -31,6 +30,7 @@ from dispatcher.ledger.types import SubscriberStatus
 from dispatcher.services.delivery.backoff import backoff
 from dispatcher.services.mailing.message import MessageTemplate
 from dispatcher.services.mailing.tokens import make_token, token_day
+from dispatcher.services.mailing.wire import Wire
 
 if TYPE_CHECKING:
     from dispatcher.services.mailing.campaign import CampaignSender
@@ -42,6 +42,8 @@ RECIPIENT_BACKOFF_MAX = 300.0
 CONNECT_BACKOFF_MAX = 60.0
 PAGE = 1000
 REPLY_MAX = 300
+UNLIMITED = 1e9
+"""A rate cap at or above this many messages/s is no cap: the limiter is skipped."""
 
 
 class Stop(Exception):
@@ -92,7 +94,8 @@ class _Run:
         self.connect_error: str | None = None
         self.requeues: set[asyncio.Task[None]] = set()
         self.room = asyncio.Event()  # the feeder waits for it when the queue is full
-        self.mail_from = b"FROM:<" + sender.sender.address.encode("ascii") + b">"
+        self.mail_from = b"MAIL FROM:<" + sender.sender.address.encode("ascii") + b">\r\n"
+        self.limited = sender.settings.smtp.rate < UNLIMITED
 
     async def go(self) -> Stop | None:
         workers = [
@@ -157,7 +160,7 @@ class _Run:
                     )
 
     async def work(self) -> None:
-        smtp: aiosmtplib.SMTP | None = None
+        wire: Wire | None = None
         try:
             while True:
                 rec = await self.queue.get()
@@ -169,10 +172,11 @@ class _Run:
                     self.queue.task_done()
                     continue
                 try:
-                    if smtp is None or not smtp.is_connected:
-                        smtp = await self.connect()
-                    await self.s.limiter.acquire()
-                    await self.send(smtp, rec)
+                    if wire is None or not wire.open:
+                        wire = await self.connect()
+                    if self.limited:
+                        await self.s.limiter.acquire()
+                    await self.send(wire, rec)
                 except _NoConnection:
                     self.queue.put_nowait(rec)  # another connection may still take it
                     self.queue.task_done()
@@ -186,11 +190,10 @@ class _Run:
                     self.queue.task_done()
                     raise
         finally:
-            if smtp is not None and smtp.is_connected:
-                with contextlib.suppress(Exception):
-                    await asyncio.wait_for(smtp.quit(), 2)
+            if wire is not None:
+                await wire.quit()
 
-    async def connect(self) -> aiosmtplib.SMTP:
+    async def connect(self) -> Wire:
         where = f"{self.s.settings.smtp.host}:{self.s.settings.smtp.port}"
         for attempt in range(self.s.connect_attempts):
             if self.stopping:
@@ -207,7 +210,7 @@ class _Run:
                         await smtp.ehlo()
                     except aiosmtplib.SMTPHeloError:
                         await smtp.helo()
-                return smtp
+                return Wire.take_over(smtp)
             except aiosmtplib.SMTPAuthenticationError as exc:
                 reply = self.reply(exc.code, exc.message)
                 raise Stop(
@@ -227,48 +230,70 @@ class _Run:
         log.warning("%s", self.connect_error)
         raise _NoConnection
 
-    async def send(self, smtp: aiosmtplib.SMTP, rec: _Recipient) -> None:
-        """One SMTP transaction. MAIL and RCPT go out while the ``sending`` mark commits;
-        DATA waits for that commit. One deadline per phase, not one timer per command."""
+    async def send(self, wire: Wire, rec: _Recipient) -> None:
+        """One SMTP transaction. MAIL, RCPT and DATA go out (pipelined when the server
+        offers it) while the ``sending`` mark commits; the message waits for that commit.
+        One deadline per phase, not one timer per command."""
         ticket = self.journal.mark(rec.id)
         limit = self.s.command_timeout
+        to = rec.email.encode("ascii")
+        mail: SMTPResponse | None = None
         rcpt: SMTPResponse | None = None
+        start: SMTPResponse | None = None
         try:
+            if b"\r" in to or b"\n" in to or b">" in to:
+                raise ValueError(to)
             async with asyncio.timeout(limit):
-                mail = await smtp.execute_command(b"MAIL", self.mail_from, timeout=None)
-                if mail.code == 250:
-                    to = b"TO:<" + rec.email.encode("ascii") + b">"
-                    rcpt = await smtp.execute_command(b"RCPT", to, timeout=None)
-                if rcpt is None or rcpt.code not in (250, 251):
-                    await self.reset(smtp)
+                rcpt_line = b"RCPT TO:<" + to + b">\r\n"
+                if wire.pipelining:
+                    wire.write(self.mail_from + rcpt_line + b"DATA\r\n")
+                    mail, rcpt, start = await wire.replies(3)
+                else:
+                    wire.write(self.mail_from)
+                    mail = await wire.reply()
+                    if mail.code == 250:
+                        wire.write(rcpt_line)
+                        rcpt = await wire.reply()
+                        if rcpt.code in (250, 251):
+                            wire.write(b"DATA\r\n")
+                            start = await wire.reply()
+                if 421 in (mail.code, getattr(rcpt, "code", 0), getattr(start, "code", 0)):
+                    wire.close()  # the server is closing the session
+                elif (
+                    start is None
+                    or start.code != 354
+                    or mail.code != 250
+                    or (rcpt is None or rcpt.code not in (250, 251))
+                ):
+                    await self.reset(wire, start)
             await ticket
-            if rcpt is None:
+            failed = next(
+                (r for r in (mail, rcpt) if r is not None and r.code not in (250, 251)), None
+            )
+            if failed is mail:
                 if mail.code >= 500:
                     self.journal.outcome(rec.id, "pending", self.reply(*mail))
                     raise Stop(f"el servidor rechazó el remitente: {self.reply(*mail)}")
                 return self.resolve(rec, False, self.reply(*mail))
-            if rcpt.code not in (250, 251):
-                return self.resolve(rec, rcpt.code >= 500, self.reply(*rcpt))
+            if failed is not None:
+                return self.resolve(rec, failed.code >= 500, self.reply(*failed))
+            assert start is not None
+            if start.code != 354:
+                return self.resolve(rec, start.code >= 500, self.reply(*start))
             token = make_token(self.key, rec.subscriber_id, self.issued)
-            wire = self.template.wire(rec.email, rec.id, token)
+            # Already CRLF, dot-stuffed and terminated (see message.py): written as is.
+            wire.write(self.template.wire(rec.email, rec.id, token))
             async with asyncio.timeout(limit * 2):
-                start = await smtp.execute_command(b"DATA", timeout=None)
-                if start.code != 354:
-                    await self.reset(smtp)
-                    return self.resolve(rec, start.code >= 500, self.reply(*start))
-                # The message is already CRLF, dot-stuffed and terminated (see message.py):
-                # written as is, without aiosmtplib's two regex passes per message.
-                protocol = smtp.protocol
-                if protocol is None:
-                    raise aiosmtplib.SMTPServerDisconnected("conexión cerrada")
-                protocol.write(wire)
-                done = await protocol.read_response(timeout=None)
-        except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError,
-                aiosmtplib.SMTPResponseException, OSError) as exc:  # fmt: skip
-            smtp.close()
+                done = await wire.reply()
+        except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPResponseException,
+                OSError) as exc:  # fmt: skip
+            wire.close()
             await ticket
             reason = "sin respuesta" if isinstance(exc, TimeoutError) else str(exc)
             return self.resolve(rec, False, self.redact(f"conexión perdida: {reason}"[:REPLY_MAX]))
+        except (ValueError, UnicodeEncodeError):
+            await ticket
+            return self.resolve(rec, True, "dirección inválida para SMTP")
         if done.code != 250:
             return self.resolve(rec, done.code >= 500, self.reply(*done))
         self.journal.outcome(rec.id, "sent", self.reply(*done))
@@ -279,11 +304,17 @@ class _Run:
         text = _reply(code, message)
         return self.redact(text) if self.redact else text
 
-    async def reset(self, smtp: aiosmtplib.SMTP) -> None:
+    async def reset(self, wire: Wire, start: SMTPResponse | None) -> None:
+        """Leave the transaction: an empty message if the server already said 354 (it
+        has no valid recipient, so nothing is delivered), then RSET."""
         try:
-            await smtp.execute_command(b"RSET")
+            if start is not None and start.code == 354:
+                wire.write(b".\r\n")
+                await wire.reply()
+            wire.write(b"RSET\r\n")
+            await wire.reply()
         except (aiosmtplib.SMTPException, OSError):
-            smtp.close()
+            wire.close()
 
     def resolve(self, rec: _Recipient, permanent: bool, reply: str) -> None:
         """A refusal or a dropped connection: fail it, or retry it later in this run."""
