@@ -21,13 +21,13 @@ import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from sqlalchemy import bindparam, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from dispatcher.ledger.schema import mail_campaigns, mail_recipients, utcnow
+from dispatcher.ledger.schema import OPEN_RECIPIENT, mail_campaigns, mail_recipients, utcnow
 from dispatcher.ledger.store import Ledger
 
 HEARTBEAT = 10.0
@@ -43,9 +43,15 @@ class _Writer(Protocol):
 
 
 class _SqlAlchemyWriter:
-    def __init__(self, ledger: Ledger, campaign_id: int, owner: str) -> None:
+    """``claim_lease`` set: a campaign shared by several processes (see ``claims.py``):
+    the heartbeat is the campaign's (whoever sends it) and renews this owner's claims."""
+
+    def __init__(
+        self, ledger: Ledger, campaign_id: int, owner: str, claim_lease: float | None = None
+    ) -> None:
         self._ledger, self._campaign_id, self._owner = ledger, campaign_id, owner
         self._conn: AsyncConnection | None = None
+        self._claim_lease = claim_lease
         r = mail_recipients
         self._mark = (
             update(r)
@@ -57,10 +63,18 @@ class _SqlAlchemyWriter:
             .where(r.c.id == bindparam("rid"))
             .values(status=bindparam("st"), reply=bindparam("rp"), updated_at=bindparam("ts"))
         )
-        self._beat = (
-            update(mail_campaigns)
-            .where(mail_campaigns.c.id == campaign_id, mail_campaigns.c.owner == owner)
-            .values(heartbeat=bindparam("ts"))
+        beat = update(mail_campaigns).where(mail_campaigns.c.id == campaign_id)
+        if claim_lease is None:
+            beat = beat.where(mail_campaigns.c.owner == owner)
+        self._beat = beat.values(heartbeat=bindparam("ts"))
+        self._renew = (
+            update(r)
+            .where(
+                r.c.campaign_id == campaign_id,
+                r.c.claimed_by == owner,
+                r.c.status.in_(OPEN_RECIPIENT),
+            )
+            .values(claimed_until=bindparam("until"))
         )
 
     async def commit(
@@ -76,6 +90,9 @@ class _SqlAlchemyWriter:
                 await self._conn.execute(self._mark, {"ids": list(marks), "ts": now})
             if beat:
                 await self._conn.execute(self._beat, {"ts": now})
+                if self._claim_lease is not None:
+                    until = now + timedelta(seconds=self._claim_lease)
+                    await self._conn.execute(self._renew, {"until": until})
 
     async def close(self) -> None:
         if self._conn is not None:
@@ -178,18 +195,24 @@ class _SqliteWriter:
         self._pool.shutdown(wait=False)
 
 
-def _writer(ledger: Ledger, campaign_id: int, owner: str) -> _Writer:
+def _writer(ledger: Ledger, campaign_id: int, owner: str, claim_lease: float | None) -> _Writer:
     url = ledger.engine.url
-    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+    if claim_lease is None and (
+        url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:"
+    ):
         return _SqliteWriter(url.database, campaign_id, owner)
-    return _SqlAlchemyWriter(ledger, campaign_id, owner)
+    return _SqlAlchemyWriter(ledger, campaign_id, owner, claim_lease)
 
 
 class Journal:
-    """Group commit of recipient marks and outcomes, in submission order."""
+    """Group commit of recipient marks and outcomes, in submission order. With
+    ``claim_lease`` (a shared campaign, see ``claims.py``) each heartbeat also renews the
+    owner's claims for that many seconds."""
 
-    def __init__(self, ledger: Ledger, campaign_id: int, owner: str) -> None:
-        self._writer = _writer(ledger, campaign_id, owner)
+    def __init__(
+        self, ledger: Ledger, campaign_id: int, owner: str, *, claim_lease: float | None = None
+    ) -> None:
+        self._writer = _writer(ledger, campaign_id, owner, claim_lease)
         self._marks: list[int] = []
         self._outcomes: list[Outcome] = []
         self._waiters: list[asyncio.Future[None]] = []

@@ -19,16 +19,16 @@ import asyncio
 import logging
 import ssl
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 import aiosmtplib
 from aiosmtplib import SMTPResponse
 
 from dispatcher.ledger.journal import Journal
-from dispatcher.ledger.mail import open_recipients
 from dispatcher.ledger.types import SubscriberStatus
 from dispatcher.services.delivery.backoff import backoff
 from dispatcher.services.mailing.message import MessageTemplate
+from dispatcher.services.mailing.sources import Source
 from dispatcher.services.mailing.tokens import make_token, token_day
 from dispatcher.services.mailing.wire import Wire
 
@@ -40,7 +40,8 @@ log = logging.getLogger("pregonero.mailing")
 MAX_ATTEMPTS = 3
 RECIPIENT_BACKOFF_MAX = 300.0
 CONNECT_BACKOFF_MAX = 60.0
-PAGE = 1000
+TAIL_POLL = 0.5
+"""Seconds between looks at a shared campaign's last rows, while others still hold them."""
 REPLY_MAX = 300
 UNLIMITED = 1e9
 """A rate cap at or above this many messages/s is no cap: the limiter is skipped."""
@@ -69,12 +70,16 @@ class _NoConnection(Exception):
     pass
 
 
+class Limiter(Protocol):
+    async def acquire(self) -> None: ...
+
+
 async def run_pool(
     sender: CampaignSender, journal: Journal, template: MessageTemplate, key: bytes,
-    campaign_id: int,
+    campaign_id: int, source: Source, limiter: Limiter,
 ) -> Stop | None:  # fmt: skip
-    """Send what is open; ``Stop`` (not raised) says why the pass ended early."""
-    return await _Run(sender, journal, template, key, campaign_id).go()
+    """Send what ``source`` gives; ``Stop`` (not raised) says why the pass ended early."""
+    return await _Run(sender, journal, template, key, campaign_id, source, limiter).go()
 
 
 class _Run:
@@ -82,10 +87,10 @@ class _Run:
 
     def __init__(
         self, sender: CampaignSender, journal: Journal, template: MessageTemplate, key: bytes,
-        campaign_id: int,
+        campaign_id: int, source: Source, limiter: Limiter,
     ) -> None:  # fmt: skip
         self.s, self.journal, self.template, self.key = sender, journal, template, key
-        self.campaign_id = campaign_id
+        self.campaign_id, self.source, self.limiter = campaign_id, source, limiter
         self.issued = token_day(datetime.now(UTC).date())  # the tokens' issue date, per pass
         self.redact = sender.redact  # credentials never reach a stored reply
         self.queue: asyncio.Queue[_Recipient | None] = asyncio.Queue()
@@ -140,16 +145,20 @@ class _Run:
         await self.queue.join()
 
     async def feed(self) -> None:
-        """Page through open recipients (bounded memory); skip those no longer active."""
-        last = 0
+        """Take recipients from the source a batch at a time, keeping about one batch
+        queued (bounded memory; a shared campaign's claims not hoarded); skip those no
+        longer active."""
+        batch = self.source.batch
         while not self.stopping:
-            if self.queue.qsize() >= PAGE:
+            if self.queue.qsize() >= batch // 2:
                 self.room.clear()
                 await self.room.wait()
-            rows = await open_recipients(self.s.ledger, self.campaign_id, after=last, limit=PAGE)
-            if not rows:
+            rows = await self.source.next()
+            if rows is None:
                 return
-            last = rows[-1].id
+            if not rows:  # the rest is held by other processes: wait for them
+                await asyncio.sleep(TAIL_POLL)
+                continue
             for row in rows:
                 if row.subscriber_status != SubscriberStatus.ACTIVE or not row.email:
                     reason = f"suscripción {row.subscriber_status.value}"
@@ -164,7 +173,7 @@ class _Run:
         try:
             while True:
                 rec = await self.queue.get()
-                if self.queue.qsize() < PAGE // 2:
+                if self.queue.qsize() < self.source.batch // 2:
                     self.room.set()
                 if rec is None:
                     return
@@ -175,7 +184,7 @@ class _Run:
                     if wire is None or not wire.open:
                         wire = await self.connect()
                     if self.limited:
-                        await self.s.limiter.acquire()
+                        await self.limiter.acquire()
                     await self.send(wire, rec)
                 except _NoConnection:
                     self.queue.put_nowait(rec)  # another connection may still take it

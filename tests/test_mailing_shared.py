@@ -1,0 +1,151 @@
+"""One campaign, several senders, on PostgreSQL (claims with FOR UPDATE SKIP LOCKED): two
+runs side by side send each recipient once; a dead holder's rows come back at once; the
+Redis token bucket caps the rate of every sender together.
+
+Real PostgreSQL (``postgres_url``), Redis (``redis_url``) and SMTP (aiosmtpd); the runs
+here share one process, ``test_mailing_workers.py`` runs them as ``pregonero worker``s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from collections import Counter
+from pathlib import Path
+
+import asyncpg
+
+from dispatcher.ledger.schema import audience_mask
+from dispatcher.ledger.store import Ledger
+from dispatcher.services.mailing.bulletin import item_campaign, list_for
+from dispatcher.services.mailing.campaign import CampaignSender
+from dispatcher.services.mailing.ratelimit import shared_limiter
+from settings import Settings
+from tests.test_mailing_campaign import CONTENT
+from tests.test_mailing_support import (
+    Sink,
+    add_subscribers,
+    make_settings,
+    smtp_server,
+    subscriber_rows,
+)
+
+pytest_plugins = ["tests.test_scale_support"]
+
+
+async def _setup(
+    tmp_path: Path, url: str, port: int, count: int, **smtp: object
+) -> tuple[Settings, Ledger, int]:
+    settings = make_settings(tmp_path, port, **smtp).model_copy(update={"database_url": url})
+    ledger = Ledger.from_url(url)
+    await ledger.init()
+    await add_subscribers(ledger, settings, subscriber_rows(count))
+    campaign_id = await item_campaign(
+        ledger, item_id="2026-12-07-compartida", revision=1, content=CONTENT,
+        audiences=audience_mask(["ciudadania"]),
+        list_id=list_for("informe_especial", "Informe especial", "bucaramanga.gov.co"),
+    )  # fmt: skip
+    return settings, ledger, campaign_id
+
+
+async def _rows(url: str) -> list[asyncpg.Record]:
+    conn = await asyncpg.connect(url)
+    try:
+        return await conn.fetch("SELECT id, status, attempts, claimed_by FROM mail_recipients")
+    finally:
+        await conn.close()
+
+
+async def test_two_runs_share_a_campaign_each_recipient_once(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    sink = Sink(pipelining=True)
+    with smtp_server(sink) as port:
+        settings, ledger, campaign_id = await _setup(tmp_path, postgres_url, port, 600)
+        first = CampaignSender(ledger, settings)
+        helper = CampaignSender(ledger, settings)
+        result, joined = await asyncio.gather(
+            first.run(campaign_id), helper.run(campaign_id, join=True)
+        )
+        await ledger.close()
+    assert result.complete and result.sent == 600
+    assert result.sent_now + joined.sent_now == 600
+    assert result.sent_now > 0 and joined.sent_now > 0  # both took part
+    counts = sink.count()
+    assert len(counts) == 600 and set(counts.values()) == {1}
+    rows = await _rows(postgres_url)
+    assert {r["status"] for r in rows} == {"sent"} and {r["attempts"] for r in rows} == {1}
+    assert len({r["claimed_by"] for r in rows}) == 2
+
+
+async def test_rows_of_a_dead_holder_come_back_at_once(tmp_path: Path, postgres_url: str) -> None:
+    sink = Sink()
+    with smtp_server(sink) as port:
+        settings, ledger, campaign_id = await _setup(tmp_path, postgres_url, port, 30)
+        dead = f"{socket.gethostname()}/mailing/{2**22 + 4321}/x"  # a kill -9'd process
+        alive_elsewhere = "otra-maquina/mailing/77/y"
+        conn = await asyncpg.connect(postgres_url)
+        try:
+            await conn.execute(
+                "UPDATE mail_recipients SET claimed_by = $1, claimed_until = now() + interval "
+                "'1 hour', status = CASE WHEN id <= 4 THEN 'sending' ELSE status END "
+                "WHERE id <= 10",
+                dead,
+            )
+            await conn.execute(
+                "UPDATE mail_recipients SET claimed_by = $1, claimed_until = now() + interval "
+                "'1 hour' WHERE id > 25",
+                alive_elsewhere,
+            )
+        finally:
+            await conn.close()
+        helper = await CampaignSender(ledger, settings).run(campaign_id, join=True)
+        # a helper takes what is free and the dead process's rows, not a live holder's
+        assert helper.sent_now == 25 and helper.resent == 4 and helper.left == 5
+        conn = await asyncpg.connect(postgres_url)
+        try:  # that holder's lease runs out (another machine: no pid to look at)
+            await conn.execute("UPDATE mail_recipients SET claimed_until = now() WHERE id > 25")
+        finally:
+            await conn.close()
+        result = await CampaignSender(ledger, settings).run(campaign_id)
+        await ledger.close()
+    assert result.complete and result.sent == 30 and result.sent_now == 5
+    assert sink.count() == Counter({row[0]: 1 for row in subscriber_rows(30)})
+
+
+async def test_rate_cap_holds_across_senders(
+    tmp_path: Path, postgres_url: str, redis_url: str
+) -> None:
+    rate, count = 100.0, 300
+    sink = Sink()
+    with smtp_server(sink) as port:
+        settings, ledger, campaign_id = await _setup(
+            tmp_path, postgres_url, port, count, rate=rate, connections=3
+        )
+        settings = settings.model_copy(update={"redis_url": redis_url})
+        started = time.monotonic()
+        results = await asyncio.gather(
+            CampaignSender(ledger, settings).run(campaign_id),
+            CampaignSender(ledger, settings).run(campaign_id, join=True),
+            CampaignSender(ledger, settings).run(campaign_id, join=True),
+        )
+        elapsed = time.monotonic() - started
+        await ledger.close()
+    assert sum(r.sent_now for r in results) == count and len(sink.messages) == count
+    assert sum(1 for r in results if r.sent_now) >= 2
+    # one bucket: a second's burst, then `rate` a second for all three together (three
+    # separate limiters would have taken about a third of this)
+    assert elapsed >= 0.9 * (count - rate) / rate
+
+
+async def test_redis_bucket_grants_rate_per_second(redis_url: str) -> None:
+    server = "smtp.example:25"
+    async with (
+        shared_limiter(redis_url, server, 50.0) as one,
+        shared_limiter(redis_url, server, 50.0) as other,
+    ):
+        started = time.monotonic()
+        for _ in range(75):  # a full bucket (50) then 25 more at 50/s between both
+            await (one if _ % 2 else other).acquire()
+        assert time.monotonic() - started >= 0.4
