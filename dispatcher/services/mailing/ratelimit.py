@@ -22,8 +22,10 @@ import asyncio
 import contextlib
 import math
 from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
 
-from redis.asyncio import Redis
+if TYPE_CHECKING:  # imported when used: ~10 MB a single sender never needs
+    from redis.asyncio import Redis
 
 KEY_PREFIX = "pregonero:smtp-rate:"
 DRAWS_PER_SECOND = 20
@@ -80,6 +82,8 @@ class RedisLimiter:
 async def shared_limiter(url: str, server: str, rate: float) -> AsyncIterator[RedisLimiter]:
     """A :class:`RedisLimiter` on the Redis at ``url`` for the SMTP ``server``
     (``host:port``), with its connection closed afterwards."""
+    from redis.asyncio import Redis
+
     redis = Redis.from_url(url)
     try:
         yield RedisLimiter(redis, server, rate)
