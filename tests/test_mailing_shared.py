@@ -16,6 +16,7 @@ from pathlib import Path
 
 import asyncpg
 
+from dispatcher.ledger.journal import Journal
 from dispatcher.ledger.schema import audience_mask
 from dispatcher.ledger.store import Ledger
 from dispatcher.services.mailing.bulletin import item_campaign, list_for
@@ -26,6 +27,7 @@ from tests.test_mailing_campaign import CONTENT
 from tests.test_mailing_support import (
     Sink,
     add_subscribers,
+    free_port,
     make_settings,
     smtp_server,
     subscriber_rows,
@@ -149,3 +151,34 @@ async def test_redis_bucket_grants_rate_per_second(redis_url: str) -> None:
         for _ in range(75):  # a full bucket (50) then 25 more at 50/s between both
             await (one if _ % 2 else other).acquire()
         assert time.monotonic() - started >= 0.4
+
+
+async def test_journal_on_postgresql_folds_an_outcome_and_the_next_mark(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    _, ledger, campaign_id = await _setup(tmp_path, postgres_url, free_port(), 3)
+    ids = sorted(r["id"] for r in await _rows(postgres_url))
+    journal = Journal(ledger, campaign_id, "prueba")
+    await journal.mark(ids[0])
+    journal.outcome(ids[0], "retry", "450 4.2.1 ocupado")
+    again = journal.mark(ids[0])  # rides in the same batch as its outcome
+    others = [journal.mark(ids[1]), journal.mark(ids[2])]
+    await asyncio.gather(again, *others)
+    journal.outcome(ids[1], "sent", "250 2.0.0 Ok")
+    await journal.close()
+    await ledger.close()
+    rows = {r["id"]: tuple(r)[1:] for r in await _query(postgres_url, ids)}
+    assert rows[ids[0]] == ("sending", 2, "450 4.2.1 ocupado")
+    assert rows[ids[1]] == ("sent", 1, "250 2.0.0 Ok")
+    assert rows[ids[2]] == ("sending", 1, None)
+    assert journal.counts["sent"] == 1 and journal.counts["retry"] == 1
+
+
+async def _query(url: str, ids: list[int]) -> list[asyncpg.Record]:
+    conn = await asyncpg.connect(url)
+    try:
+        return await conn.fetch(
+            "SELECT id, status, attempts, reply FROM mail_recipients WHERE id = ANY($1)", ids
+        )
+    finally:
+        await conn.close()
