@@ -15,10 +15,10 @@ the targets: ours ≥ 40 % of smtp-source, ≥ 15× naive, every recipient ``sen
 ledger, peak RSS ≤ 100 MB at 100,000.
 
     .venv/bin/python bench/mailing.py [--recipients 20000] [--connections 8,32]
-        [--rounds 3] [--loop default|asyncio]
+        [--rounds 3] [--loop default,asyncio]
 
 Our sender runs on the event loop the CLI uses (uvloop when installed; ``--loop asyncio``
-for the stdlib one).
+for the stdlib one, ``--loop default,asyncio`` for both in each round).
 
 Needs ``/usr/sbin/smtp-sink`` and ``smtp-source`` (Debian: ``apt-get install postfix``;
 the postfix daemon need not run). Populating and each measured run are separate child
@@ -258,8 +258,9 @@ def main() -> None:
     parser.add_argument("--naive", type=int, default=2_000, help="messages for the naive loop")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (median)")
     parser.add_argument(
-        "--loop", choices=["default", "asyncio"], default="default",
-        help="our sender's event loop: the CLI's (uvloop when installed) or plain asyncio",
+        "--loop", default="default",
+        help="our sender's event loop(s), comma-separated: 'default' (the CLI's: uvloop "
+        "when installed) and/or 'asyncio'; each round runs each",
     )  # fmt: skip
     parser.add_argument("--child", choices=["populate", "send", "naive"], help=argparse.SUPPRESS)
     parser.add_argument("--workdir", type=Path, help=argparse.SUPPRESS)
@@ -289,12 +290,13 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="pregonero-bench-"))
     port = free_port()
     sink = start_sink(port)
-    loop = loop_name(args.loop)
+    loops = str(args.loop).split(",")
     connections = [int(part) for part in str(args.connections).split(",")]
-    shares: dict[int, list[float]] = {k: [] for k in connections}
-    speedups: dict[int, list[float]] = {k: [] for k in connections}
-    rss: dict[int, list[float]] = {k: [] for k in connections}
-    all_sent: dict[int, bool] = dict.fromkeys(connections, True)
+    runs = [(loop, k) for loop in loops for k in connections]
+    shares: dict[tuple[str, int], list[float]] = {run: [] for run in runs}
+    speedups: dict[tuple[str, int], list[float]] = {run: [] for run in runs}
+    rss: dict[tuple[str, int], list[float]] = {run: [] for run in runs}
+    all_sent: dict[tuple[str, int], bool] = dict.fromkeys(runs, True)
     try:
         print(f"smtp-sink en 127.0.0.1:{port}; {n} destinatarios; {args.rounds} rondas")
         populate = run_child(["--child", "populate", "--workdir", str(workdir),
@@ -308,37 +310,45 @@ def main() -> None:
             naive = run_child(["--child", "naive", "--port", str(port), "--naive", str(args.naive)])
             print(f"ingenuo (smtplib + EmailMessage por destinatario): {naive['sent']} en "
                   f"{naive['elapsed']:.2f} s = {naive['rate']:,.0f} msg/s")  # fmt: skip
-            for k in connections:
+            for loop, k in runs:
                 ours = run_child(
                     ["--child", "send", "--workdir", str(workdir), "--port", str(port),
-                     "--connections", str(k), "--tag", str(round_)],
-                    args.loop,
+                     "--connections", str(k), "--tag", f"{round_}-{loop}"],
+                    loop,
                 )  # fmt: skip
                 share, speedup = ours["rate"] / source, ours["rate"] / naive["rate"]
-                shares[k].append(share)
-                speedups[k].append(speedup)
-                rss[k].append(ours["maxrss_mb"])
-                all_sent[k] &= ours["recorded_sent"] == n == ours["sent"]
+                shares[loop, k].append(share)
+                speedups[loop, k].append(speedup)
+                rss[loop, k].append(ours["maxrss_mb"])
+                all_sent[loop, k] &= ours["recorded_sent"] == n == ours["sent"]
                 print(
-                    f"Pregonero ({loop}, {k} conexiones, mensaje de {ours['message_bytes']:,} "
-                    f"bytes): {ours['sent']} en {ours['elapsed']:.2f} s = {ours['rate']:,.0f} "
-                    f"msg/s = {share:.1%} de smtp-source, {speedup:.1f}× el ingenuo; RSS máx. "
-                    f"{ours['maxrss_mb']:.0f} MB; 'sent' en el ledger: "
+                    f"Pregonero ({loop_name(loop)}, {k} conexiones, mensaje de "
+                    f"{ours['message_bytes']:,} bytes): {ours['sent']} en {ours['elapsed']:.2f} s"
+                    f" = {ours['rate']:,.0f} msg/s = {share:.1%} de smtp-source, {speedup:.1f}× "
+                    f"el ingenuo; RSS máx. {ours['maxrss_mb']:.0f} MB; 'sent' en el ledger: "
                     f"{ours['recorded_sent']}/{ours['total']}"
                 )
                 if ours["error"]:
                     print(f"  ¡error!: {ours['error']}")
         print(f"\nMedianas de {args.rounds} ronda(s) ({command}):")
-        for k in connections:
-            share, speedup = median(shares[k]), median(speedups[k])
-            print(f"[{loop}, {k} conexiones] Pregonero / smtp-source = {share:.1%} "
+        for loop, k in runs:
+            share, speedup = median(shares[loop, k]), median(speedups[loop, k])
+            name = loop_name(loop)
+            print(f"[{name}, {k} conexiones] Pregonero / smtp-source = {share:.1%} "
                   f"(meta ≥ 40%): {_ok(share >= 0.40)}; Pregonero / ingenuo = {speedup:.1f}× "
                   f"(meta ≥ 15×): {_ok(speedup >= 15)}; todos 'sent' en el ledger: "
-                  f"{_ok(all_sent[k])}")  # fmt: skip
+                  f"{_ok(all_sent[loop, k])}")  # fmt: skip
             if n >= 100_000:
-                peak = max(rss[k])
-                print(f"[{loop}, {k} conexiones] RSS máx. {peak:.0f} MB con {n:,} destinatarios "
+                peak = max(rss[loop, k])
+                print(f"[{name}, {k} conexiones] RSS máx. {peak:.0f} MB con {n:,} destinatarios "
                       f"(meta ≤ 100 MB): {_ok(peak <= 100)}")  # fmt: skip
+        if len(loops) > 1:
+            for k in connections:
+                gains = [
+                    a / b for a, b in zip(shares[loops[0], k], shares[loops[1], k], strict=True)
+                ]
+                print(f"[{k} conexiones] {loop_name(loops[0])} / {loop_name(loops[1])} = "
+                      f"{median(gains):.2f}× (misma ronda)")  # fmt: skip
     finally:
         sink.terminate()
         sink.wait()

@@ -245,11 +245,11 @@ class _Run:
         One deadline per phase, not one timer per command."""
         ticket = self.journal.mark(rec.id)
         limit = self.s.command_timeout
-        to = rec.email.encode("ascii")
         mail: SMTPResponse | None = None
         rcpt: SMTPResponse | None = None
         start: SMTPResponse | None = None
         try:
+            to = rec.email.encode("ascii")  # no SMTPUTF8: such an address fails, alone
             if b"\r" in to or b"\n" in to or b">" in to:
                 raise ValueError(to)
             async with asyncio.timeout(limit):
