@@ -182,3 +182,24 @@ async def _query(url: str, ids: list[int]) -> list[asyncpg.Record]:
         )
     finally:
         await conn.close()
+
+
+async def test_a_run_that_stops_hands_back_the_rows_it_held(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    settings, ledger, campaign_id = await _setup(tmp_path, postgres_url, free_port(), 20)
+    sender = CampaignSender(ledger, settings, retry_delay=0.01, connect_attempts=1)
+    down = await sender.run(campaign_id, join=True)  # nobody listens on that port
+    await ledger.close()
+    assert down.error is not None and "no se pudo conectar" in down.error and down.left == 20
+    conn = await asyncpg.connect(postgres_url)
+    try:
+        held = await conn.fetch(
+            "SELECT id FROM mail_recipients WHERE claimed_until IS NOT NULL OR status <> 'pending'"
+        )
+        claimed = await conn.fetchval(
+            "SELECT count(*) FROM mail_recipients WHERE claimed_by IS NOT NULL"
+        )
+    finally:
+        await conn.close()
+    assert held == [] and claimed > 0  # it had claimed some; none waits for a lease now

@@ -121,6 +121,20 @@ async def held_elsewhere(
     return live, sum(holders[holder] for holder in dead)
 
 
+async def release_claims(ledger: Ledger, campaign_id: int, owner: str) -> int:
+    """A run that ends hands back the open rows it still holds (unsent: a stopped run's
+    queue, a recipient whose connection dropped), so others need not wait for the lease.
+    Returns how many."""
+    async with ledger.engine.begin() as conn:
+        done = await conn.execute(
+            update(_r)
+            .where(_r.c.campaign_id == campaign_id, _r.c.claimed_by == owner)
+            .where(_r.c.status.in_(_OPEN))
+            .values(claimed_until=None)
+        )
+        return int(done.rowcount or 0)
+
+
 async def beat_shared(ledger: Ledger, campaign_id: int) -> None:
     """Say the campaign is being sent (``status`` sending, a fresh heartbeat), so that
     other processes may join it."""

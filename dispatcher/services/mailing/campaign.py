@@ -42,7 +42,7 @@ import aiosmtplib
 from aiolimiter import AsyncLimiter
 
 from dispatcher.ledger import mail as store
-from dispatcher.ledger.claims import beat_shared, shared_campaigns
+from dispatcher.ledger.claims import beat_shared, release_claims, shared_campaigns
 from dispatcher.ledger.journal import Journal
 from dispatcher.ledger.leases import CAMPAIGN_LEASE, MAILING_ROLE, owner_alive, owner_id
 from dispatcher.ledger.mail import OPEN_RECIPIENT
@@ -272,6 +272,8 @@ class CampaignSender:
             try:
                 await journal.close()
             finally:
+                if shared:
+                    await release_claims(self.ledger, campaign_id, owner)
                 await self._finish(campaign_id, None if shared else owner)
         if self.progress is not None:
             self._report(base, journal, started, final=True)
