@@ -16,8 +16,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Literal
 from urllib.parse import urlsplit
 
-from icalendar import Calendar, Event, vCalAddress, vText
-
 DEFAULT_DURATION = timedelta(hours=1)
 PRODID = "-//Pregonero//Oficina de Prensa//ES"
 Method = Literal["REQUEST", "PUBLISH", "CANCEL"]
@@ -50,6 +48,9 @@ def event_uid(item_id: str, site_url: str) -> str:
 
 def calendar_bytes(invite: Invitation, method: Method, *, now: datetime | None = None) -> bytes:
     """The ``.ics`` for ``invite``; ``CANCEL`` bumps ``SEQUENCE`` past the last revision."""
+    # imported here: ~10 MB a process carries only once it writes an invitation
+    from icalendar import Calendar, Event, vCalAddress, vText
+
     cal = Calendar()
     cal.add("prodid", PRODID)
     cal.add("version", "2.0")

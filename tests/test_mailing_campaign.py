@@ -107,13 +107,17 @@ async def test_each_subscriber_gets_one_personal_message(tmp_path: Path) -> None
         await ledger.close()
 
 
-async def test_partial_refusals_fail_only_those_recipients(tmp_path: Path) -> None:
+@pytest.mark.parametrize("pipelining", [False, True], ids=["one-by-one", "pipelined"])
+async def test_partial_refusals_fail_only_those_recipients(
+    tmp_path: Path, pipelining: bool
+) -> None:
     sink = Sink(
         refuse={
             "persona1@example.org": "550 5.1.1 el buzón no existe",
             "persona7@example.org": "553 5.1.3 dirección rechazada",
         },
         soft_refuse={"persona2@example.org": 1, "persona3@example.org": 99},
+        pipelining=pipelining,
     )
     with smtp_server(sink) as port:
         settings, ledger = await _setup(tmp_path, port, 20)
@@ -133,10 +137,14 @@ async def test_partial_refusals_fail_only_those_recipients(tmp_path: Path) -> No
         await ledger.close()
 
 
-async def test_421_and_hang_ups_mid_campaign_are_retried(tmp_path: Path) -> None:
+@pytest.mark.parametrize("pipelining", [False, True], ids=["one-by-one", "pipelined"])
+async def test_421_and_hang_ups_mid_campaign_are_retried(tmp_path: Path, pipelining: bool) -> None:
     # Transactions are counted at MAIL: 421 on the 5th and 33rd, the server hangs up on
     # the 20th, and on the 50th it keeps the message but drops the line before replying.
-    sink = Sink(reply_421_at={5, 33}, drop_mail_at={20}, hangup_after_data_at={50})
+    sink = Sink(
+        reply_421_at={5, 33}, drop_mail_at={20}, hangup_after_data_at={50},
+        pipelining=pipelining,
+    )  # fmt: skip
     with smtp_server(sink) as port:
         settings, ledger = await _setup(tmp_path, port, 120, connections=3)
         result = await CampaignSender(ledger, settings, retry_delay=0.02).run(

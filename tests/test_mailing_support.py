@@ -45,6 +45,8 @@ class Sink:
     transaction numbers (1-based, counted at MAIL) to hang up on / answer 421 to.
     ``hangup_after_data_at``: transaction numbers whose message is kept but whose
     connection is closed before the reply (the client cannot know it arrived).
+    ``pipelining``: offer ``PIPELINING`` (RFC 2920) in the EHLO reply; aiosmtpd reads
+    commands line by line, so pipelined commands work either way.
     """
 
     refuse: dict[str, str] = field(default_factory=dict)
@@ -52,9 +54,19 @@ class Sink:
     drop_mail_at: set[int] = field(default_factory=set)
     reply_421_at: set[int] = field(default_factory=set)
     hangup_after_data_at: set[int] = field(default_factory=set)
+    pipelining: bool = False
     messages: list[tuple[str, list[str], bytes]] = field(default_factory=list)
     transactions: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_EHLO(
+        self, server: SMTP, session: Session, envelope: Envelope, hostname: str,
+        responses: list[str],
+    ) -> list[str]:  # fmt: skip
+        session.host_name = hostname
+        if self.pipelining:
+            responses.insert(len(responses) - 1, "250-PIPELINING")
+        return responses
 
     async def handle_MAIL(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ from sqlalchemy.engine import Connection
 from dispatcher.ledger import migrate
 from dispatcher.ledger.schema import create_engine, metadata
 from dispatcher.ledger.store import Ledger
-from tests.conftest import POSTGRES_SERVER, Workspace
+from tests.conftest import POSTGRES_SERVER, ROOT, Workspace
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 PENDING_ITEM = "2026-11-25-licitacion-mantenimiento-malla-vial"
@@ -315,3 +316,31 @@ async def test_ledger_from_a_newer_release_is_refused(
         assert "revisión 9999" in refused.stderr and "no conoce" in refused.stderr
         assert "Traceback" not in refused.stderr
     assert await on_connection(ledger_url, version) == ["9999"]
+
+
+def test_shipped_head_read_without_alembic_is_alembics_head() -> None:
+    """The fast path of ``prepare`` (a ledger already at head) reads the revision files
+    itself; it must name the head Alembic names."""
+    assert migrate.shipped_head() == migrate.head()
+
+
+async def test_a_ledger_at_head_opens_without_loading_alembic(tmp_path: Path) -> None:
+    """A process whose ledger is current does not carry Alembic (~11 MB with Mako and
+    Pygments): only creating or upgrading a schema imports it."""
+    url = f"sqlite:///{tmp_path / 'pregonero.db'}"
+    assert (await init(url)).created
+    probe = (
+        "import asyncio, sys\n"
+        "from dispatcher.ledger.store import Ledger\n"
+        "async def main():\n"
+        f"    ledger = Ledger.from_url({url!r})\n"
+        "    change = await ledger.init()\n"
+        "    await ledger.close()\n"
+        "    print(change.before == change.after, 'alembic' in sys.modules)\n"
+        "asyncio.run(main())\n"
+    )
+    done = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", probe, cwd=ROOT, stdout=asyncio.subprocess.PIPE
+    )
+    out, _ = await done.communicate()
+    assert out.decode().split() == ["True", "False"]

@@ -15,19 +15,20 @@ cost more than the send itself); elsewhere the ledger's SQLAlchemy engine.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import sqlite3
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
-from typing import Protocol
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
 
 from sqlalchemy import bindparam, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from dispatcher.ledger.schema import mail_campaigns, mail_recipients, utcnow
+from dispatcher.ledger.schema import OPEN_RECIPIENT, mail_campaigns, mail_recipients, utcnow
 from dispatcher.ledger.store import Ledger
 
 HEARTBEAT = 10.0
@@ -35,6 +36,9 @@ Outcome = tuple[int, str, str | None]  # recipient id, status, reply
 
 
 class _Writer(Protocol):
+    lanes: int
+    """How many batches may be committing at once (their waiters still resolve in order)."""
+
     async def commit(
         self, outcomes: Sequence[Outcome], marks: Sequence[int], beat: bool, now: datetime
     ) -> None: ...
@@ -43,9 +47,17 @@ class _Writer(Protocol):
 
 
 class _SqlAlchemyWriter:
-    def __init__(self, ledger: Ledger, campaign_id: int, owner: str) -> None:
+    """``claim_lease`` set: a campaign shared by several processes (see ``claims.py``):
+    the heartbeat is the campaign's (whoever sends it) and renews this owner's claims."""
+
+    lanes = 1
+
+    def __init__(
+        self, ledger: Ledger, campaign_id: int, owner: str, claim_lease: float | None = None
+    ) -> None:
         self._ledger, self._campaign_id, self._owner = ledger, campaign_id, owner
         self._conn: AsyncConnection | None = None
+        self._claim_lease = claim_lease
         r = mail_recipients
         self._mark = (
             update(r)
@@ -57,10 +69,18 @@ class _SqlAlchemyWriter:
             .where(r.c.id == bindparam("rid"))
             .values(status=bindparam("st"), reply=bindparam("rp"), updated_at=bindparam("ts"))
         )
-        self._beat = (
-            update(mail_campaigns)
-            .where(mail_campaigns.c.id == campaign_id, mail_campaigns.c.owner == owner)
-            .values(heartbeat=bindparam("ts"))
+        beat = update(mail_campaigns).where(mail_campaigns.c.id == campaign_id)
+        if claim_lease is None:
+            beat = beat.where(mail_campaigns.c.owner == owner)
+        self._beat = beat.values(heartbeat=bindparam("ts"))
+        self._renew = (
+            update(r)
+            .where(
+                r.c.campaign_id == campaign_id,
+                r.c.claimed_by == owner,
+                r.c.status.in_(OPEN_RECIPIENT),
+            )
+            .values(claimed_until=bindparam("until"))
         )
 
     async def commit(
@@ -76,10 +96,96 @@ class _SqlAlchemyWriter:
                 await self._conn.execute(self._mark, {"ids": list(marks), "ts": now})
             if beat:
                 await self._conn.execute(self._beat, {"ts": now})
+                if self._claim_lease is not None:
+                    until = now + timedelta(seconds=self._claim_lease)
+                    await self._conn.execute(self._renew, {"until": until})
 
     async def close(self) -> None:
         if self._conn is not None:
             await self._conn.close()
+
+
+class _PostgresWriter:
+    """PostgreSQL, the hot path (like SQLite's): the driver's own connections (asyncpg,
+    taken from the ledger's pool) and one statement per batch in autocommit — one round
+    trip and one WAL flush, not BEGIN, two UPDATEs and COMMIT through SQLAlchemy. Marks
+    and outcomes of a batch are folded per row in submission order first (an outcome
+    then its row's next mark: ``sending``, one more attempt, the outcome's reply kept).
+
+    A commit mostly waits for the WAL flush, so ``lanes`` batches may be in flight at
+    once, each on its own connection (PostgreSQL flushes concurrent commits together);
+    the journal still resolves their waiters in order, so a mark is only reported
+    committed once every batch before it is."""
+
+    lanes = 3
+    _BATCH = (
+        f"UPDATE {mail_recipients.name} AS r SET status = v.st,"
+        " reply = CASE WHEN v.keep THEN r.reply ELSE v.rp END,"
+        " attempts = r.attempts + CASE WHEN v.mark THEN 1 ELSE 0 END, updated_at = $5"
+        " FROM unnest($1::integer[], $2::text[], $3::text[], $4::boolean[], $6::boolean[])"
+        " AS v(id, st, rp, keep, mark) WHERE r.id = v.id"
+    )
+
+    def __init__(
+        self, ledger: Ledger, campaign_id: int, owner: str, claim_lease: float | None
+    ) -> None:
+        self._ledger, self._campaign_id, self._owner = ledger, campaign_id, owner
+        self._claim_lease = claim_lease
+        self._held: list[AsyncConnection] = []
+        self._idle: list[Any] = []
+        c, r = mail_campaigns.name, mail_recipients.name
+        self._beat_sql = f"UPDATE {c} SET heartbeat = $1 WHERE id = $2" + (
+            "" if claim_lease is not None else " AND owner = $3"
+        )
+        states = ", ".join(f"'{state}'" for state in OPEN_RECIPIENT)
+        self._renew_sql = (
+            f"UPDATE {r} SET claimed_until = $1 WHERE campaign_id = $2 AND claimed_by = $3"
+            f" AND status IN ({states})"
+        )
+
+    async def _driver(self) -> Any:
+        if self._idle:
+            return self._idle.pop()
+        conn = await self._ledger.engine.connect()
+        self._held.append(conn)
+        raw = await conn.get_raw_connection()
+        return raw.driver_connection
+
+    @staticmethod
+    def _fold(outcomes: Sequence[Outcome], marks: Sequence[int]) -> list[list[Any]]:
+        rows: dict[int, list[Any]] = {}  # id -> [status, reply, keep old reply, mark]
+        for rid, status, reply in outcomes:
+            rows[rid] = [status, reply, False, False]
+        for rid in marks:
+            row = rows.setdefault(rid, ["sending", None, True, True])
+            row[0], row[3] = "sending", True
+        columns: list[list[Any]] = [[], [], [], [], []]
+        for rid, (status, reply, keep, mark) in rows.items():
+            for column, value in zip(columns, (rid, status, reply, keep, mark), strict=True):
+                column.append(value)
+        return columns
+
+    async def commit(
+        self, outcomes: Sequence[Outcome], marks: Sequence[int], beat: bool, now: datetime
+    ) -> None:
+        ts = now.astimezone(UTC).replace(tzinfo=None)  # stored as naive UTC (UTCDateTime)
+        driver = await self._driver()
+        try:
+            if outcomes or marks:
+                ids, states, replies, keep, mark = self._fold(outcomes, marks)
+                await driver.execute(self._BATCH, ids, states, replies, keep, ts, mark)
+            if beat:
+                args = [ts, self._campaign_id] + ([] if self._claim_lease else [self._owner])
+                await driver.execute(self._beat_sql, *args)
+                if self._claim_lease is not None:
+                    until = ts + timedelta(seconds=self._claim_lease)
+                    await driver.execute(self._renew_sql, until, self._campaign_id, self._owner)
+        finally:
+            self._idle.append(driver)
+
+    async def close(self) -> None:
+        for conn in self._held:
+            await conn.close()
 
 
 class _SqliteWriter:
@@ -90,6 +196,7 @@ class _SqliteWriter:
 
     MAX_VARS = 900
     CHECKPOINT_EVERY = 256
+    lanes = 1
 
     def __init__(self, path: str, campaign_id: int, owner: str) -> None:
         self._path, self._campaign_id, self._owner = path, campaign_id, owner
@@ -178,18 +285,34 @@ class _SqliteWriter:
         self._pool.shutdown(wait=False)
 
 
-def _writer(ledger: Ledger, campaign_id: int, owner: str) -> _Writer:
+def _writer(ledger: Ledger, campaign_id: int, owner: str, claim_lease: float | None) -> _Writer:
     url = ledger.engine.url
-    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+    if claim_lease is None and (
+        url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:"
+    ):
         return _SqliteWriter(url.database, campaign_id, owner)
-    return _SqlAlchemyWriter(ledger, campaign_id, owner)
+    if url.get_backend_name() == "postgresql" and url.get_driver_name() == "asyncpg":
+        return _PostgresWriter(ledger, campaign_id, owner, claim_lease)
+    return _SqlAlchemyWriter(ledger, campaign_id, owner, claim_lease)
+
+
+@dataclass
+class _Batch:
+    task: asyncio.Future[None]
+    outcomes: list[Outcome]
+    waiters: list[asyncio.Future[None]]
+    wrote: bool
 
 
 class Journal:
-    """Group commit of recipient marks and outcomes, in submission order."""
+    """Group commit of recipient marks and outcomes, in submission order. With
+    ``claim_lease`` (a shared campaign, see ``claims.py``) each heartbeat also renews the
+    owner's claims for that many seconds."""
 
-    def __init__(self, ledger: Ledger, campaign_id: int, owner: str) -> None:
-        self._writer = _writer(ledger, campaign_id, owner)
+    def __init__(
+        self, ledger: Ledger, campaign_id: int, owner: str, *, claim_lease: float | None = None
+    ) -> None:
+        self._writer = _writer(ledger, campaign_id, owner, claim_lease)
         self._marks: list[int] = []
         self._outcomes: list[Outcome] = []
         self._waiters: list[asyncio.Future[None]] = []
@@ -232,31 +355,65 @@ class Journal:
             await self._writer.close()
 
     async def _run(self) -> None:
+        """Start a batch whenever a lane is free and something waits; settle batches in
+        the order they started (a waiter resolves only when every batch before its own
+        has committed, whichever commit finished first)."""
+        flying: deque[_Batch] = deque()
+        try:
+            await self._loop(flying)
+        finally:
+            for batch in flying:  # cancelled, or a batch before them failed
+                batch.task.cancel()
+
+    async def _loop(self, flying: deque[_Batch]) -> None:
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), HEARTBEAT)
-            self._wake.clear()
-            marks, outcomes, waiters = self._marks, self._outcomes, self._waiters
-            self._marks, self._outcomes, self._waiters = [], [], []
             beat = time.monotonic() - self._beat >= HEARTBEAT
-            try:
-                if marks or outcomes or beat:
-                    await self._writer.commit(outcomes, marks, beat, utcnow())
-            except BaseException as exc:
-                self.error = exc
-                for waiter in waiters + self._waiters:
-                    if not waiter.done():
-                        waiter.set_exception(exc)
-                        waiter.exception()  # marked retrieved; the workers see it too
-                raise
-            if beat:
-                self._beat = time.monotonic()
-            for _, status, _ in outcomes:
-                self.counts[status] = self.counts.get(status, 0) + 1
-            for waiter in waiters:
-                if not waiter.done():
-                    waiter.set_result(None)
-            if self.on_commit is not None and (marks or outcomes):
-                self.on_commit()
-            if self._closing and not (self._marks or self._outcomes or self._waiters):
+            if len(flying) < self._writer.lanes and (self._marks or self._outcomes or beat):
+                flying.append(self._start(beat))
+                continue
+            if self._closing and not flying and not self._waiters:
                 return
+            if self._waiters and not flying:  # a flush with nothing to write
+                flying.append(self._start(False))
+                continue
+            waits: list[asyncio.Future[Any]] = [asyncio.ensure_future(self._wake.wait())]
+            if flying:
+                waits.append(flying[0].task)
+            done, _ = await asyncio.wait(
+                waits, timeout=HEARTBEAT, return_when=asyncio.FIRST_COMPLETED
+            )
+            if waits[0] not in done:
+                waits[0].cancel()
+            self._wake.clear()
+            while flying and flying[0].task.done():
+                self._settle(flying.popleft(), flying)
+
+    def _start(self, beat: bool) -> _Batch:
+        marks, outcomes, waiters = self._marks, self._outcomes, self._waiters
+        self._marks, self._outcomes, self._waiters = [], [], []
+        if beat:
+            self._beat = time.monotonic()
+        task: asyncio.Future[None]
+        if marks or outcomes or beat:
+            task = asyncio.ensure_future(self._writer.commit(outcomes, marks, beat, utcnow()))
+        else:  # a flush with nothing to write: settles once the batches before it have
+            task = asyncio.get_running_loop().create_future()
+            task.set_result(None)
+        return _Batch(task, outcomes, waiters, bool(marks or outcomes))
+
+    def _settle(self, batch: _Batch, after: deque[_Batch]) -> None:
+        exc = batch.task.exception()
+        if exc is not None:
+            self.error = exc
+            for waiter in [*batch.waiters, *(w for b in after for w in b.waiters), *self._waiters]:
+                if not waiter.done():
+                    waiter.set_exception(exc)
+                    waiter.exception()  # marked retrieved; the workers see it too
+            raise exc
+        for _, status, _ in batch.outcomes:
+            self.counts[status] = self.counts.get(status, 0) + 1
+        for waiter in batch.waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+        if self.on_commit is not None and batch.wrote:
+            self.on_commit()

@@ -19,21 +19,26 @@ A revision this code does not know (the ledger was upgraded by a newer Pregonero
 from __future__ import annotations
 
 import argparse
+import ast
 import logging
 import tempfile
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from alembic.util import CommandError
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import Connection
 
 from dispatcher.ledger.schema import metadata
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+# Alembic (with Mako and Pygments: ~11 MB per process) is imported only when a schema
+# changes or must be checked in depth; a ledger already at head is recognised without it
+# (see ``shipped_head``), so a worker or a mailing process does not carry it.
 
 log = logging.getLogger(__name__)
 
@@ -128,6 +133,8 @@ class SchemaChange:
 def config(connection: Connection | None = None) -> Config:
     """Alembic's configuration, in code: no ``alembic.ini``. ``env.py`` runs on
     ``connection``."""
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.set_main_option("file_template", "%%(rev)s_%%(slug)s")
@@ -139,6 +146,8 @@ def config(connection: Connection | None = None) -> Config:
 @cache
 def scripts() -> ScriptDirectory:
     """The revisions shipped with this code (read once per process)."""
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(config())
 
 
@@ -150,16 +159,55 @@ def head() -> str:
     return current
 
 
+@cache
+def shipped_head() -> str | None:
+    """The newest shipped revision read from the revision files' ``revision`` and
+    ``down_revision`` assignments, without Alembic: the one revision no other revises
+    (``None`` when that is not exactly one, e.g. two heads: then Alembic decides)."""
+    revisions: dict[str, object] = {}
+    for path in (MIGRATIONS / "versions").glob("[0-9]*.py"):
+        found: dict[str, object] = {}
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            if isinstance(node, ast.Assign) and len(node.targets) == 1:
+                target = node.targets[0]
+                if isinstance(target, ast.Name) and target.id in ("revision", "down_revision"):
+                    found[target.id] = ast.literal_eval(node.value)
+        if isinstance(found.get("revision"), str):
+            revisions[str(found["revision"])] = found.get("down_revision")
+    revised: set[object] = set()
+    for down in revisions.values():
+        revised.update(down if isinstance(down, tuple | list) else (down,))
+    heads = [rev for rev in revisions if rev not in revised]
+    return heads[0] if len(heads) == 1 else None
+
+
 def current_revision(conn: Connection) -> str | None:
     """The revision stamped in the database (``None``: no ``alembic_version`` row)."""
     if not inspect(conn).has_table(VERSION_TABLE):
         return None
+    from alembic.runtime.migration import MigrationContext
+
     return MigrationContext.configure(conn).get_current_revision()
+
+
+def _stamped(conn: Connection) -> list[str] | None:
+    """The ``alembic_version`` rows read with plain SQL (``None``: no such table)."""
+    if not inspect(conn).has_table(VERSION_TABLE):
+        return None
+    return [
+        str(r) for r in conn.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars()
+    ]
 
 
 def prepare(conn: Connection, *, upgrade: bool) -> SchemaChange:
     """Make the schema current (see the module docstring). Runs inside the caller's
     transaction, under its lock; raises :class:`SchemaError` (nothing is changed then)."""
+    shipped = shipped_head()
+    if shipped is not None and _stamped(conn) == [shipped]:  # the usual case: at head
+        return SchemaChange(before=shipped, after=shipped)
+    from alembic import command
+    from alembic.runtime.migration import MigrationContext
+
     target = head()
     names = set(inspect(conn).get_table_names())
     current = current_revision(conn) if VERSION_TABLE in names else None
@@ -195,6 +243,8 @@ def foreign_key_violations(conn: Connection) -> int:
 
 
 def _unknown(revision: str) -> bool:
+    from alembic.util import CommandError
+
     try:
         return scripts().get_revision(revision) is None
     except CommandError:  # "Can't locate revision identified by …"
@@ -207,6 +257,8 @@ def _unknown(revision: str) -> bool:
 def new_revision(message: str) -> Path:
     """Autogenerate the next revision (``NNNN_<slug>.py``) by comparing ``schema.py`` with
     a scratch SQLite ledger upgraded to head. Read and fix it before committing."""
+    from alembic import command
+
     with tempfile.TemporaryDirectory() as tmp:
         engine = create_engine(f"sqlite:///{tmp}/head.db")
         try:

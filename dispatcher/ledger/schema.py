@@ -355,9 +355,22 @@ mail_recipients = Table(
     Column("attempts", Integer, nullable=False, default=0),
     Column("reply", Text, nullable=True),
     Column("updated_at", UTCDateTime, nullable=True),
+    # who took the row in a campaign shared by several processes (PostgreSQL), and until
+    # when; kept after the send as a record of which process sent it
+    Column("claimed_by", String(200), nullable=True),
+    Column("claimed_until", UTCDateTime, nullable=True),
     UniqueConstraint("campaign_id", "subscriber_id", name="uq_mail_recipient"),
 )
 Index("ix_mail_recipients_campaign", mail_recipients.c.campaign_id)
+# the rows still to send, in id order: what a sender pages or claims next
+_open_recipient = mail_recipients.c.status.in_(OPEN_RECIPIENT)
+Index(
+    "ix_mail_recipients_open",
+    mail_recipients.c.campaign_id,
+    mail_recipients.c.id,
+    postgresql_where=_open_recipient,
+    sqlite_where=_open_recipient,
+)
 
 mail_digest = Table(
     "mail_digest",

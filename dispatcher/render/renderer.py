@@ -22,7 +22,6 @@ from urllib.parse import quote, urljoin
 from zoneinfo import ZoneInfo
 
 import jinja2
-import twitter_text
 
 from channels._html import clean_email
 from channels.base import Media, Post
@@ -144,6 +143,10 @@ def telegram_length(markup: str) -> int:
 
 def x_length(text: str) -> int:
     """X's weighted length (URLs count 23, most CJK and emoji count 2)."""
+    # imported on first use: its emoji tables cost ~20 MB that a process sending mail
+    # (which renders no post for X) need not carry
+    import twitter_text
+
     return int(twitter_text.parse_tweet(text).weightedLength)
 
 

@@ -8,6 +8,9 @@ Claims are owned by ``<host>/worker/<pid>`` with a lease, so workers never recov
 other's deliveries in flight. Start as many processes as needed, on any machine that
 reaches the same Redis and PostgreSQL ledger.
 
+On a PostgreSQL ledger each process also joins the mail campaigns other processes are
+sending (``dispatcher.services.mailing.joiner``): N workers send one campaign together.
+
 Health: each worker writes ``pregonero:health:<owner>:<queue>`` every ``HEALTH_EVERY``
 seconds (expiring just after); ``pregonero worker --check`` reads them.
 """
@@ -15,6 +18,7 @@ seconds (expiring just after); ``pregonero worker --check`` reads them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 from collections.abc import Awaitable, Callable
@@ -37,6 +41,7 @@ from dispatcher.services.delivery.queue import (
     queue_sizes,
     redis_settings,
 )
+from dispatcher.services.mailing.joiner import CampaignJoiner
 
 if TYPE_CHECKING:
     from dispatcher.services.context import App
@@ -115,6 +120,7 @@ class WorkerProcess:
     burst: bool = False
     workers: list[Worker] = field(default_factory=list)
     enqueuer: Enqueuer | None = None
+    joiner: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         url = self.app.settings.redis_url
@@ -174,6 +180,8 @@ class WorkerProcess:
         ]
         # on start: take back what dead workers left and rebuild the queue from the ledger
         result = await self.enqueuer.reconcile(horizon=RECONCILE_EVERY)
+        # and lend this process's SMTP connections to campaigns others are sending
+        self.joiner = asyncio.create_task(CampaignJoiner(self.app).run(), name="mail-joiner")
         log.info(
             "trabajador %s listo: %d entrega(s) puestas en cola al arrancar",
             self.owner,
@@ -194,6 +202,10 @@ class WorkerProcess:
             worker.handle_sig_wait_for_completion(sig)
 
     async def close(self) -> None:
+        if self.joiner is not None:
+            self.joiner.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.joiner
         for worker in self.workers:
             try:
                 await worker.close()

@@ -2,7 +2,7 @@
 with every recipient's state in the ledger.
 
 Crash safety ("at most one duplicate per open connection"): a connection marks its next
-recipient ``sending`` and waits for that commit before the DATA command; outcomes are
+recipient ``sending`` and waits for that commit before the message content; outcomes are
 submitted as soon as they are known, and the journal commits in submission order. So when
 a ``sending`` mark is committed, that connection's previous outcome is committed too: at
 any instant each connection has at most one delivered message not recorded as ``sent``.
@@ -11,24 +11,30 @@ then arrive twice, with the same Message-ID).
 
 Speed: the journal is a group commit — every connection's marks and outcomes that arrive
 while one commit runs go into the next — so the ledger costs one small transaction per
-batch, not per message; MAIL and RCPT go out while the mark is being committed.
+batch, not per message; MAIL, RCPT and DATA go out (pipelined, see ``wire.py``) while
+the mark is being committed.
 
 Outcomes (see ``pool.py``): 2xx → ``sent``; 5xx at RCPT or DATA → ``failed`` with the
 server's reply, the rest continue; 4xx, a dropped connection or a timeout → ``retry``,
 re-sent in this run after a backoff, at most ``MAX_ATTEMPTS`` times, then ``failed``. A
 refused sender (5xx to MAIL) or refused credentials stop the run.
 
-One run holds the campaign's lease (owner + heartbeat in ``mail_campaigns``), so two
-processes never send the same campaign at once; a lease whose process died on this machine
-(kill -9) or whose heartbeat is older than ``LEASE`` is taken over.
+On SQLite one run holds the campaign's lease (owner + heartbeat in ``mail_campaigns``),
+so two processes never send the same campaign at once; a lease whose process died on this
+machine (kill -9) or whose heartbeat is older than ``LEASE`` is taken over. On PostgreSQL
+any number of processes share a campaign by claiming batches of recipients (see
+``dispatcher.ledger.claims`` and ``sources.py``); the same per-connection bound holds for
+each of them, and with Redis configured the rate cap is one bucket for all of them
+(``ratelimit.py``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import ssl
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -36,6 +42,7 @@ import aiosmtplib
 from aiolimiter import AsyncLimiter
 
 from dispatcher.ledger import mail as store
+from dispatcher.ledger.claims import beat_shared, release_claims, shared_campaigns
 from dispatcher.ledger.journal import Journal
 from dispatcher.ledger.leases import CAMPAIGN_LEASE, MAILING_ROLE, owner_alive, owner_id
 from dispatcher.ledger.mail import OPEN_RECIPIENT
@@ -43,15 +50,21 @@ from dispatcher.ledger.store import Ledger
 from dispatcher.ledger.types import RecipientStatus
 from dispatcher.services.mailing.invite import campaign_calendar
 from dispatcher.services.mailing.message import DkimKey, MailContent, MessageTemplate, Sender
-from dispatcher.services.mailing.pool import Stop, run_pool
+from dispatcher.services.mailing.pool import UNLIMITED, Limiter, Stop, run_pool
 from dispatcher.services.mailing.preflight import MailConfigError, plain_auth_problem
+from dispatcher.services.mailing.ratelimit import shared_limiter
 from dispatcher.services.mailing.redact import Redactor
+from dispatcher.services.mailing.sources import Claims, Pages, Source
 from dispatcher.services.mailing.tokens import token_key
 from settings import Settings, SmtpSettings
 
 log = logging.getLogger("pregonero.mailing")
 
 LEASE = timedelta(seconds=CAMPAIGN_LEASE)
+CLAIM_LEASE = 60.0
+"""Seconds a shared campaign's claimed batch stays with its sender between renewals (the
+journal renews it every heartbeat); a holder on another machine that stops renewing loses
+its rows after this long, a killed one on this machine at once."""
 
 
 @dataclass
@@ -111,6 +124,15 @@ ProgressCallback = Callable[[CampaignResult], None]
 
 class CampaignBusy(Exception):
     """Another live process holds the campaign's lease."""
+
+
+_RUNNING: set[int] = set()
+"""Campaigns a run of this process is sending now (a worker does not join its own)."""
+
+
+def sending_here(campaign_id: int) -> bool:
+    """Whether a run in this process is sending ``campaign_id`` now."""
+    return campaign_id in _RUNNING
 
 
 def smtp_client(
@@ -198,8 +220,15 @@ class CampaignSender:
             self.settings.smtp, tls_context=self.tls_context, timeout=self.command_timeout
         )
 
-    async def run(self, campaign_id: int) -> CampaignResult:
-        """Send every open recipient of the campaign; safe to call again after any stop."""
+    async def run(self, campaign_id: int, *, join: bool = False) -> CampaignResult:
+        """Send every open recipient of the campaign; safe to call again after any stop.
+
+        On a ledger that shares campaigns (PostgreSQL, see ``dispatcher.ledger.claims``)
+        the run claims batches beside any other process sending the same campaign, and
+        waits at the end for the rows those still hold; ``join`` (a worker lending a
+        hand) leaves instead as soon as nothing is left to claim, and never waits. On
+        SQLite the run holds the campaign's lease (:class:`CampaignBusy` when another live
+        process does)."""
         started = time.monotonic()
         campaign = await store.get_campaign(self.ledger, campaign_id)
         before = await campaign_counts(self.ledger, campaign_id)
@@ -215,23 +244,41 @@ class CampaignSender:
         )  # fmt: skip
         key = await token_key(self.settings, self.ledger)
         owner = owner_id(MAILING_ROLE, per_process=True, unique=True)
-        await self._acquire(campaign_id, owner)
+        shared = shared_campaigns(self.ledger)
+        source: Source
+        if shared:
+            smtp = self.settings.smtp
+            source = Claims(
+                self.ledger, campaign_id, owner, lease=CLAIM_LEASE, finish=not join,
+                connections=smtp.connections, rate=smtp.rate,
+            )  # fmt: skip
+            await beat_shared(self.ledger, campaign_id)
+        else:
+            await self._acquire(campaign_id, owner)
+            source = Pages(self.ledger, campaign_id)
         error: Stop | None = None
-        journal = Journal(self.ledger, campaign_id, owner)
+        journal = Journal(
+            self.ledger, campaign_id, owner, claim_lease=CLAIM_LEASE if shared else None
+        )
         base = result_of(campaign_id, before)
         if self.progress is not None:
             journal.on_commit = lambda: self._report(base, journal, started)
+        _RUNNING.add(campaign_id)
         try:
-            error = await run_pool(self, journal, template, key, campaign_id)
+            async with self._limiter(shared) as limiter:
+                error = await run_pool(self, journal, template, key, campaign_id, source, limiter)
         finally:
+            _RUNNING.discard(campaign_id)
             try:
                 await journal.close()
             finally:
-                await self._finish(campaign_id, owner)
+                if shared:
+                    await release_claims(self.ledger, campaign_id, owner)
+                await self._finish(campaign_id, None if shared else owner)
         if self.progress is not None:
             self._report(base, journal, started, final=True)
         result = result_of(campaign_id, await campaign_counts(self.ledger, campaign_id))
-        result.resent = before.get(RecipientStatus.SENDING, 0)
+        result.resent = source.resent if shared else before.get(RecipientStatus.SENDING, 0)
         result.sent_now = journal.counts["sent"]
         result.elapsed = time.monotonic() - started
         if error is not None:
@@ -239,6 +286,19 @@ class CampaignSender:
             result.error, result.fatal, result.auth = reason, not error.retryable, error.auth
         log.info("campaña %s: %s", campaign_id, result.summary())
         return result
+
+    @contextlib.asynccontextmanager
+    async def _limiter(self, shared: bool) -> AsyncIterator[Limiter]:
+        """The rate cap: this sender's own, or — for a shared campaign with Redis
+        configured — one token bucket in Redis for every process sending through the same
+        SMTP server, so ``PREGONERO_SMTP__RATE`` holds for the campaign as a whole."""
+        smtp = self.settings.smtp
+        url = self.settings.redis_url
+        if not shared or not url or smtp.rate >= UNLIMITED:
+            yield self.limiter
+            return
+        async with shared_limiter(url, f"{smtp.host}:{smtp.port}", smtp.rate) as limiter:
+            yield limiter
 
     def _report(
         self, base: CampaignResult, journal: Journal, started: float, *, final: bool = False

@@ -16,21 +16,21 @@ pass stops and the rest stays pending for the next run.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import ssl
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 import aiosmtplib
 from aiosmtplib import SMTPResponse
 
 from dispatcher.ledger.journal import Journal
-from dispatcher.ledger.mail import open_recipients
 from dispatcher.ledger.types import SubscriberStatus
 from dispatcher.services.delivery.backoff import backoff
 from dispatcher.services.mailing.message import MessageTemplate
+from dispatcher.services.mailing.sources import Source
 from dispatcher.services.mailing.tokens import make_token, token_day
+from dispatcher.services.mailing.wire import Wire
 
 if TYPE_CHECKING:
     from dispatcher.services.mailing.campaign import CampaignSender
@@ -40,8 +40,11 @@ log = logging.getLogger("pregonero.mailing")
 MAX_ATTEMPTS = 3
 RECIPIENT_BACKOFF_MAX = 300.0
 CONNECT_BACKOFF_MAX = 60.0
-PAGE = 1000
+TAIL_POLL = 0.5
+"""Seconds between looks at a shared campaign's last rows, while others still hold them."""
 REPLY_MAX = 300
+UNLIMITED = 1e9
+"""A rate cap at or above this many messages/s is no cap: the limiter is skipped."""
 
 
 class Stop(Exception):
@@ -67,12 +70,16 @@ class _NoConnection(Exception):
     pass
 
 
+class Limiter(Protocol):
+    async def acquire(self) -> None: ...
+
+
 async def run_pool(
     sender: CampaignSender, journal: Journal, template: MessageTemplate, key: bytes,
-    campaign_id: int,
+    campaign_id: int, source: Source, limiter: Limiter,
 ) -> Stop | None:  # fmt: skip
-    """Send what is open; ``Stop`` (not raised) says why the pass ended early."""
-    return await _Run(sender, journal, template, key, campaign_id).go()
+    """Send what ``source`` gives; ``Stop`` (not raised) says why the pass ended early."""
+    return await _Run(sender, journal, template, key, campaign_id, source, limiter).go()
 
 
 class _Run:
@@ -80,10 +87,10 @@ class _Run:
 
     def __init__(
         self, sender: CampaignSender, journal: Journal, template: MessageTemplate, key: bytes,
-        campaign_id: int,
+        campaign_id: int, source: Source, limiter: Limiter,
     ) -> None:  # fmt: skip
         self.s, self.journal, self.template, self.key = sender, journal, template, key
-        self.campaign_id = campaign_id
+        self.campaign_id, self.source, self.limiter = campaign_id, source, limiter
         self.issued = token_day(datetime.now(UTC).date())  # the tokens' issue date, per pass
         self.redact = sender.redact  # credentials never reach a stored reply
         self.queue: asyncio.Queue[_Recipient | None] = asyncio.Queue()
@@ -92,7 +99,8 @@ class _Run:
         self.connect_error: str | None = None
         self.requeues: set[asyncio.Task[None]] = set()
         self.room = asyncio.Event()  # the feeder waits for it when the queue is full
-        self.mail_from = b"FROM:<" + sender.sender.address.encode("ascii") + b">"
+        self.mail_from = b"MAIL FROM:<" + sender.sender.address.encode("ascii") + b">\r\n"
+        self.limited = sender.settings.smtp.rate < UNLIMITED
 
     async def go(self) -> Stop | None:
         workers = [
@@ -137,16 +145,20 @@ class _Run:
         await self.queue.join()
 
     async def feed(self) -> None:
-        """Page through open recipients (bounded memory); skip those no longer active."""
-        last = 0
+        """Take recipients from the source a batch at a time, keeping about one batch
+        queued (bounded memory; a shared campaign's claims not hoarded); skip those no
+        longer active."""
+        batch = self.source.batch
         while not self.stopping:
-            if self.queue.qsize() >= PAGE:
+            if self.queue.qsize() >= batch // 2:
                 self.room.clear()
                 await self.room.wait()
-            rows = await open_recipients(self.s.ledger, self.campaign_id, after=last, limit=PAGE)
-            if not rows:
+            rows = await self.source.next()
+            if rows is None:
                 return
-            last = rows[-1].id
+            if not rows:  # the rest is held by other processes: wait for them
+                await asyncio.sleep(TAIL_POLL)
+                continue
             for row in rows:
                 if row.subscriber_status != SubscriberStatus.ACTIVE or not row.email:
                     reason = f"suscripción {row.subscriber_status.value}"
@@ -157,11 +169,11 @@ class _Run:
                     )
 
     async def work(self) -> None:
-        smtp: aiosmtplib.SMTP | None = None
+        wire: Wire | None = None
         try:
             while True:
                 rec = await self.queue.get()
-                if self.queue.qsize() < PAGE // 2:
+                if self.queue.qsize() < self.source.batch // 2:
                     self.room.set()
                 if rec is None:
                     return
@@ -169,10 +181,11 @@ class _Run:
                     self.queue.task_done()
                     continue
                 try:
-                    if smtp is None or not smtp.is_connected:
-                        smtp = await self.connect()
-                    await self.s.limiter.acquire()
-                    await self.send(smtp, rec)
+                    if wire is None or not wire.open:
+                        wire = await self.connect()
+                    if self.limited:
+                        await self.limiter.acquire()
+                    await self.send(wire, rec)
                 except _NoConnection:
                     self.queue.put_nowait(rec)  # another connection may still take it
                     self.queue.task_done()
@@ -186,11 +199,10 @@ class _Run:
                     self.queue.task_done()
                     raise
         finally:
-            if smtp is not None and smtp.is_connected:
-                with contextlib.suppress(Exception):
-                    await asyncio.wait_for(smtp.quit(), 2)
+            if wire is not None:
+                await wire.quit()
 
-    async def connect(self) -> aiosmtplib.SMTP:
+    async def connect(self) -> Wire:
         where = f"{self.s.settings.smtp.host}:{self.s.settings.smtp.port}"
         for attempt in range(self.s.connect_attempts):
             if self.stopping:
@@ -207,7 +219,7 @@ class _Run:
                         await smtp.ehlo()
                     except aiosmtplib.SMTPHeloError:
                         await smtp.helo()
-                return smtp
+                return Wire.take_over(smtp)
             except aiosmtplib.SMTPAuthenticationError as exc:
                 reply = self.reply(exc.code, exc.message)
                 raise Stop(
@@ -227,48 +239,70 @@ class _Run:
         log.warning("%s", self.connect_error)
         raise _NoConnection
 
-    async def send(self, smtp: aiosmtplib.SMTP, rec: _Recipient) -> None:
-        """One SMTP transaction. MAIL and RCPT go out while the ``sending`` mark commits;
-        DATA waits for that commit. One deadline per phase, not one timer per command."""
+    async def send(self, wire: Wire, rec: _Recipient) -> None:
+        """One SMTP transaction. MAIL, RCPT and DATA go out (pipelined when the server
+        offers it) while the ``sending`` mark commits; the message waits for that commit.
+        One deadline per phase, not one timer per command."""
         ticket = self.journal.mark(rec.id)
         limit = self.s.command_timeout
+        mail: SMTPResponse | None = None
         rcpt: SMTPResponse | None = None
+        start: SMTPResponse | None = None
         try:
+            to = rec.email.encode("ascii")  # no SMTPUTF8: such an address fails, alone
+            if b"\r" in to or b"\n" in to or b">" in to:
+                raise ValueError(to)
             async with asyncio.timeout(limit):
-                mail = await smtp.execute_command(b"MAIL", self.mail_from, timeout=None)
-                if mail.code == 250:
-                    to = b"TO:<" + rec.email.encode("ascii") + b">"
-                    rcpt = await smtp.execute_command(b"RCPT", to, timeout=None)
-                if rcpt is None or rcpt.code not in (250, 251):
-                    await self.reset(smtp)
+                rcpt_line = b"RCPT TO:<" + to + b">\r\n"
+                if wire.pipelining:
+                    wire.write(self.mail_from + rcpt_line + b"DATA\r\n")
+                    mail, rcpt, start = await wire.replies(3)
+                else:
+                    wire.write(self.mail_from)
+                    mail = await wire.reply()
+                    if mail.code == 250:
+                        wire.write(rcpt_line)
+                        rcpt = await wire.reply()
+                        if rcpt.code in (250, 251):
+                            wire.write(b"DATA\r\n")
+                            start = await wire.reply()
+                if 421 in (mail.code, getattr(rcpt, "code", 0), getattr(start, "code", 0)):
+                    wire.close()  # the server is closing the session
+                elif (
+                    start is None
+                    or start.code != 354
+                    or mail.code != 250
+                    or (rcpt is None or rcpt.code not in (250, 251))
+                ):
+                    await self.reset(wire, start)
             await ticket
-            if rcpt is None:
+            failed = next(
+                (r for r in (mail, rcpt) if r is not None and r.code not in (250, 251)), None
+            )
+            if failed is mail:
                 if mail.code >= 500:
                     self.journal.outcome(rec.id, "pending", self.reply(*mail))
                     raise Stop(f"el servidor rechazó el remitente: {self.reply(*mail)}")
                 return self.resolve(rec, False, self.reply(*mail))
-            if rcpt.code not in (250, 251):
-                return self.resolve(rec, rcpt.code >= 500, self.reply(*rcpt))
+            if failed is not None:
+                return self.resolve(rec, failed.code >= 500, self.reply(*failed))
+            assert start is not None
+            if start.code != 354:
+                return self.resolve(rec, start.code >= 500, self.reply(*start))
             token = make_token(self.key, rec.subscriber_id, self.issued)
-            wire = self.template.wire(rec.email, rec.id, token)
+            # Already CRLF, dot-stuffed and terminated (see message.py): written as is.
+            wire.write(self.template.wire(rec.email, rec.id, token))
             async with asyncio.timeout(limit * 2):
-                start = await smtp.execute_command(b"DATA", timeout=None)
-                if start.code != 354:
-                    await self.reset(smtp)
-                    return self.resolve(rec, start.code >= 500, self.reply(*start))
-                # The message is already CRLF, dot-stuffed and terminated (see message.py):
-                # written as is, without aiosmtplib's two regex passes per message.
-                protocol = smtp.protocol
-                if protocol is None:
-                    raise aiosmtplib.SMTPServerDisconnected("conexión cerrada")
-                protocol.write(wire)
-                done = await protocol.read_response(timeout=None)
-        except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError,
-                aiosmtplib.SMTPResponseException, OSError) as exc:  # fmt: skip
-            smtp.close()
+                done = await wire.reply()
+        except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPResponseException,
+                OSError) as exc:  # fmt: skip
+            wire.close()
             await ticket
             reason = "sin respuesta" if isinstance(exc, TimeoutError) else str(exc)
             return self.resolve(rec, False, self.redact(f"conexión perdida: {reason}"[:REPLY_MAX]))
+        except (ValueError, UnicodeEncodeError):
+            await ticket
+            return self.resolve(rec, True, "dirección inválida para SMTP")
         if done.code != 250:
             return self.resolve(rec, done.code >= 500, self.reply(*done))
         self.journal.outcome(rec.id, "sent", self.reply(*done))
@@ -279,11 +313,17 @@ class _Run:
         text = _reply(code, message)
         return self.redact(text) if self.redact else text
 
-    async def reset(self, smtp: aiosmtplib.SMTP) -> None:
+    async def reset(self, wire: Wire, start: SMTPResponse | None) -> None:
+        """Leave the transaction: an empty message if the server already said 354 (it
+        has no valid recipient, so nothing is delivered), then RSET."""
         try:
-            await smtp.execute_command(b"RSET")
+            if start is not None and start.code == 354:
+                wire.write(b".\r\n")
+                await wire.reply()
+            wire.write(b"RSET\r\n")
+            await wire.reply()
         except (aiosmtplib.SMTPException, OSError):
-            smtp.close()
+            wire.close()
 
     def resolve(self, rec: _Recipient, permanent: bool, reply: str) -> None:
         """A refusal or a dropped connection: fail it, or retry it later in this run."""
