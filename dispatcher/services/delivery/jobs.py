@@ -159,7 +159,7 @@ async def _publish(
 
 
 async def _render(app: App, claim: Claim) -> Post:
-    row = await app.ledger.get_item(claim.item_id)
+    row = claim.item or await app.ledger.get_item(claim.item_id)
     if row is None:
         raise LookupError(f"la pieza {claim.item_id} no está en el registro")
     item = row.content()
