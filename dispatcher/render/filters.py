@@ -9,10 +9,12 @@ never passed through to those channels (its tags are dropped, its text kept and 
 
 from __future__ import annotations
 
+import functools
 import html
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date, datetime
+from typing import ParamSpec, TypeVar
 from zoneinfo import ZoneInfo
 
 import nh3
@@ -22,6 +24,8 @@ from markdown_it import MarkdownIt
 from markdown_it.tree import SyntaxTreeNode
 from markupsafe import Markup
 
+P = ParamSpec("P")
+R = TypeVar("R")
 LOCALE = "es_CO"
 DEFAULT_TZ = ZoneInfo("America/Bogota")
 
@@ -107,6 +111,26 @@ def convocatoria(title: str) -> str:
     return f"Convocatoria: {title}"
 
 
+CACHED_CHARS = 32_768
+"""Texts up to this size are converted once and remembered (an item's body is converted
+for several channels and variants); longer ones are converted per use."""
+
+
+def _memo(function: Callable[P, R]) -> Callable[P, R]:
+    """``function`` (pure, of hashable text arguments) with a small LRU for short texts."""
+    cached: Callable[..., R] = functools.lru_cache(maxsize=512)(function)
+
+    @functools.wraps(function)
+    def call(*args: P.args, **kwargs: P.kwargs) -> R:
+        md = args[0] if args else kwargs.get("md")
+        if isinstance(md, str) and len(md) <= CACHED_CHARS:
+            return cached(*args, **kwargs)
+        return function(*args, **kwargs)
+
+    return call
+
+
+@_memo
 def markdown_html(md: str | None) -> Markup:
     """Markdown → HTML for the website and e-mail, sanitised by nh3 (allow-list; links get
     ``rel="noopener"``; ``script``/``style`` dropped with their content)."""
@@ -233,6 +257,7 @@ def _tree(md: str, inline: bool) -> SyntaxTreeNode:
     return SyntaxTreeNode(_md.parseInline(md) if inline else _md.parse(md))
 
 
+@_memo
 def telegram_html(md: str | None, inline: bool = False) -> Markup:
     """Markdown → Telegram's HTML subset (see :data:`TELEGRAM_TAGS`).
 
@@ -244,6 +269,7 @@ def telegram_html(md: str | None, inline: bool = False) -> Markup:
     return Markup(_TextRenderer(markup=True).block(_tree(md, inline)).strip())
 
 
+@_memo
 def plain(md: str | None, inline: bool = False) -> str:
     """Markdown → plain text; links as "text (url)". Nothing is HTML-escaped."""
     if not md:
