@@ -464,7 +464,9 @@ class Intake:
         and the ``.md`` is written from the very bytes that were validated."""
         folder = self._fresh_archive_dir(item)
         try:
-            shared = self._referenced_by_others(path)
+            # only an item with media needs to know what the others name (a look at every
+            # other file in the inbox: in a burst of N files, N² stats if done for all)
+            shared = self._referenced_by_others(path) if item.meta.media else set()
             placed: list[str] = []
             for rel in dict.fromkeys(item.meta.media):
                 root, fin = opened.chosen(rel)  # the very file that was checked
