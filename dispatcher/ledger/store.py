@@ -306,13 +306,12 @@ class Ledger:
         planned += [
             (channel, DeliveryAction.EARLY, when) for channel, when in (early or {}).items()
         ]
-        async with self._tx() as conn:
-            await conn.execute(
-                insert(items).values(**_item_values(item, status, now), created_at=now)
-            )
-            await _add_revision(conn, item, 1, RevisionOutcome.NEW, now)
+
+        def op(conn: Connection) -> None:
+            conn.execute(insert(items).values(**_item_values(item, status, now), created_at=now))
+            _add_revision(conn, item, 1, RevisionOutcome.NEW, now)
             if planned:
-                await conn.execute(
+                conn.execute(
                     insert(deliveries),
                     [
                         {
@@ -330,9 +329,13 @@ class Ledger:
                     ],
                 )
 
+        await self._batched_sync(op)
+
     async def add_duplicate(self, item: ContentItem, revision: int) -> None:
-        async with self._tx() as conn:
-            await _add_revision(conn, item, revision, RevisionOutcome.DUPLICATE, utcnow())
+        def op(conn: Connection) -> None:
+            _add_revision(conn, item, revision, RevisionOutcome.DUPLICATE, utcnow())
+
+        await self._batched_sync(op)
 
     async def add_correction(
         self, item: ContentItem, update_channels: Sequence[str], *, needs_approval: bool
@@ -347,11 +350,10 @@ class Ledger:
         (cancelled): the new one carries the latest text. A withdrawn item takes no
         correction (raises :class:`Withdrawn`)."""
         now = utcnow()
-        async with self._tx() as conn:
-            row = (
-                await conn.execute(
-                    select(items.c.revision, items.c.status).where(items.c.id == item.id)
-                )
+
+        def op(conn: Connection) -> int:
+            row = conn.execute(
+                select(items.c.revision, items.c.status).where(items.c.id == item.id)
             ).first()
             if row is None:
                 raise NotFound("pieza", item.id)
@@ -363,12 +365,12 @@ class Ledger:
                 values.pop(key)
             if needs_approval and row.status != ItemStatus.CANCELLED:
                 values["status"] = ItemStatus.AWAITING_APPROVAL
-            await conn.execute(
+            conn.execute(
                 update(items).where(items.c.id == item.id).values(**values, revision=revision)
             )
-            await _add_revision(conn, item, revision, RevisionOutcome.CORRECTION, now)
+            _add_revision(conn, item, revision, RevisionOutcome.CORRECTION, now)
             if update_channels:
-                await conn.execute(
+                conn.execute(
                     update(deliveries)
                     .where(
                         deliveries.c.item_id == item.id,
@@ -382,7 +384,7 @@ class Ledger:
                         last_error=f"reemplazada por la revisión {revision}",
                     )
                 )
-                await conn.execute(
+                conn.execute(
                     insert(deliveries),
                     [
                         {
@@ -399,6 +401,8 @@ class Ledger:
                     ],
                 )
             return revision
+
+        return await self._batched_sync(op)
 
     async def carried_by(self, item_id: str, *, early: bool = False) -> list[str]:
         """The channels that already carried the item (a publication or an update that was
@@ -974,15 +978,15 @@ def _item_values(item: ContentItem, status: str | None, now: datetime) -> dict[s
     }
 
 
-async def _add_revision(
-    conn: AsyncConnection,
+def _add_revision(
+    conn: Connection,
     item: ContentItem,
     revision: int,
     outcome: RevisionOutcome,
     received_at: datetime,
 ) -> None:
     """Record that ``revision`` of the item was received (and where its files are kept)."""
-    await conn.execute(
+    conn.execute(
         insert(revisions).values(
             item_id=item.id,
             revision=revision,
