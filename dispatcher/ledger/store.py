@@ -490,25 +490,21 @@ class Ledger:
 
     async def next_retry(self, now: datetime) -> datetime | None:
         """The earliest deferred attempt still in the future."""
-        async with self.engine.connect() as conn:
-            return await conn.scalar(
-                select(func.min(deliveries.c.not_before)).where(
-                    deliveries.c.status.in_(SENDABLE), deliveries.c.not_before > now
-                )
-            )
+        return await self.transport.read(lambda conn: _next_retry(conn, now))
 
     async def next_embargo(self, now: datetime) -> datetime | None:
         """The earliest ``publish_at`` still in the future of an item with work waiting."""
-        async with self.engine.connect() as conn:
-            return await conn.scalar(
-                select(func.min(items.c.publish_at))
-                .join(deliveries, deliveries.c.item_id == items.c.id)
-                .where(
-                    items.c.status == ItemStatus.READY,
-                    items.c.publish_at > now,
-                    deliveries.c.status.in_(SENDABLE),
-                )
-            )
+        return await self.transport.read(lambda conn: _next_embargo(conn, now))
+
+    async def next_wake(self, now: datetime) -> datetime | None:
+        """The earlier of :meth:`next_retry` and :meth:`next_embargo`, in one read (the run
+        loop asks after every finished job)."""
+
+        def op(conn: Connection) -> datetime | None:
+            found = [t for t in (_next_retry(conn, now), _next_embargo(conn, now)) if t]
+            return min(found, default=None)
+
+        return await self.transport.read(op)
 
     async def count_open(self) -> int:
         async with self.engine.connect() as conn:
@@ -908,6 +904,26 @@ class Ledger:
                 .limit(50)
             )
             return [DeliveryRecord.from_row(r) for r in result.mappings()]
+
+
+def _next_retry(conn: Connection, now: datetime) -> datetime | None:
+    return conn.scalar(
+        select(func.min(deliveries.c.not_before)).where(
+            deliveries.c.status.in_(SENDABLE), deliveries.c.not_before > now
+        )
+    )
+
+
+def _next_embargo(conn: Connection, now: datetime) -> datetime | None:
+    return conn.scalar(
+        select(func.min(items.c.publish_at))
+        .join(deliveries, deliveries.c.item_id == items.c.id)
+        .where(
+            items.c.status == ItemStatus.READY,
+            items.c.publish_at > now,
+            deliveries.c.status.in_(SENDABLE),
+        )
+    )
 
 
 def _ahead(item: RowMapping, now: datetime) -> bool:

@@ -21,6 +21,7 @@ import nh3
 from babel.dates import format_date, format_datetime
 from babel.lists import format_list
 from markdown_it import MarkdownIt
+from markdown_it.token import Token
 from markdown_it.tree import SyntaxTreeNode
 from markupsafe import Markup
 
@@ -64,6 +65,7 @@ DATE_FORMATS = {
 }
 
 
+@functools.lru_cache(maxsize=1024)
 def fecha(value: date | datetime | None, format: str = "long", tz: ZoneInfo | None = None) -> str:
     """A date in Spanish (es-CO), in ``tz`` (default America/Bogota).
 
@@ -136,10 +138,12 @@ def markdown_html(md: str | None) -> Markup:
     ``rel="noopener"``; ``script``/``style`` dropped with their content)."""
     if not md:
         return Markup("")
-    tokens = _md.parse(md)
-    for token in tokens:
-        if token.type in ("heading_open", "heading_close") and token.tag == "h1":
-            token.tag = "h2"
+    tokens = [
+        token.copy(tag="h2")
+        if token.type in ("heading_open", "heading_close") and token.tag == "h1"
+        else token
+        for token in _tokens(md, False)
+    ]
     raw = _md.renderer.render(tokens, _md.options, {})
     clean = nh3.clean(
         raw,
@@ -254,7 +258,22 @@ class _TextRenderer:
 
 
 def _tree(md: str, inline: bool) -> SyntaxTreeNode:
-    return SyntaxTreeNode(_md.parseInline(md) if inline else _md.parse(md))
+    return SyntaxTreeNode(_tokens(md, inline))
+
+
+def _tokens(md: str, inline: bool) -> list[Token]:
+    """markdown-it's tokens of ``md``, parsed once per text for every filter (the tokens
+    are shared: never changed in place)."""
+    if len(md) > CACHED_CHARS:
+        return _parse(md, inline)
+    return _cached_parse(md, inline)
+
+
+def _parse(md: str, inline: bool) -> list[Token]:
+    return _md.parseInline(md) if inline else _md.parse(md)
+
+
+_cached_parse = functools.lru_cache(maxsize=256)(_parse)
 
 
 @_memo

@@ -14,6 +14,7 @@ import time
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
+from dispatcher.ledger.store import WEBSITE
 from dispatcher.services.context import App
 from dispatcher.services.delivery.jobs import deliver
 
@@ -65,17 +66,27 @@ class InProcessRunner:
             size = self._limit * BACKLOG_PER_SLOT + len(self._running)
             due = await self.app.ledger.due(self.app.clock(), limit=size)
             self._backlog = deque(row for row in due if int(row.id) not in self._running)
+        # Websites first, across a burst: while a website delivery waits, other channels do
+        # not start (their posts carry its URL, and they would only compete with it and
+        # with intake for the CPU); they start as soon as no website is waiting.
+        websites_only = any(row.channel == WEBSITE for row in self._backlog)
+        held: deque[DueDelivery] = deque()
         started = 0
         while self._backlog and started < free:
             row = self._backlog.popleft()
             delivery_id = int(row.id)
             if delivery_id in self._running:
                 continue
+            if websites_only and row.channel != WEBSITE:
+                held.append(row)
+                continue
             task = asyncio.create_task(
                 self._run(delivery_id, str(row.channel)), name=f"deliver-{delivery_id}"
             )
             self._running[delivery_id] = task
             started += 1
+        held.extend(self._backlog)
+        self._backlog = held
         return started
 
     async def _run(self, delivery_id: int, channel: str) -> str:
