@@ -68,7 +68,10 @@ class InProcessRunner:
             self._backlog = deque(row for row in due if int(row.id) not in self._running)
         # Websites first, across a burst: while a website delivery waits, other channels do
         # not start (their posts carry its URL, and they would only compete with it and
-        # with intake for the CPU); they start as soon as no website is waiting.
+        # with intake for the CPU); they start as soon as no website is waiting. A slow
+        # website backend therefore delays the other channels of items already on the
+        # site, at most until the waiting websites have started (each bounded by
+        # PREGONERO_DELIVERY__TIMEOUT); their own items' posts wait for them anyway.
         websites_only = any(row.channel == WEBSITE for row in self._backlog)
         held: deque[DueDelivery] = deque()
         started = 0
