@@ -11,6 +11,8 @@ alone. With ``--reference DIR`` (a checkout of another commit, e.g. ``git worktr
 --detach ../pregonero-ref 5916ff2``) the same runs alternate between this tree and that one
 in one session, with the same Python and packages (``PYTHONPATH`` picks the tree), and the
 medians are compared. The machine is shared and noisy: trust the ratios of interleaved runs.
+The work folders go under ``TMPDIR``: on a disk the kernel's cost of creating files (two per
+outbox delivery) is part of the figure, on a tmpfs (``TMPDIR=/dev/shm/…``) it mostly is not.
 
 Targets (issue #14): CPU per outbox delivery ≤ 2 ms; a burst at ≥ 2× the reference's
 items/s. Issue #2's: p95 < 1 s; ``pregonero --help`` < 0.3 s.
@@ -251,7 +253,9 @@ def main() -> None:
         )
         print(f"p95 drop→first delivery:  {here['p95_ms']:.0f} vs {ref['p95_ms']:.0f} ms")
     print(f"pregonero --help:         {help_time(ROOT) * 1000:.0f} ms (median of 5)")
-    print(f"command: {shlex.join(sys.orig_argv)}")
+    print(f"work folders in:          {tempfile.gettempdir()} (TMPDIR)")
+    env = f"TMPDIR={shlex.quote(os.environ['TMPDIR'])} " if os.environ.get("TMPDIR") else ""
+    print(f"command: {env}{shlex.join(sys.orig_argv)}")
 
 
 if __name__ == "__main__":
