@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import secrets
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -44,20 +45,28 @@ def map_os_error(exc: OSError, action: str) -> ChannelError:
 
 
 def atomic_write(path: Path, data: bytes, *, durable: bool = False) -> None:
-    """Write ``data`` to a temporary file beside ``path`` and rename it over ``path``.
+    """Write ``data`` to a temporary file beside ``path`` and rename it over ``path``: a
+    reader (or a crash of this process) sees the old version or the new one, never half.
+    The file ends readable by all (0644: the web server must read the site).
 
-    ``durable`` also fsyncs the file before the rename (the manifest, the item page), so a
-    power cut leaves the old or the new version, never an empty one.
+    ``durable`` also fsyncs the file before the rename (the site's manifest), so a power cut
+    leaves the old or the new version, never an empty one. The folder is created only when
+    missing, and the mode is set at creation (a ``chmod`` only under a stricter umask):
+    on a journaling file system every metadata change is a journal transaction.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        fd, tmp = _create_temp(path)
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = _create_temp(path)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
+            if os.fstat(fh.fileno()).st_mode & 0o777 != PUBLIC_MODE:
+                os.fchmod(fh.fileno(), PUBLIC_MODE)
             if durable:
                 fh.flush()
                 os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; the web server must read it
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -65,12 +74,28 @@ def atomic_write(path: Path, data: bytes, *, durable: bool = False) -> None:
         raise
 
 
-def write_if_changed(path: Path, data: bytes) -> bool:
+PUBLIC_MODE = 0o644
+_TEMP_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+
+
+def _create_temp(path: Path) -> tuple[int, str]:
+    """A new, uniquely named file beside ``path`` (``.<name>.<random>.tmp``), never an
+    existing one (``O_EXCL``), created 0644 (less what the umask removes)."""
+    for _ in range(100):
+        tmp = os.path.join(path.parent, f".{path.name}.{secrets.token_hex(6)}.tmp")
+        try:
+            return os.open(tmp, _TEMP_FLAGS, PUBLIC_MODE), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(errno.EEXIST, "no hay un nombre temporal libre", str(path.parent))
+
+
+def write_if_changed(path: Path, data: bytes, *, durable: bool = False) -> bool:
     """``atomic_write`` unless the file already holds exactly ``data``."""
     with contextlib.suppress(OSError):
         if path.stat().st_size == len(data) and path.read_bytes() == data:
             return False
-    atomic_write(path, data)
+    atomic_write(path, data, durable=durable)
     return True
 
 

@@ -57,13 +57,22 @@ def _media(media: Media) -> dict[str, str]:
 
 def post_to_dict(post: Post) -> dict[str, Any]:
     """Every field of ``post`` as JSON-ready values (what the ``.json`` file holds)."""
+    result: dict[str, Any] = json.loads(_record(_post_fields(post)))
+    return result
+
+
+def _record(data: dict[str, Any]) -> str:
+    """What the ``.json`` file holds: :func:`post_to_dict`'s values, encoded once."""
+    return json.dumps(data, default=_json_default, ensure_ascii=False, indent=2, sort_keys=True)
+
+
+def _post_fields(post: Post) -> dict[str, Any]:
     data = {f.name: getattr(post, f.name) for f in dataclasses.fields(post)}
     data["image"] = _media(post.image) if post.image else None
     data["attachments"] = [_media(m) for m in post.attachments]
     data["parts"] = dict(post.parts)
     data["meta"] = dict(post.meta)
-    result: dict[str, Any] = json.loads(json.dumps(data, default=_json_default))
-    return result
+    return data
 
 
 class OutboxAdapter:
@@ -128,7 +137,7 @@ class OutboxAdapter:
                 atomic_write(self._dir / f"{stem}.html", post.parts["html"].encode("utf-8"))
                 files.append(self._dir / f"{stem}.html")
         atomic_write(main, text.encode("utf-8"))
-        record = json.dumps(post_to_dict(post), ensure_ascii=False, indent=2, sort_keys=True)
+        record = _record(_post_fields(post))  # as json.dumps(post_to_dict(post), …), once
         atomic_write(self._dir / f"{stem}.json", (record + "\n").encode("utf-8"))
         files.append(self._dir / f"{stem}.json")
         detail = {"outbox": True, "files": [str(f) for f in files]}

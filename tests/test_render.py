@@ -28,6 +28,7 @@ from dispatcher.render.renderer import (
     telegram_length,
     template_environment,
     visible_text,
+    x_length,
 )
 
 TZ = ZoneInfo("America/Bogota")
@@ -690,3 +691,27 @@ def test_subject_does_not_repeat_the_kind_label() -> None:
     assert renderer.render(other, "mailing").parts["subject"] == (
         "Informe especial: Así llega la alimentación escolar"
     )
+
+
+X_PIECES = st.sampled_from(
+    [
+        "Boletín", " ", "\n", "\r\n", "ñandú", "Bucaramanga", "e\u0301", "#Obras", "@alcaldia",
+        "https://www.bucaramanga.gov.co/a/b/", "bucaramanga.gov.co", "http://x.co", "www.ab.com",
+        "1", "#", "*", "12:30", "©", "®", "😷", "1\ufe0f\u20e3", "👨\u200d🎤", "日本語", "—",
+        "…", "\u2019", "ᄀ", "ÿ", ".", "(", ")",
+    ]
+)  # fmt: skip
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(X_PIECES, max_size=40).map("".join))
+def test_x_length_counts_as_twitter_text_does(text: str) -> None:
+    """The direct count for plain texts agrees with twitter-text's full parse, and texts
+    that may hold an emoji or a heavier character go through that parse."""
+    assert x_length(text) == twitter_text.parse_tweet(text).weightedLength
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet=st.characters(max_codepoint=0x2100), max_size=120))
+def test_x_length_agrees_on_any_text(text: str) -> None:
+    assert x_length(text) == twitter_text.parse_tweet(text).weightedLength

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import functools
 import hashlib
 import itertools
 import os
@@ -264,17 +265,31 @@ def check_file(
 
 
 def referenced_media(data: bytes) -> list[str]:
-    """Best effort: the media paths a (possibly invalid) file names, normalised. Never raises."""
+    """Best effort: the media paths a (possibly invalid) file names, normalised. Never raises.
+
+    Remembered for recent files (intake asks before and while taking a file in)."""
+    if len(data) > _CACHED_BYTES:
+        return list(_referenced_media(data))
+    return list(_cached_referenced_media(data))
+
+
+_CACHED_BYTES = 65_536
+
+
+def _referenced_media(data: bytes) -> tuple[str, ...]:
     try:
         raw = _load(_split(_decode(data, len(data) + 1)))
         found = [raw.get("image"), *(raw.get("attachments") or [])]
-        return [
+        return tuple(
             str(PurePosixPath(v.strip().replace("\\", "/")))
             for v in found
             if isinstance(v, str) and v.strip()
-        ]
+        )
     except Exception:  # any malformed input simply references nothing
-        return []
+        return ()
+
+
+_cached_referenced_media = functools.lru_cache(maxsize=1024)(_referenced_media)
 
 
 def field_line(data: bytes, field: str) -> int | None:

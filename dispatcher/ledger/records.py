@@ -6,6 +6,7 @@ their enums); nothing above ``dispatcher.ledger`` sees a SQLAlchemy row.
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, fields
 from datetime import date, datetime
@@ -50,18 +51,56 @@ class ItemRecord:
         return cls(**values)
 
     def content(self) -> ContentItem:
-        """The ContentItem of the current revision (media resolve in the archive folder)."""
-        return ContentItem(
-            meta=FrontMatter.model_validate(json.loads(self.front_matter)),
-            body=self.body,
-            id=self.id,
-            summary=self.summary,
-            date=self.item_date,
-            publish_at=self.publish_at,
-            base_dir=Path(self.archive_dir),
-            digest=self.digest,
-            source_name=self.source_name,
+        """The ContentItem of the current revision (media resolve in the archive folder).
+
+        Built once per revision while it is recent (every channel of an item renders the
+        same one; validating the front matter again per delivery was a good part of its
+        cost). Treat it as read-only, like everything a renderer is handed."""
+        key = (
+            self.front_matter,
+            self.body,
+            self.id,
+            self.summary,
+            self.item_date,
+            self.publish_at,
+            self.archive_dir,
+            self.digest,
+            self.source_name,
         )
+        if len(self.body) + len(self.front_matter) > CACHED_CONTENT_CHARS:
+            return _content(*key)
+        return _cached_content(*key)
+
+
+CACHED_CONTENT_CHARS = 65_536
+"""Larger items are rebuilt per use, so the cache stays small (at most a few MB)."""
+
+
+def _content(
+    front_matter: str,
+    body: str,
+    item_id: str,
+    summary: str,
+    item_date: date,
+    publish_at: datetime | None,
+    archive_dir: str,
+    digest: str,
+    source_name: str,
+) -> ContentItem:
+    return ContentItem(
+        meta=FrontMatter.model_validate(json.loads(front_matter)),
+        body=body,
+        id=item_id,
+        summary=summary,
+        date=item_date,
+        publish_at=publish_at,
+        base_dir=Path(archive_dir),
+        digest=digest,
+        source_name=source_name,
+    )
+
+
+_cached_content = functools.lru_cache(maxsize=256)(_content)
 
 
 @dataclass(frozen=True, slots=True)

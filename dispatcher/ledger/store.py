@@ -13,13 +13,14 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mappin
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import (
     Boolean,
     ColumnElement,
     Integer,
     String,
+    Text,
     and_,
     bindparam,
     func,
@@ -29,7 +30,7 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.engine import RowMapping
+from sqlalchemy.engine import Connection, Engine, RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from dispatcher.items.model import ContentItem, FrontMatter
@@ -45,12 +46,14 @@ from dispatcher.ledger.schema import (
     UTCDateTime,
     attempts,
     create_engine,
+    create_sync_engine,
     deliveries,
     items,
     meta,
     revisions,
     utcnow,
 )
+from dispatcher.ledger.transport import SyncOp, Transport
 from dispatcher.ledger.types import (
     NEEDS_ATTENTION,
     OPEN,
@@ -68,6 +71,25 @@ from dispatcher.ledger.types import (
 T = TypeVar("T")
 WEBSITE = "website"  # its URL goes into every other channel's post
 WriteOp = Callable[[AsyncConnection], Awaitable[T]]
+
+
+@dataclass(frozen=True, slots=True)
+class _AsyncOp(Generic[T]):
+    fn: WriteOp[T]
+
+    async def run(self, conn: AsyncConnection) -> T:
+        return await self.fn(conn)
+
+
+@dataclass(frozen=True, slots=True)
+class _SyncOp(Generic[T]):
+    fn: SyncOp[T]
+
+    async def run(self, conn: AsyncConnection) -> T:
+        return await conn.run_sync(self.fn)
+
+
+Op = _AsyncOp[T] | _SyncOp[T]
 
 
 @dataclass(frozen=True)
@@ -110,16 +132,19 @@ class Claim:
     action: str
     attempt_number: int
     started_at: datetime
+    item: ItemRecord | None = None
+    """The item's row as the claim found it (what the delivery renders)."""
 
 
 class Ledger:
     """Async access to the ledger. One instance per process; safe for concurrent tasks."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, sync_engine: Engine | None = None) -> None:
         self.engine = engine
         self.sqlite = engine.dialect.name == "sqlite"
+        self.transport = Transport(engine, sync_engine)
         self._write_lock = asyncio.Lock()
-        self._queue: list[tuple[WriteOp[Any], asyncio.Future[Any]]] = []
+        self._queue: list[tuple[Op[Any], asyncio.Future[Any]]] = []
         self._writer: asyncio.Task[None] | None = None
 
     async def _batched(self, op: WriteOp[T]) -> T:
@@ -130,26 +155,40 @@ class Ledger:
         deliveries does not queue on the lock one transaction at a time. If the batch
         fails, each op is retried alone so one bad op cannot sink the others.
         """
+        return await self._enqueue(_AsyncOp(op))
+
+    async def _batched_sync(self, op: SyncOp[T]) -> T:
+        """:meth:`_batched` for a synchronous op (:mod:`dispatcher.ledger.transport`): a
+        batch made only of these costs one thread hop on an SQLite file."""
+        return await self._enqueue(_SyncOp(op))
+
+    async def _enqueue(self, op: Op[T]) -> T:
         if not self.sqlite:
             async with self.engine.begin() as conn:
-                return await op(conn)
+                return await op.run(conn)
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         self._queue.append((op, future))
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write_batches())
         return await future
 
+    async def _run_batch(self, ops: list[Op[Any]]) -> list[Any]:
+        sync = [op.fn for op in ops if isinstance(op, _SyncOp)]
+        if len(sync) == len(ops) and self.transport.sync_engine is not None:
+            async with self._write_lock:
+                return await self.transport.write(sync)
+        async with self._tx() as conn:
+            return [await op.run(conn) for op in ops]
+
     async def _write_batches(self) -> None:
         while self._queue:
             batch, self._queue = self._queue, []
             try:
-                async with self._tx() as conn:
-                    results = [await op(conn) for op, _ in batch]
+                results = await self._run_batch([op for op, _ in batch])
             except Exception:
                 for op, future in batch:
                     try:
-                        async with self._tx() as conn:
-                            result = await op(conn)
+                        (result,) = await self._run_batch([op])
                     except Exception as exc:
                         if not future.done():
                             future.set_exception(exc)
@@ -175,7 +214,7 @@ class Ledger:
 
     @classmethod
     def from_url(cls, url: str) -> Ledger:
-        return cls(create_engine(url))
+        return cls(create_engine(url), create_sync_engine(url))
 
     async def init(self, *, upgrade: bool | None = None) -> SchemaChange:
         """Make the schema current before use (:func:`dispatcher.ledger.migrate.prepare`): a
@@ -216,6 +255,7 @@ class Ledger:
         return change
 
     async def close(self) -> None:
+        self.transport.close()
         await self.engine.dispose()
 
     # -- meta ---------------------------------------------------------------------------
@@ -233,10 +273,11 @@ class Ledger:
 
     async def get_item(self, item_id: str) -> ItemRecord | None:
         """The item, or None."""
-        async with self.engine.connect() as conn:
-            row = (await conn.execute(select(items).where(items.c.id == item_id))).mappings()
-            found = row.first()
-        return None if found is None else ItemRecord.from_row(found)
+
+        def op(conn: Connection) -> ItemRecord | None:
+            return _item_row(conn, item_id)
+
+        return await self.transport.read(op)
 
     async def item(self, item_id: str) -> ItemRecord:
         """The item, or :class:`NotFound`."""
@@ -265,13 +306,12 @@ class Ledger:
         planned += [
             (channel, DeliveryAction.EARLY, when) for channel, when in (early or {}).items()
         ]
-        async with self._tx() as conn:
-            await conn.execute(
-                insert(items).values(**_item_values(item, status, now), created_at=now)
-            )
-            await _add_revision(conn, item, 1, RevisionOutcome.NEW, now)
+
+        def op(conn: Connection) -> None:
+            conn.execute(insert(items).values(**_item_values(item, status, now), created_at=now))
+            _add_revision(conn, item, 1, RevisionOutcome.NEW, now)
             if planned:
-                await conn.execute(
+                conn.execute(
                     insert(deliveries),
                     [
                         {
@@ -289,9 +329,13 @@ class Ledger:
                     ],
                 )
 
+        await self._batched_sync(op)
+
     async def add_duplicate(self, item: ContentItem, revision: int) -> None:
-        async with self._tx() as conn:
-            await _add_revision(conn, item, revision, RevisionOutcome.DUPLICATE, utcnow())
+        def op(conn: Connection) -> None:
+            _add_revision(conn, item, revision, RevisionOutcome.DUPLICATE, utcnow())
+
+        await self._batched_sync(op)
 
     async def add_correction(
         self, item: ContentItem, update_channels: Sequence[str], *, needs_approval: bool
@@ -306,11 +350,10 @@ class Ledger:
         (cancelled): the new one carries the latest text. A withdrawn item takes no
         correction (raises :class:`Withdrawn`)."""
         now = utcnow()
-        async with self._tx() as conn:
-            row = (
-                await conn.execute(
-                    select(items.c.revision, items.c.status).where(items.c.id == item.id)
-                )
+
+        def op(conn: Connection) -> int:
+            row = conn.execute(
+                select(items.c.revision, items.c.status).where(items.c.id == item.id)
             ).first()
             if row is None:
                 raise NotFound("pieza", item.id)
@@ -322,12 +365,12 @@ class Ledger:
                 values.pop(key)
             if needs_approval and row.status != ItemStatus.CANCELLED:
                 values["status"] = ItemStatus.AWAITING_APPROVAL
-            await conn.execute(
+            conn.execute(
                 update(items).where(items.c.id == item.id).values(**values, revision=revision)
             )
-            await _add_revision(conn, item, revision, RevisionOutcome.CORRECTION, now)
+            _add_revision(conn, item, revision, RevisionOutcome.CORRECTION, now)
             if update_channels:
-                await conn.execute(
+                conn.execute(
                     update(deliveries)
                     .where(
                         deliveries.c.item_id == item.id,
@@ -341,7 +384,7 @@ class Ledger:
                         last_error=f"reemplazada por la revisión {revision}",
                     )
                 )
-                await conn.execute(
+                conn.execute(
                     insert(deliveries),
                     [
                         {
@@ -358,6 +401,8 @@ class Ledger:
                     ],
                 )
             return revision
+
+        return await self._batched_sync(op)
 
     async def carried_by(self, item_id: str, *, early: bool = False) -> list[str]:
         """The channels that already carried the item (a publication or an update that was
@@ -437,31 +482,29 @@ class Ledger:
         """
         query = _DUE if item_id is None else _DUE_FOR_ITEM
         params = {"due_at": now, "due_limit": limit, "due_item": item_id}
-        async with self.engine.connect() as conn:
-            rows = (await conn.execute(query, params)).mappings()
-            return [DueDelivery.from_row(r) for r in rows]
+
+        def op(conn: Connection) -> list[DueDelivery]:
+            return [DueDelivery.from_row(r) for r in conn.execute(query, params).mappings()]
+
+        return await self.transport.read(op)
 
     async def next_retry(self, now: datetime) -> datetime | None:
         """The earliest deferred attempt still in the future."""
-        async with self.engine.connect() as conn:
-            return await conn.scalar(
-                select(func.min(deliveries.c.not_before)).where(
-                    deliveries.c.status.in_(SENDABLE), deliveries.c.not_before > now
-                )
-            )
+        return await self.transport.read(lambda conn: _next_retry(conn, now))
 
     async def next_embargo(self, now: datetime) -> datetime | None:
         """The earliest ``publish_at`` still in the future of an item with work waiting."""
-        async with self.engine.connect() as conn:
-            return await conn.scalar(
-                select(func.min(items.c.publish_at))
-                .join(deliveries, deliveries.c.item_id == items.c.id)
-                .where(
-                    items.c.status == ItemStatus.READY,
-                    items.c.publish_at > now,
-                    deliveries.c.status.in_(SENDABLE),
-                )
-            )
+        return await self.transport.read(lambda conn: _next_embargo(conn, now))
+
+    async def next_wake(self, now: datetime) -> datetime | None:
+        """The earlier of :meth:`next_retry` and :meth:`next_embargo`, in one read (the run
+        loop asks after every finished job)."""
+
+        def op(conn: Connection) -> datetime | None:
+            found = [t for t in (_next_retry(conn, now), _next_embargo(conn, now)) if t]
+            return min(found, default=None)
+
+        return await self.transport.read(op)
 
     async def count_open(self) -> int:
         async with self.engine.connect() as conn:
@@ -505,21 +548,23 @@ class Ledger:
         # prebuilt statements: building the due-ness clause per call costs more than the query
         statement = _CLAIM if due_at is None else _CLAIM_DUE
 
-        async def op(conn: AsyncConnection) -> Any:
-            return (await conn.execute(statement, params)).first()
+        def op(conn: Connection) -> Claim | None:
+            row = conn.execute(statement, params).first()
+            if row is None:
+                return None
+            return Claim(
+                delivery_id=delivery_id,
+                item_id=row.item_id,
+                channel=row.channel,
+                revision=row.revision,
+                action=row.action,
+                attempt_number=row.attempts,
+                started_at=now,
+                # read in the claim's transaction: what the job renders, without a hop more
+                item=_item_row(conn, row.item_id),
+            )
 
-        row = await self._batched(op)
-        if row is None:
-            return None
-        return Claim(
-            delivery_id=delivery_id,
-            item_id=row.item_id,
-            channel=row.channel,
-            revision=row.revision,
-            action=row.action,
-            attempt_number=row.attempts,
-            started_at=now,
-        )
+        return await self._batched_sync(op)
 
     async def renew(self, claim: Claim, lease_until: datetime) -> bool:
         """Extend the lease of a delivery still being sent under ``claim`` (a long send, e.g.
@@ -570,38 +615,33 @@ class Ledger:
             values.update(remote_id=remote_id, url=url, not_before=None)
         elif status == "retry_wait":
             values["not_before"] = retry_at
+        params = {f"new_{key}": value for key, value in values.items()}
+        params.update(finish_id=claim.delivery_id, finish_attempt=claim.attempt_number)
+        statement = _finish_statement(tuple(values))
+        attempt = {
+            "delivery_id": claim.delivery_id,
+            "number": claim.attempt_number,
+            "started_at": claim.started_at,
+            "finished_at": now,
+            "outcome": outcome,
+            "error": error,
+            "retry_after": None if retry_after is None else round(retry_after),
+        }
+        public = (
+            status == "sent"
+            and claim.channel == WEBSITE
+            and url
+            and url.startswith(("https://", "http://"))
+        )
 
-        async def op(conn: AsyncConnection) -> None:
-            await conn.execute(
-                update(deliveries)
-                .where(
-                    deliveries.c.id == claim.delivery_id,
-                    deliveries.c.status.in_((DeliveryStatus.SENDING, DeliveryStatus.UNKNOWN)),
-                    deliveries.c.attempts == claim.attempt_number,
-                )
-                .values(**values)
-            )
-            await conn.execute(
-                insert(attempts).values(
-                    delivery_id=claim.delivery_id,
-                    number=claim.attempt_number,
-                    started_at=claim.started_at,
-                    finished_at=now,
-                    outcome=outcome,
-                    error=error,
-                    retry_after=None if retry_after is None else round(retry_after),
-                )
-            )
-            if (
-                status == "sent"
-                and claim.channel == WEBSITE
-                and url
-                and url.startswith(("https://", "http://"))
-            ):
+        def op(conn: Connection) -> None:
+            conn.execute(statement, params)
+            conn.execute(_ADD_ATTEMPT, attempt)
+            if public:
                 # only a public address goes into other channels' posts (not an outbox file://)
-                await conn.execute(update(items).where(items.c.id == claim.item_id).values(url=url))
+                conn.execute(_SET_URL, {"url_item": claim.item_id, "url_value": url})
 
-        await self._batched(op)
+        await self._batched_sync(op)
 
     async def previous_remote_id(
         self, item_id: str, channel: str, before_revision: int
@@ -856,6 +896,26 @@ class Ledger:
             return [DeliveryRecord.from_row(r) for r in result.mappings()]
 
 
+def _next_retry(conn: Connection, now: datetime) -> datetime | None:
+    return conn.scalar(
+        select(func.min(deliveries.c.not_before)).where(
+            deliveries.c.status.in_(SENDABLE), deliveries.c.not_before > now
+        )
+    )
+
+
+def _next_embargo(conn: Connection, now: datetime) -> datetime | None:
+    return conn.scalar(
+        select(func.min(items.c.publish_at))
+        .join(deliveries, deliveries.c.item_id == items.c.id)
+        .where(
+            items.c.status == ItemStatus.READY,
+            items.c.publish_at > now,
+            deliveries.c.status.in_(SENDABLE),
+        )
+    )
+
+
 def _ahead(item: RowMapping, now: datetime) -> bool:
     """Whether the item's event (``event.starts_at`` in its front matter) is still ahead."""
     starts_at = (json.loads(item["front_matter"]).get("event") or {}).get("starts_at")
@@ -936,15 +996,15 @@ async def stop_unsent(conn: AsyncConnection, item_id: str, now: datetime, reason
     return int(result.rowcount or 0)
 
 
-async def _add_revision(
-    conn: AsyncConnection,
+def _add_revision(
+    conn: Connection,
     item: ContentItem,
     revision: int,
     outcome: RevisionOutcome,
     received_at: datetime,
 ) -> None:
     """Record that ``revision`` of the item was received (and where its files are kept)."""
-    await conn.execute(
+    conn.execute(
         insert(revisions).values(
             item_id=item.id,
             revision=revision,
@@ -1023,3 +1083,32 @@ _CLAIM_DUE = _CLAIM.where(
     _delivery_due(_AT),
     select(items.c.id).where(items.c.id == deliveries.c.item_id, _item_released(_AT)).exists(),
 )
+_ADD_ATTEMPT = insert(attempts)
+_SET_URL = (
+    update(items)
+    .where(items.c.id == bindparam("url_item"))
+    .values(url=bindparam("url_value", type_=Text))
+)
+_ITEM = select(items).where(items.c.id == bindparam("item_id"))
+_FINISH: dict[tuple[str, ...], Any] = {}
+
+
+def _finish_statement(columns: tuple[str, ...]) -> Any:
+    """``finish``'s UPDATE for this set of columns, built once per set (a handful)."""
+    statement = _FINISH.get(columns)
+    if statement is None:
+        statement = _FINISH[columns] = (
+            update(deliveries)
+            .where(
+                deliveries.c.id == bindparam("finish_id"),
+                deliveries.c.status.in_((DeliveryStatus.SENDING, DeliveryStatus.UNKNOWN)),
+                deliveries.c.attempts == bindparam("finish_attempt"),
+            )
+            .values({c: bindparam(f"new_{c}", type_=deliveries.c[c].type) for c in columns})
+        )
+    return statement
+
+
+def _item_row(conn: Connection, item_id: str) -> ItemRecord | None:
+    found = conn.execute(_ITEM, {"item_id": item_id}).mappings().first()
+    return None if found is None else ItemRecord.from_row(found)

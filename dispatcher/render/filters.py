@@ -9,19 +9,24 @@ never passed through to those channels (its tags are dropped, its text kept and 
 
 from __future__ import annotations
 
+import functools
 import html
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date, datetime
+from typing import ParamSpec, TypeVar
 from zoneinfo import ZoneInfo
 
 import nh3
 from babel.dates import format_date, format_datetime
 from babel.lists import format_list
 from markdown_it import MarkdownIt
+from markdown_it.token import Token
 from markdown_it.tree import SyntaxTreeNode
 from markupsafe import Markup
 
+P = ParamSpec("P")
+R = TypeVar("R")
 LOCALE = "es_CO"
 DEFAULT_TZ = ZoneInfo("America/Bogota")
 
@@ -60,6 +65,7 @@ DATE_FORMATS = {
 }
 
 
+@functools.lru_cache(maxsize=1024)
 def fecha(value: date | datetime | None, format: str = "long", tz: ZoneInfo | None = None) -> str:
     """A date in Spanish (es-CO), in ``tz`` (default America/Bogota).
 
@@ -107,15 +113,37 @@ def convocatoria(title: str) -> str:
     return f"Convocatoria: {title}"
 
 
+CACHED_CHARS = 32_768
+"""Texts up to this size are converted once and remembered (an item's body is converted
+for several channels and variants); longer ones are converted per use."""
+
+
+def _memo(function: Callable[P, R]) -> Callable[P, R]:
+    """``function`` (pure, of hashable text arguments) with a small LRU for short texts."""
+    cached: Callable[..., R] = functools.lru_cache(maxsize=512)(function)
+
+    @functools.wraps(function)
+    def call(*args: P.args, **kwargs: P.kwargs) -> R:
+        md = args[0] if args else kwargs.get("md")
+        if isinstance(md, str) and len(md) <= CACHED_CHARS:
+            return cached(*args, **kwargs)
+        return function(*args, **kwargs)
+
+    return call
+
+
+@_memo
 def markdown_html(md: str | None) -> Markup:
     """Markdown → HTML for the website and e-mail, sanitised by nh3 (allow-list; links get
     ``rel="noopener"``; ``script``/``style`` dropped with their content)."""
     if not md:
         return Markup("")
-    tokens = _md.parse(md)
-    for token in tokens:
-        if token.type in ("heading_open", "heading_close") and token.tag == "h1":
-            token.tag = "h2"
+    tokens = [
+        token.copy(tag="h2")
+        if token.type in ("heading_open", "heading_close") and token.tag == "h1"
+        else token
+        for token in _tokens(md, False)
+    ]
     raw = _md.renderer.render(tokens, _md.options, {})
     clean = nh3.clean(
         raw,
@@ -230,9 +258,25 @@ class _TextRenderer:
 
 
 def _tree(md: str, inline: bool) -> SyntaxTreeNode:
-    return SyntaxTreeNode(_md.parseInline(md) if inline else _md.parse(md))
+    return SyntaxTreeNode(_tokens(md, inline))
 
 
+def _tokens(md: str, inline: bool) -> list[Token]:
+    """markdown-it's tokens of ``md``, parsed once per text for every filter (the tokens
+    are shared: never changed in place)."""
+    if len(md) > CACHED_CHARS:
+        return _parse(md, inline)
+    return _cached_parse(md, inline)
+
+
+def _parse(md: str, inline: bool) -> list[Token]:
+    return _md.parseInline(md) if inline else _md.parse(md)
+
+
+_cached_parse = functools.lru_cache(maxsize=256)(_parse)
+
+
+@_memo
 def telegram_html(md: str | None, inline: bool = False) -> Markup:
     """Markdown → Telegram's HTML subset (see :data:`TELEGRAM_TAGS`).
 
@@ -244,6 +288,7 @@ def telegram_html(md: str | None, inline: bool = False) -> Markup:
     return Markup(_TextRenderer(markup=True).block(_tree(md, inline)).strip())
 
 
+@_memo
 def plain(md: str | None, inline: bool = False) -> str:
     """Markdown → plain text; links as "text (url)". Nothing is HTML-escaped."""
     if not md:

@@ -123,7 +123,7 @@ async def run_forever(app: App, stop: asyncio.Event) -> None:
 
         async def watch() -> None:
             async for batch in intake.watch(stop):
-                batch = await record_all(app, batch, tally)
+                batch = await record_all(app, batch, tally, on_recorded=runner.poke)
                 if bot is not None:
                     await bot.observe(batch)
                 runner.poke()
@@ -138,15 +138,16 @@ async def run_forever(app: App, stop: asyncio.Event) -> None:
         try:
             while not stop.is_set():
                 await runner.pump()
-                now = app.clock()
-                wake = [
-                    t
-                    for t in (await app.ledger.next_retry(now), await app.ledger.next_embargo(now))
-                    if t
-                ]
                 timeout = 2.0
-                if wake:
-                    timeout = min(timeout, max(0.01, (min(wake) - now).total_seconds()))
+                if runner.busy:
+                    # a finished job wakes the loop anyway: the next retry or embargo is
+                    # looked up once the runner is idle (it is at most a second late here)
+                    timeout = 1.0
+                else:
+                    now = app.clock()
+                    wake = await app.ledger.next_wake(now)
+                    if wake is not None:
+                        timeout = min(timeout, max(0.01, (wake - now).total_seconds()))
                 await runner.wait_change(timeout)
         finally:
             stop.set()

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -33,7 +34,6 @@ from dispatcher.ledger.types import ItemStatus
 from dispatcher.services.approvals import needed_approvals
 from dispatcher.services.context import App
 from dispatcher.services.intake import (
-    Accepted,
     Held,
     Intake,
     IntakeEvent,
@@ -154,27 +154,47 @@ async def record(app: App, event: IntakeEvent, tally: Tally) -> IntakeEvent:
     return event
 
 
-async def record_all(app: App, events: Sequence[IntakeEvent], tally: Tally) -> list[IntakeEvent]:
+async def record_all(
+    app: App,
+    events: Sequence[IntakeEvent],
+    tally: Tally,
+    on_recorded: Callable[[], None] | None = None,
+) -> list[IntakeEvent]:
     """:func:`record` for a scan's batch, in order. Each file is still recorded before it is
-    archived; the archive steps of the recorded files run in one worker-thread call."""
+    archived; the archive steps of the recorded files run in one worker-thread call.
+    ``on_recorded`` is called once the ledger has the batch, before those archive steps (the
+    runner can start delivering meanwhile)."""
     results: list[IntakeEvent] = []
     recorded: list[tuple[int, Staged]] = []
+    # Files whose id no other file of the batch has are recorded concurrently: their
+    # writes share the ledger's group commit (one transaction, one hop) instead of taking
+    # turns. Same-id files (a correction in the same scan) keep their order below.
+    ids = Counter(e.item.id for e in events if isinstance(e, Staged))
+    alone = [e for e in events if isinstance(e, Staged) and ids[e.item.id] == 1]
+    early = dict(
+        zip(
+            map(id, alone),
+            await asyncio.gather(*(_record_staged(app, e, tally) for e in alone)),
+            strict=True,
+        )
+    )
     for event in events:
         if isinstance(event, Staged):
-            problem = await _record_staged(app, event, tally)
+            key = id(event)
+            problem = early[key] if key in early else await _record_staged(app, event, tally)
             if problem is None:
                 recorded.append((len(results), event))
                 results.append(event)
                 continue
             event = await event.abort([problem])
         results.append(await record(app, event, tally))
+    if on_recorded is not None:
+        on_recorded()
     if recorded:
-
-        def commit_all() -> list[Accepted]:
-            return [staged.intake.commit(staged) for _, staged in recorded]
-
-        for (index, _), accepted in zip(recorded, await asyncio.to_thread(commit_all), strict=True):
-            results[index] = accepted
+        staged = [event for _, event in recorded]
+        accepted = await asyncio.to_thread(staged[0].intake.commit_all, staged)
+        for (index, _), done in zip(recorded, accepted, strict=True):
+            results[index] = done
     return results
 
 

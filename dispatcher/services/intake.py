@@ -22,7 +22,8 @@ import os
 import shutil
 import stat
 import threading
-from collections.abc import AsyncIterator, Callable, Collection, Iterable
+from collections.abc import AsyncIterator, Callable, Collection, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -65,6 +66,7 @@ log = logging.getLogger(__name__)
 
 PARTIAL_SUFFIXES = (".part", ".tmp", ".crdownload", ".swp", ".swx", ".partial", ".download")
 WATCH_BATCH = 25  # files taken in per scan while watching, so delivery starts early
+FSYNC_THREADS = 8  # archive copies of a batch fsynced at once (see Intake.commit_all)
 STAGING_MAX_AGE = timedelta(days=1)
 """A file the bot staged (``content/staging/``) that no ``.md`` used within this time is
 moved to ``content/rejected/`` with a reason (never deleted)."""
@@ -267,8 +269,21 @@ class Intake:
                 raise FileNotFoundError(path)
             return event
 
-    def commit(self, staged: Staged) -> Accepted:
-        """The ledger recorded ``staged``: remove the originals from the inbox."""
+    def commit_all(self, staged: Sequence[Staged]) -> list[Accepted]:
+        """:meth:`commit` for a batch: the archive copies are fsynced concurrently first
+        (the file system commits its journal once for many of them), then each is
+        committed."""
+        with ThreadPoolExecutor(min(FSYNC_THREADS, len(staged)) or 1) as pool:
+            list(pool.map(_fsync, [s.archive_dir / s.name for s in staged]))
+        return [self.commit(s, synced=True) for s in staged]
+
+    def commit(self, staged: Staged, *, synced: bool = False) -> Accepted:
+        """The ledger recorded ``staged``: make its archive copy durable (fsync, unless
+        ``synced``), then remove the originals from the inbox. The fsync waits until here,
+        off the path that gets the item into the ledger; it still comes before the
+        original goes."""
+        if not synced:
+            _fsync(staged.archive_dir / staged.name)
         with self._lock:
             for rel in staged.placed:
                 with contextlib.suppress(FileNotFoundError):
@@ -464,7 +479,9 @@ class Intake:
         and the ``.md`` is written from the very bytes that were validated."""
         folder = self._fresh_archive_dir(item)
         try:
-            shared = self._referenced_by_others(path)
+            # only an item with media needs to know what the others name (a look at every
+            # other file in the inbox: in a burst of N files, N² stats if done for all)
+            shared = self._referenced_by_others(path) if item.meta.media else set()
             placed: list[str] = []
             for rel in dict.fromkeys(item.meta.media):
                 root, fin = opened.chosen(rel)  # the very file that was checked
@@ -750,15 +767,23 @@ def _move(src: Path, dst: Path) -> None:
 
 
 def _write_bytes(dst: Path, data: bytes, src: Path) -> None:
-    """A new ``dst`` holding ``data`` (the validated bytes of ``src``), fsynced, with the
-    times of ``src`` when it is still there (never followed through a symlink)."""
+    """A new ``dst`` holding ``data`` (the validated bytes of ``src``), with the times of
+    ``src`` when it is still there (never followed through a symlink). Not fsynced here:
+    :meth:`Intake.commit` does, before the original leaves the inbox."""
     with dst.open("xb") as fh:
         fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
     with contextlib.suppress(OSError):
         st = src.lstat()
         os.utime(dst, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+
+def _fsync(path: Path) -> None:
+    """Flush ``path``'s data to disk (opened read-only: enough for ``fsync`` on POSIX)."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _remove_tree(folder: Path) -> None:

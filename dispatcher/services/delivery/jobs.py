@@ -149,7 +149,8 @@ async def _publish(
 ) -> Receipt:
     """``send()`` within ``limit`` seconds; an unbounded send renews its lease."""
     if limit is not None:
-        return await asyncio.wait_for(send(), limit)
+        async with asyncio.timeout(limit):  # no extra task per send, unlike wait_for
+            return await send()
 
     async def renew() -> bool:
         return await app.ledger.renew(claim, lease_until(lease))
@@ -159,7 +160,7 @@ async def _publish(
 
 
 async def _render(app: App, claim: Claim) -> Post:
-    row = await app.ledger.get_item(claim.item_id)
+    row = claim.item or await app.ledger.get_item(claim.item_id)
     if row is None:
         raise LookupError(f"la pieza {claim.item_id} no está en el registro")
     item = row.content()

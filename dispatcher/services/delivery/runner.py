@@ -10,16 +10,35 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import Any
+import time
+from collections import deque
+from typing import TYPE_CHECKING, Any
 
+from dispatcher.ledger.store import WEBSITE
 from dispatcher.services.context import App
 from dispatcher.services.delivery.jobs import deliver
+
+if TYPE_CHECKING:
+    from dispatcher.ledger.records import DueDelivery
 
 log = logging.getLogger("pregonero.runner")
 
 
+BACKLOG_PER_SLOT = 8
+"""Due rows fetched per free slot: the runner keeps the rest as a backlog, so a burst costs
+one due-query per ``BACKLOG_PER_SLOT × concurrency`` deliveries rather than one per
+finished job."""
+BACKLOG_MAX_AGE = 1.0
+"""Seconds a backlog is trusted before the ledger is asked again (new work and ``poke``
+refresh it at once)."""
+
+
 class InProcessRunner:
-    """``owner`` is recorded with each claim's lease (see :mod:`dispatcher.ledger.leases`)."""
+    """``owner`` is recorded with each claim's lease (see :mod:`dispatcher.ledger.leases`).
+
+    A row taken from the backlog may have changed since it was read (cancelled, sent by a
+    worker, its embargo moved): the claim checks status and due-ness again in its one
+    statement, so such a row is skipped and nothing is sent early or twice."""
 
     def __init__(
         self, app: App, *, concurrency: int | None = None, owner: str | None = None
@@ -29,6 +48,8 @@ class InProcessRunner:
         self._limit = concurrency or app.settings.delivery.concurrency
         self._running: dict[int, asyncio.Task[str]] = {}
         self._changed = asyncio.Event()
+        self._backlog: deque[DueDelivery] = deque()
+        self._fetched = -BACKLOG_MAX_AGE
 
     @property
     def busy(self) -> bool:
@@ -40,19 +61,35 @@ class InProcessRunner:
         free = self._limit - len(self._running)
         if free <= 0:
             return 0
-        due = await self.app.ledger.due(self.app.clock(), limit=free + len(self._running))
+        if not self._backlog or time.monotonic() - self._fetched >= BACKLOG_MAX_AGE:
+            self._fetched = time.monotonic()
+            size = self._limit * BACKLOG_PER_SLOT + len(self._running)
+            due = await self.app.ledger.due(self.app.clock(), limit=size)
+            self._backlog = deque(row for row in due if int(row.id) not in self._running)
+        # Websites first, across a burst: while a website delivery waits, other channels do
+        # not start (their posts carry its URL, and they would only compete with it and
+        # with intake for the CPU); they start as soon as no website is waiting. A slow
+        # website backend therefore delays the other channels of items already on the
+        # site, at most until the waiting websites have started (each bounded by
+        # PREGONERO_DELIVERY__TIMEOUT); their own items' posts wait for them anyway.
+        websites_only = any(row.channel == WEBSITE for row in self._backlog)
+        held: deque[DueDelivery] = deque()
         started = 0
-        for row in due:
+        while self._backlog and started < free:
+            row = self._backlog.popleft()
             delivery_id = int(row.id)
             if delivery_id in self._running:
+                continue
+            if websites_only and row.channel != WEBSITE:
+                held.append(row)
                 continue
             task = asyncio.create_task(
                 self._run(delivery_id, str(row.channel)), name=f"deliver-{delivery_id}"
             )
             self._running[delivery_id] = task
             started += 1
-            if started >= free:
-                break
+        held.extend(self._backlog)
+        self._backlog = held
         return started
 
     async def _run(self, delivery_id: int, channel: str) -> str:
@@ -73,7 +110,8 @@ class InProcessRunner:
             await asyncio.wait_for(self._changed.wait(), seconds)
 
     def poke(self) -> None:
-        """Wake ``wait_change`` (new work arrived)."""
+        """Wake ``wait_change`` (new work arrived: the next ``pump`` asks the ledger)."""
+        self._fetched = -BACKLOG_MAX_AGE
         self._changed.set()
 
     async def drain(self, grace: float | None = None) -> None:
