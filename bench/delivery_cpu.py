@@ -8,7 +8,10 @@ measured span. Prints one JSON object.
 
 Run by ``bench/intake.py`` against each code tree (``PYTHONPATH=<tree>``); on its own:
 
-    .venv/bin/python bench/delivery_cpu.py --files 200 [--profile out.prof]
+    .venv/bin/python bench/delivery_cpu.py --files 200 [--loop uvloop|asyncio] [--profile out.prof]
+
+The event loop is the one ``pregonero run`` uses (uvloop where installed) unless ``--loop``
+says otherwise; both trees of a comparison run on the same loop.
 
 Only the public service functions that the reference tree has too are used.
 """
@@ -90,10 +93,24 @@ async def measure(files: int, profile: str | None) -> dict[str, float | int]:
     }
 
 
+def _has_uvloop() -> bool:
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=200)
     parser.add_argument("--profile", help="write a cProfile of the measured span here")
+    parser.add_argument(
+        "--loop",
+        choices=["uvloop", "asyncio"],
+        default="uvloop" if _has_uvloop() else "asyncio",
+        help="the event loop (default: uvloop where installed, the loop `pregonero run` uses)",
+    )
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="pregonero-cpu-"))
     try:
@@ -111,7 +128,14 @@ def main() -> None:
             PREGONERO_LOG_LEVEL="WARNING",
         )
         os.chdir(work)
-        result = asyncio.run(measure(args.files, args.profile))
+        factory = None
+        if args.loop == "uvloop":
+            import uvloop
+
+            factory = uvloop.new_event_loop
+        with asyncio.Runner(loop_factory=factory) as runner:
+            result = runner.run(measure(args.files, args.profile))
+        result["loop"] = args.loop
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print(json.dumps(result))

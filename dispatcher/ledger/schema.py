@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -259,13 +260,31 @@ def create_sync_engine(url: str) -> Engine | None:
     return engine
 
 
+WAL_TRIES = 300
+"""How many times a new connection tries to switch a fresh file to WAL (10 ms apart)."""
+
+
+def _wal(cursor: Any) -> None:
+    """``PRAGMA journal_mode=WAL``. On a fresh file another process may be creating the
+    schema: the switch then needs the lock that process holds, and SQLite answers "database
+    is locked" at once instead of waiting (waiting could deadlock), so it is tried again."""
+    for attempt in range(WAL_TRIES):
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except Exception as exc:  # sqlite3 or aiosqlite's OperationalError
+            if "locked" not in str(exc) or attempt == WAL_TRIES - 1:
+                raise
+            time.sleep(0.01)
+
+
 def _on_connect(engine: Engine, path: str | None) -> None:
     @event.listens_for(engine, "connect")
     def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
         cursor = dbapi_conn.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA busy_timeout=30000")
+        _wal(cursor)
+        cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA secure_delete=ON")
         cursor.close()
