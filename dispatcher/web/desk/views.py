@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse
 
 from dispatcher.items.localtime import local_time
+from dispatcher.services.approvals import ACTION_ES as APPROVAL_ACTION_ES
 from dispatcher.web.desk import csrf
 
 LOCALE = "es_CO"
@@ -32,11 +33,7 @@ STATE_ES = {
 }
 VIA_ES = {"bot": "bot", "desk": "escritorio", "cli": "línea de comandos"}
 ACTION_ES = {
-    "approve": "aprobó",
-    "release": "liberó (publicar ya)",
-    "schedule": "programó",
-    "withdraw": "pidió retirarla",
-    "approve_withdraw": "aprobó el retiro",
+    **APPROVAL_ACTION_ES,  # the editors' decisions, worded as everywhere else
     "publish": "publicación",
     "update": "actualización",
     "early": "convocatoria",
