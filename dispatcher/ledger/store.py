@@ -884,17 +884,6 @@ class Ledger:
             ).all()
         return {str(status): int(n) for status, n in rows}
 
-    async def needing_attention(self) -> list[DeliveryRecord]:
-        """Deliveries that ended ``failed`` or ``unknown``, most recent first."""
-        async with self.engine.connect() as conn:
-            result = await conn.execute(
-                select(deliveries)
-                .where(deliveries.c.status.in_(NEEDS_ATTENTION))
-                .order_by(deliveries.c.updated_at.desc())
-                .limit(50)
-            )
-            return [DeliveryRecord.from_row(r) for r in result.mappings()]
-
 
 def _next_retry(conn: Connection, now: datetime) -> datetime | None:
     return conn.scalar(

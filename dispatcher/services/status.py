@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from dispatcher.items.localtime import local_time
+from dispatcher.ledger import queries
 from dispatcher.services.context import App
 
 STATE_ES = {
@@ -61,12 +62,13 @@ async def overview(app: App) -> str:
     if counts:
         summary = ", ".join(f"{STATE_ES.get(k, k)}: {v}" for k, v in sorted(counts.items()))
         lines.append(f"Entregas: {summary}")
-    attention = await app.ledger.needing_attention()
+    attention = await queries.needing_attention(app.ledger)
     if attention:
         lines.append("Requieren atención:")
-        for row in attention:
+        for ended in attention:
             lines.append(
-                f"  {row.item_id} · {row.channel}: {STATE_ES[row.status]} — {row.last_error or ''}"
+                f"  {ended.item_id} · {ended.channel}: {STATE_ES[ended.status]} — "
+                f"{ended.last_error or ''}"
             )
     recent = await app.ledger.list_items(30)
     if not recent:
