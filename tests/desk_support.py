@@ -73,9 +73,10 @@ def desk_settings(root: Path, **overrides: Any) -> Settings:
     )
 
 
-async def take(app: App, item_id: str, kind: str, title: str) -> None:
+async def take(app: App, item_id: str, kind: str = "contratacion", **fields: str) -> None:
+    """Takes in a piece written by ``content_file`` (``fields``: its title, extra, body)."""
     path = app.settings.content_dir / f"{item_id}.md"
-    path.write_bytes(content_file(item_id, kind=kind, title=title))
+    path.write_bytes(content_file(item_id, kind=kind, **fields))
     event = await asyncio.to_thread(make_intake(app).take_file, path)
     await record(app, event, Tally())
 

@@ -21,12 +21,12 @@ import yaml
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
 
 from tests.conftest import ROOT, Workspace, service_missing
+from tests.desk_support import PASSWORD
 from tests.test_mailing_support import free_port
 
 pytestmark = pytest.mark.slow
 
 ITEM = "2026-11-03-parque-san-pio-reabre"
-PASSWORD = "clave-de-prueba-1"
 AXE = ROOT / "tests" / "vendor" / "axe-core" / "axe.min.js"
 SHOTS = ROOT / "tests" / "artifacts" / "desk"
 CHANNELS = ("Sitio web", "Facebook", "X", "Telegram", "Correo")
@@ -106,9 +106,12 @@ def shoot(page: Page, name: str) -> None:
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
-def csp_errors(context: BrowserContext) -> list[str]:
-    """Console errors the pages raise (a CSP refusal of an inline script or style shows here)."""
-    errors: list[str] = []
+def csp_errors(context: BrowserContext, errors: list[str] | None = None) -> list[str]:
+    """Console errors the pages raise (a CSP refusal of an inline script or style shows here).
+
+    They are appended to ``errors`` when given (so several contexts can share one list)."""
+    if errors is None:
+        errors = []
     context.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     return errors
 
@@ -165,7 +168,7 @@ def _two_editors_publish(browser: Browser, base: str, workspace: Workspace) -> N
     ana.goto(f"{base}/escritorio")  # stays open: it must see the second approval arrive
 
     luis_ctx = browser.new_context(**PHONE)
-    errors += csp_errors(luis_ctx)
+    csp_errors(luis_ctx, errors)
     luis = luis_ctx.new_page()
     sign_in(luis, base, "luis")
     shoot(luis, "escritorio-telefono")

@@ -3,7 +3,6 @@ two-editor rule counting people whichever way each one approved (bot, desk, CLI)
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -14,9 +13,9 @@ from dispatcher.services import editors
 from dispatcher.services.approvals import approvals_for, approve
 from dispatcher.services.context import App, build_app
 from dispatcher.services.editors import EditorError
-from dispatcher.services.ingest import Tally, make_intake, record
 from settings import load_settings
 from tests.conftest import Workspace
+from tests.desk_support import PASSWORD, take
 from tests.test_bot_support import (
     STRANGER,
     BotDouble,
@@ -26,8 +25,6 @@ from tests.test_bot_support import (
     plan_with_approvals,
     running_bot,
 )
-
-PASSWORD = "clave-de-prueba-1"
 
 
 @pytest.fixture
@@ -44,13 +41,6 @@ async def app(tmp_path: Path, ledger_url: str) -> AsyncIterator[App]:
     application = await build_app(settings)
     yield application
     await application.aclose()
-
-
-async def take(app: App, item_id: str, kind: str = "contratacion") -> None:
-    path = app.settings.content_dir / f"{item_id}.md"
-    path.write_bytes(content_file(item_id, kind=kind))
-    event = await asyncio.to_thread(make_intake(app).take_file, path)
-    await record(app, event, Tally())
 
 
 async def test_one_person_counts_once_whichever_way_they_approve(app: App) -> None:

@@ -314,7 +314,8 @@ async def test_calendar_and_channels(tmp_path: Path) -> None:
         page = await http.get("/calendario")
         assert page.status_code == 200
         assert "Nueva ciclorruta en la carrera 27" in page.text  # published today
-        assert "Mesa Pública" in page.text or "Hable con el Alcalde" in page.text
+        # Mesa Pública airs every Thursday at 07:00: the calendar draws it as a programme
+        assert '<li class="tag prog">07:00 Mesa Pública (programa radial)</li>' in page.text
         assert "Boletín" in page.text and "Cumplimiento" in page.text
         other = await http.get("/calendario", params={"mes": "2026-11"})
         assert "Calendario de noviembre de 2026" in other.text

@@ -4,51 +4,24 @@ confirmation page, tampered and unknown tokens, health; the next mailing skips t
 from __future__ import annotations
 
 import sqlite3
-import threading
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
-import uvicorn
 
 from dispatcher.ledger.schema import audience_mask
 from dispatcher.services.mailing.bulletin import item_campaign
 from dispatcher.services.mailing.campaign import CampaignSender
 from dispatcher.services.mailing.message import MailContent
 from dispatcher.services.mailing.tokens import make_token, token_key
-from dispatcher.web.unsubscribe import create_app
-from settings import Settings
+from tests.desk_support import serving
 from tests.test_mailing_support import (
     Sink,
     add_subscribers,
-    free_port,
     make_settings,
     new_ledger,
     smtp_server,
     subscriber_rows,
 )
-
-
-@contextmanager
-def serving(settings: Settings) -> Iterator[str]:
-    port = free_port()
-    config = uvicorn.Config(
-        create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
 
 
 def _status(tmp_path: Path, subscriber_id: int) -> str:

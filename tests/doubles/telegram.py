@@ -132,6 +132,7 @@ class TelegramDouble(DoubleServer):
         }
         self.sent: list[SentMessage] = []
         self.kicked_from: set[str] = set()
+        """Chats where the bot was removed: sends there answer 403."""
         self.member_status: dict[str, str] = {}
         """The bot's own ``getChatMember`` status per chat: ``member`` (default), ``left`` or
         ``kicked``."""
@@ -139,7 +140,6 @@ class TelegramDouble(DoubleServer):
         """(chat, message id, method, new text) of every edit."""
         self.deleted: list[SentMessage] = []
         """Messages removed with ``deleteMessage`` (gone from :attr:`sent`)."""
-        """Chats where the bot was removed: sends there answer 403."""
         self.poll_cap = 1.0
         """Longest ``getUpdates`` wait in seconds, whatever ``timeout`` the client asks."""
         self.callback_answers: list[dict[str, Any]] = []
@@ -308,10 +308,7 @@ class TelegramDouble(DoubleServer):
         shown = self._parse(text, request)
         message_id = int(request.arg("message_id") or 0)
         with self.lock:
-            sent = next(
-                (m for m in self.sent if m.chat_id == chat_id and m.message_id == message_id),
-                None,
-            )
+            sent = self._own_message(chat_id, message_id)
             if sent is not None:  # a message of the bot's own: edited in place
                 sent.text = text
             self.edits.append((chat_id, message_id, "editMessageText", text))
@@ -322,10 +319,7 @@ class TelegramDouble(DoubleServer):
         message_id = int(request.arg("message_id") or 0)
         caption = self._caption(request)
         with self.lock:
-            sent = next(
-                (m for m in self.sent if m.chat_id == chat_id and m.message_id == message_id),
-                None,
-            )
+            sent = self._own_message(chat_id, message_id)
             if sent is None:
                 raise ApiError(400, "Bad Request: message to edit not found")
             if caption and sent.text == caption[0]:
@@ -339,10 +333,7 @@ class TelegramDouble(DoubleServer):
         chat_id = self._chat(request)
         message_id = int(request.arg("message_id") or 0)
         with self.lock:
-            sent = next(
-                (m for m in self.sent if m.chat_id == chat_id and m.message_id == message_id),
-                None,
-            )
+            sent = self._own_message(chat_id, message_id)
             if sent is None:
                 raise ApiError(400, "Bad Request: message to delete not found")
             self.sent.remove(sent)
@@ -436,6 +427,12 @@ class TelegramDouble(DoubleServer):
         if str(chat_id) in self.kicked_from:
             raise ApiError(403, "Forbidden: bot was kicked from the supergroup chat")
         return str(chat_id)
+
+    def _own_message(self, chat_id: str, message_id: int) -> SentMessage | None:
+        """The bot's own message ``message_id`` in ``chat_id`` (call with :attr:`lock` held)."""
+        return next(
+            (m for m in self.sent if m.chat_id == chat_id and m.message_id == message_id), None
+        )
 
     def _parse(self, text: str, request: Request) -> str:
         if str(request.arg("parse_mode") or "").upper() != "HTML":
