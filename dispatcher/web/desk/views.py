@@ -32,12 +32,14 @@ STATE_ES = {
     "withdrawn": "retirada",
 }
 VIA_ES = {"bot": "bot", "desk": "escritorio", "cli": "línea de comandos"}
+# What a delivery does (DeliveryAction) and how a revision arrived (RevisionOutcome);
+# the editors' decisions have their own wording (``decision``, APPROVAL_ACTION_ES).
 ACTION_ES = {
-    **APPROVAL_ACTION_ES,  # the editors' decisions, worded as everywhere else
     "publish": "publicación",
     "update": "actualización",
     "early": "convocatoria",
     "correction": "corrección",
+    "withdraw": "retiro",
     "new": "nueva",
     "duplicate": "duplicado",
 }
@@ -70,6 +72,7 @@ def environment(templates: Path, tz: ZoneInfo, site_name: str) -> jinja2.Environ
         state=lambda s: STATE_ES.get(str(s), str(s)),
         via=lambda s: VIA_ES.get(str(s), str(s)),
         action=lambda s: ACTION_ES.get(str(s), str(s)),
+        decision=lambda s: APPROVAL_ACTION_ES.get(str(s), str(s)),
         channel=lambda s: CHANNEL_ES.get(str(s), str(s)),
     )
     env.globals["site_name"] = site_name
