@@ -213,7 +213,7 @@ class Commands:
         if item is None:
             return
         try:
-            result = await lifecycle.withdraw(
+            result, needed = await lifecycle.withdraw(
                 app,
                 item.id,
                 " ".join(args[1:]),
@@ -230,7 +230,6 @@ class Commands:
         log.info("bot: retiro de %s (%s) por %s", item.id, result.outcome, user.id if user else "?")
         if result.outcome == "withdrawn":
             self.state.poke()
-        needed = approvals.needed_approvals(app, item.kind)
         text = lifecycle.withdraw_text(
             item.id, result, approve=f"/publicar {item.id}", needed=needed
         )

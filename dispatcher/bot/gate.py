@@ -37,9 +37,7 @@ class Gate:
         chat, user = update.effective_chat, update.effective_user
         if chat is None or chat.type != ChatType.PRIVATE:
             raise ApplicationHandlerStop  # groups and channels: not a place for commands
-        if user is not None and (
-            user.id in self.state.editors or await may_use_bot(self.state.app, user.id)
-        ):
+        if user is not None and await may_use_bot(self.state.app, user.id):
             return
         user_id = user.id if user is not None else "?"
         what = "botón" if update.callback_query else "mensaje"

@@ -23,18 +23,9 @@ from dispatcher.ledger import queries
 from dispatcher.ledger.queries import ItemView
 from dispatcher.ledger.types import OPEN, ItemStatus
 from dispatcher.render.renderer import RenderError, measure
+from dispatcher.services.piece import would_be_url
 
 log = logging.getLogger("pregonero.bot")
-
-
-def would_be_url(state: BotState, item: ItemView) -> str:
-    """The item's public page: known once the website delivery went out, else predicted
-    from the item's date."""
-    if item.url:
-        return item.url
-    from channels.pages import page_url
-
-    return page_url(state.app.settings.website.base_url, item.id, item.item_date)
 
 
 def _lengths(post: Post) -> str:
@@ -60,7 +51,7 @@ async def send_preview(
             )
             return
         channels = [channel]
-    url = would_be_url(state, item)
+    url = would_be_url(app, item)
     for name in channels:
         try:
             post = app.renderer.render(

@@ -240,12 +240,11 @@ def withdraw(
     settings = load()
 
     async def body(application: App) -> int:
-        from dispatcher.services.approvals import needed_approvals
         from dispatcher.services.lifecycle import withdraw as withdraw_item
         from dispatcher.services.lifecycle import withdraw_text
 
         try:
-            result = await withdraw_item(
+            result, needed = await withdraw_item(
                 application, item_id, reason, editor_id=None, editor_name=editor, via="cli"
             )
         except NotFound:
@@ -254,8 +253,6 @@ def withdraw(
         except ValueError as exc:
             typer.echo(f"No se retiró: {exc}.", err=True)
             return 1
-        kind = (await application.ledger.item(item_id)).kind
-        needed = needed_approvals(application, kind)
         typer.echo(withdraw_text(item_id, result, approve=_APPROVE % item_id, needed=needed))
         if result.outcome == "withdrawn" and result.channels:
             typer.echo(

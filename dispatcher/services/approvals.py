@@ -126,11 +126,9 @@ async def release(
     editor_id: int | None,
     editor_name: str,
     via: str,
-    *,
-    username: str | None = None,
 ) -> ApprovalResult:
     """End the embargo of a ready item scheduled for later: it goes out now."""
-    editor = await identify(app.ledger, editor_id, editor_name, username)
+    editor = await identify(app.ledger, editor_id, editor_name)
     decision = await ledger_approvals.release(
         app.ledger, item_id, editor, Via(via), now=app.clock()
     )
@@ -159,14 +157,12 @@ async def publish(
     editor_id: int | None,
     editor_name: str,
     via: str,
-    *,
-    username: str | None = None,
 ) -> ApprovalResult:
     """``/publicar``: approve an item that waits for approval; release a scheduled one."""
     item = await app.ledger.item(item_id)
     if item.status is ItemStatus.AWAITING_APPROVAL:
-        return await approve(app, item_id, editor_id, editor_name, via, username=username)
-    return await release(app, item_id, editor_id, editor_name, via, username=username)
+        return await approve(app, item_id, editor_id, editor_name, via)
+    return await release(app, item_id, editor_id, editor_name, via)
 
 
 async def approved_enough(app: App, item_id: str) -> bool:

@@ -52,8 +52,9 @@ async def withdraw(
     editor_name: str,
     via: str,
     username: str | None = None,
-) -> WithdrawResult:
-    """Take a published item down everywhere (``pregonero withdraw``, ``/retirar``).
+) -> tuple[WithdrawResult, int]:
+    """Take a published item down everywhere (``pregonero withdraw``, ``/retirar``); the
+    result, and how many approvals the withdrawal needs (``withdraw_text``'s ``needed``).
 
     What has not gone out is cancelled at once. When the item's kind requires approval the
     withdrawal waits, recorded, until as many distinct editors as publishing needs approve
@@ -66,7 +67,8 @@ async def withdraw(
     item = await app.ledger.item(item_id)
     needed = needed_approvals(app, item.kind)
     editor = await identify(app.ledger, editor_id, editor_name, username)
-    return await withdrawals.request(app.ledger, item_id, reason, editor, Via(via), needed=needed)
+    result = await withdrawals.request(app.ledger, item_id, reason, editor, Via(via), needed=needed)
+    return result, needed
 
 
 async def approve_withdrawal(

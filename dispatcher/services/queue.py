@@ -78,15 +78,13 @@ async def desk_queue(app: App) -> DeskQueue:
 
     local = now.astimezone(app.settings.tz)
     midnight = datetime.combine(local.date(), time(0), tzinfo=app.settings.tz)
-    for item in await queries.sent_since(app.ledger, midnight):
-        queue.sent_today.append(QueueEntry(item))
-    sent_rows = await queries.deliveries_of(app.ledger, [e.item.id for e in queue.sent_today])
+    sent_items = await queries.sent_since(app.ledger, midnight)
+    sent_rows = await queries.deliveries_of(app.ledger, [i.id for i in sent_items])
     sent = _by_item(
         [r for r in sent_rows if r.sent_at and r.sent_at >= midnight], DeliveryStatus.SENT
     )
     queue.sent_today = [
-        QueueEntry(e.item, tuple(dict.fromkeys(r.channel for r in sent[e.item.id])))
-        for e in queue.sent_today
+        QueueEntry(i, tuple(dict.fromkeys(r.channel for r in sent[i.id]))) for i in sent_items
     ]
 
     attention = await queries.needing_attention(app.ledger)

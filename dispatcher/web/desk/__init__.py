@@ -22,7 +22,7 @@ from dispatcher.render.renderer import builtin_templates_dir
 from dispatcher.services.context import App
 from dispatcher.services.mailing.tokens import token_key
 from dispatcher.web.desk import auth, calendar, channels, pieces, queue, subscribers
-from dispatcher.web.desk.headers import SecurityHeaders
+from dispatcher.web.desk.headers import OWN_HEADERS, SecurityHeaders
 from dispatcher.web.desk.session import SessionMiddleware, serializer
 from dispatcher.web.desk.views import environment, refused
 
@@ -83,7 +83,7 @@ async def start(state: State, app: App) -> None:
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
-    if request.url.path.startswith(("/baja/", "/salud")):
+    if request.url.path.startswith(OWN_HEADERS):
         return Response(exc.detail, status_code=exc.status_code)
     titles = {403: "Solicitud rechazada", 404: "No encontrado", 405: "Método no permitido"}
     title = titles.get(exc.status_code, "Error")

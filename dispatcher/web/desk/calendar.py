@@ -9,11 +9,9 @@ from starlette.responses import Response
 
 from dispatcher.services.calendar import month_calendar, parse_month
 from dispatcher.services.editors import EditorView
-from dispatcher.services.plan_report_view import month_title, rows
+from dispatcher.services.plan_report_view import HEADERS, month_title, rows
 from dispatcher.web.desk.auth import desk_page
 from dispatcher.web.desk.views import page, refused
-
-HEADERS = ("Act.", "Actividad", "Frecuencia", "Cumplimiento", "%", "Piezas", "Faltas")
 
 
 @desk_page

@@ -94,16 +94,15 @@ async def medios(request: Request, editor: EditorView) -> Response:
 async def aprobar(request: Request, editor: EditorView) -> Response:
     await csrf.checked_form(request)
     app, item_id = _app(request), request.path_params["item_id"]
-    who = {"username": editor.username}
     try:
         withdrawal = await lifecycle.approve_withdrawal(
-            app, item_id, editor.telegram_id, editor.name, "desk", **who
+            app, item_id, editor.telegram_id, editor.name, "desk", username=editor.username
         )
         if withdrawal is not None:
             text = lifecycle.withdraw_text(item_id, withdrawal, approve="botón Aprobar")
             return back(request, _here(item_id), text)
         result = await approvals.approve(
-            app, item_id, editor.telegram_id, editor.name, "desk", **who
+            app, item_id, editor.telegram_id, editor.name, "desk", username=editor.username
         )
     except NotFound:
         return _missing(request, item_id)
@@ -174,11 +173,10 @@ async def retirar(request: Request, editor: EditorView) -> Response:
     app, item_id = _app(request), request.path_params["item_id"]
     reason = str(form.get("motivo") or "")
     try:
-        result = await lifecycle.withdraw(
+        result, needed = await lifecycle.withdraw(
             app, item_id, reason, editor_id=editor.telegram_id, editor_name=editor.name,
             via="desk", username=editor.username,
         )  # fmt: skip
-        needed = approvals.needed_approvals(app, (await app.ledger.item(item_id)).kind)
     except NotFound:
         return _missing(request, item_id)
     except ValueError as exc:
