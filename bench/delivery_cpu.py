@@ -93,22 +93,16 @@ async def measure(files: int, profile: str | None) -> dict[str, float | int]:
     }
 
 
-def _has_uvloop() -> bool:
-    try:
-        import uvloop  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
 def main() -> None:
+    from dispatcher.cli.common import loop_factory
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=200)
     parser.add_argument("--profile", help="write a cProfile of the measured span here")
     parser.add_argument(
         "--loop",
         choices=["uvloop", "asyncio"],
-        default="uvloop" if _has_uvloop() else "asyncio",
+        default="uvloop" if loop_factory() is not None else "asyncio",
         help="the event loop (default: uvloop where installed, the loop `pregonero run` uses)",
     )
     args = parser.parse_args()

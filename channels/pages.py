@@ -11,6 +11,11 @@ SAFE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,118}[a-z0-9]$")
 ``id``); the static site and the outbox refuse any other."""
 
 
+CALENDAR_FILE = "convocatoria.ics"
+"""The name of an event's ``.ics`` beside its static website page: the static site writes
+it, the renderer links it (tests/test_lifecycle_ics.py follows the link to the file)."""
+
+
 def page_path(item_id: str, day: date) -> str:
     """The item's folder relative to the output dir and to ``base_url``: ``YYYY/MM/id/``
     (``day`` is the item's ``date:``)."""

@@ -78,7 +78,7 @@ from channels._fs import atomic_write, copy_atomic, file_lock, map_os_error, wri
 from channels._html import clean_article, rewrite_urls
 from channels.base import ChannelContext, CheckResult, PermanentError, Post, Receipt, Rejected
 from channels.ics import Invitation, calendar_bytes
-from channels.pages import SAFE_ID, page_path
+from channels.pages import CALENDAR_FILE, SAFE_ID, page_path
 
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
@@ -90,7 +90,6 @@ log = logging.getLogger("pregonero.website")
 PAGE_TEMPLATE = "website/_layout/page.html.j2"
 INDEX_TEMPLATE = "website/_layout/index.html.j2"
 WITHDRAWN_TEMPLATE = "website/_layout/withdrawn.html.j2"
-CALENDAR_FILE = "convocatoria.ics"
 FEED_SIZE = 50
 STATE_DIR = ".site-state"
 """The site's state folder, inside the content folder (never inside the public output)."""

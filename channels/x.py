@@ -124,17 +124,8 @@ class XAdapter:
     async def publish(self, post: Post) -> Receipt:
         client = self._require()
         media_ids = [await self._media(post.image)] if post.image else []
-        try:
-            response = await asyncio.to_thread(
-                client.create_tweet, text=post.text, media_ids=media_ids or None
-            )
-        except (tweepy.TweepyException, requests.RequestException) as exc:
-            raise self._map_error(exc) from exc
-        tweet_id = str(response.data["id"])
-        return Receipt(
-            remote_id=tweet_id,
-            url=f"https://x.com/i/web/status/{tweet_id}",
-            detail={"media_ids": media_ids},
+        return await self._tweet(
+            client, {"media_ids": media_ids}, text=post.text, media_ids=media_ids or None
         )
 
     update_idempotent: ClassVar[bool] = False  # a reply posted twice is two tweets
@@ -146,17 +137,24 @@ class XAdapter:
         text = post.parts.get("correction")
         if not text:
             raise Rejected("falta el aviso de corrección para X (plantilla correction.txt)")
+        return await self._tweet(
+            client,
+            {"in_reply_to": receipt.remote_id},
+            text=text,
+            in_reply_to_tweet_id=receipt.remote_id,
+        )
+
+    async def _tweet(self, client: tweepy.Client, detail: dict[str, Any], **kwargs: Any) -> Receipt:
+        """Post a tweet (``create_tweet(**kwargs)``); its receipt carries ``detail``."""
         try:
-            response = await asyncio.to_thread(
-                client.create_tweet, text=text, in_reply_to_tweet_id=receipt.remote_id
-            )
+            response = await asyncio.to_thread(client.create_tweet, **kwargs)
         except (tweepy.TweepyException, requests.RequestException) as exc:
             raise self._map_error(exc) from exc
         tweet_id = str(response.data["id"])
         return Receipt(
             remote_id=tweet_id,
             url=f"https://x.com/i/web/status/{tweet_id}",
-            detail={"in_reply_to": receipt.remote_id},
+            detail=detail,
         )
 
     async def withdraw(self, receipt: Receipt) -> Receipt:

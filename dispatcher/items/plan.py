@@ -197,6 +197,11 @@ class Plan(_Strict):
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
+    @property
+    def used_channels(self) -> list[str]:
+        """Every channel some kind of the plan sends to, sorted (no delivery names another)."""
+        return sorted({c for kind in self.kinds.values() for c in kind.channels})
+
     def kind(self, key: str) -> KindPlan:
         try:
             return self.kinds[key]

@@ -26,6 +26,7 @@ import jinja2
 
 from channels._html import clean_email
 from channels.base import Media, Post
+from channels.pages import CALENDAR_FILE
 from dispatcher.items.model import ContentItem
 from dispatcher.items.parse import MAX_BODY_BYTES
 from dispatcher.render import filters
@@ -50,11 +51,6 @@ PART_LABELS = {
     "subject": "el asunto",
     "html": "el HTML",
 }
-
-
-CALENDAR_FILE = "convocatoria.ics"
-"""The name of an event's ``.ics`` beside its static website page (the static site writes
-it under the same name; tests/test_lifecycle_ics.py follows the link to the file)."""
 
 
 def builtin_templates_dir() -> Path:
@@ -248,7 +244,7 @@ class Renderer:
         self.tz = tz
         self.calendar_beside_page = calendar_beside_page
         """Whether the website keeps an event's ``.ics`` beside its page (the static site
-        does: :data:`channels.static_site.CALENDAR_FILE`), so posts can link it."""
+        does: :data:`channels.pages.CALENDAR_FILE`), so posts can link it."""
         self.labels = dict(labels)
         self.site_name = site_name
         self.environment = template_environment(dirs, tz=tz)

@@ -126,7 +126,6 @@ async def run_forever(app: App, stop: asyncio.Event) -> None:
                 batch = await record_all(app, batch, tally, on_recorded=runner.poke)
                 if bot is not None:
                     await bot.observe(batch)
-                runner.poke()
 
         watcher = asyncio.create_task(watch(), name="intake")
         scheduler = asyncio.create_task(schedule_loop(app, stop, owner=owner), name="scheduler")

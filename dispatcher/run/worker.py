@@ -80,18 +80,13 @@ async def slots_job(ctx: dict[str, Any]) -> str:
     return "; ".join(f"{r.slot.name}: {r.status}" for r in runs) or "nada"
 
 
-def _channels(app: App) -> list[str]:
-    """The channels the plan sends to (no delivery names any other)."""
-    return sorted({c for kind in app.plan.kinds.values() for c in kind.channels})
-
-
 def delivery_functions(app: App, *, long: bool) -> list[Function]:
     """One arq function per channel. The deliver queue gets the channels whose publish is
     bounded, each with its own timeout; the long queue gets every channel with
     ``LONG_JOB_TIMEOUT``. (arq re-runs a dead worker's job after its worker's *largest*
     timeout, so an unbounded channel must not raise the deliver queue's.)"""
     functions = []
-    for channel in _channels(app):
+    for channel in app.plan.used_channels:
         limit = publish_timeout(app, channel)
         if long:
             timeout = LONG_JOB_TIMEOUT

@@ -11,14 +11,13 @@ check.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from channels.base import CheckResult
 from dispatcher.ledger.types import SlotStatus
+from dispatcher.services.status import ChannelHealth, channel_health
 
 if TYPE_CHECKING:
     from dispatcher.services.context import App
@@ -35,26 +34,21 @@ class Finding:
     """One channel's check, and what the editors must hear about it (``None``: nothing)."""
 
     channel: str
-    result: CheckResult
+    result: ChannelHealth
     alert: str | None
 
 
 async def check_live_channels(app: App) -> list[Finding]:
     """A harmless call to every live channel of the plan (outbox channels send nothing)."""
-    findings = []
     now = app.clock()
-    for channel in sorted({c for kind in app.plan.kinds.values() for c in kind.channels}):
-        if app.mode(channel) != "live":
-            continue
-        try:
-            result = await asyncio.wait_for(app.adapter(channel).check(), CHECK_TIMEOUT)
-        except Exception as exc:  # a check must report, not crash
-            result = CheckResult(False, f"{type(exc).__name__}: {exc}")
-        findings.append(Finding(channel, result, _alert(app, channel, result, now)))
-    return findings
+    return [
+        Finding(health.channel, health, _alert(app, health.channel, health, now))
+        for health in await channel_health(app, check_timeout=CHECK_TIMEOUT)
+        if health.mode == "live"
+    ]
 
 
-def _alert(app: App, channel: str, result: CheckResult, now: datetime) -> str | None:
+def _alert(app: App, channel: str, result: ChannelHealth, now: datetime) -> str | None:
     if not result.ok:
         return f"❌ {channel}: {result.message}"
     expires = result.expires_at

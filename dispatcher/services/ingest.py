@@ -28,6 +28,7 @@ from dispatcher.items.validate import (
     kind_change_message,
     shown_name,
 )
+from dispatcher.ledger.mail import MAILING
 from dispatcher.ledger.records import ItemRecord
 from dispatcher.ledger.store import Ended
 from dispatcher.ledger.types import ItemStatus
@@ -46,7 +47,6 @@ log = logging.getLogger("pregonero")
 
 Row = ItemRecord | None  # the item in the ledger, or None for a new id
 
-MAILING = "mailing"  # a correction mails a notice only when the kind says so
 ONCE_RETRY_WINDOW = timedelta(minutes=1)
 SHUTDOWN_GRACE = 5.0
 

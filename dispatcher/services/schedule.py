@@ -102,7 +102,7 @@ def planned(app: App, now: datetime, *, ahead: timedelta = timedelta(0)) -> list
                 Slot(MONITORING_DIGEST, when, when + BULLETIN_GRACE, "monitoring", day=day)
             )
     today = now.astimezone(tz).date()
-    live = any(app.mode(c) == "live" for kind in plan.kinds.values() for c in kind.channels)
+    live = any(app.mode(c) == "live" for c in plan.used_channels)
     for day in (today, today + timedelta(days=1)) if live else ():
         midnight = datetime.combine(day, time(0), tzinfo=tz)
         found.append(Slot(CANARY, midnight, midnight + timedelta(days=1), "canary", day=day))

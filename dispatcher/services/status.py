@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
@@ -35,7 +36,7 @@ def _local(app: App, moment: datetime | None) -> str:
 def outbox_warnings(app: App) -> list[str]:
     """One loud line per channel of the plan running in outbox mode, and one per reason
     live mailing would refuse to start (credentials in clear, links to localhost)."""
-    used = sorted({c for kind in app.plan.kinds.values() for c in kind.channels})
+    used = app.plan.used_channels
     lines = []
     for channel in used:
         if app.mode(channel) == "outbox":
@@ -54,7 +55,7 @@ def outbox_warnings(app: App) -> list[str]:
 
 async def overview(app: App) -> str:
     lines = ["Canales:"]
-    for channel in sorted({c for kind in app.plan.kinds.values() for c in kind.channels}):
+    for channel in app.plan.used_channels:
         mode = app.mode(channel)
         label = "en vivo" if mode == "live" else "bandeja de salida (content/outbox/)"
         lines.append(f"  {channel:<9} {label}")
@@ -162,11 +163,12 @@ class ChannelHealth:
         return f"{self.channel}: {'OK' if self.ok else 'ERROR'} — {self.message}"
 
 
-async def channel_health(app: App) -> list[ChannelHealth]:
-    """Each channel of the plan, its mode and a harmless live call (``channels check``
-    and the web desk's ``/canales``)."""
+async def channel_health(app: App, *, check_timeout: float | None = None) -> list[ChannelHealth]:
+    """Each channel of the plan, its mode and a harmless live call (``channels check``,
+    the web desk's ``/canales`` and the daily canary), each call bounded by ``check_timeout``
+    seconds (``None``: unbounded)."""
     found = []
-    for channel in sorted({c for kind in app.plan.kinds.values() for c in kind.channels}):
+    for channel in app.plan.used_channels:
         mode = app.mode(channel)
         if mode == "outbox":
             found.append(
@@ -179,7 +181,7 @@ async def channel_health(app: App) -> list[ChannelHealth]:
             )
             continue
         try:
-            result = await app.adapter(channel).check()
+            result = await asyncio.wait_for(app.adapter(channel).check(), check_timeout)
         except Exception as exc:  # a check must report, not crash
             found.append(ChannelHealth(channel, mode, False, f"{type(exc).__name__}: {exc}"))
             continue

@@ -21,14 +21,13 @@ from channels.base import Post, Receipt, Rejected
 from dispatcher.ledger import withdrawals
 from dispatcher.ledger.store import SentReceipt
 from dispatcher.ledger.types import DeliveryAction
-from dispatcher.render.renderer import x_length
+from dispatcher.render.renderer import X_LIMIT, x_length
 
 if TYPE_CHECKING:
     from dispatcher.items.model import ContentItem
     from dispatcher.services.context import App
 
 ORIGINAL = (DeliveryAction.PUBLISH, DeliveryAction.UPDATE)
-X_LIMIT = 280
 
 
 class NoReceipt(Rejected):
@@ -38,26 +37,14 @@ class NoReceipt(Rejected):
 
 async def original_receipt(app: App, item_id: str, channel: str) -> Receipt:
     """The receipt of the channel's publication of the item; :class:`NoReceipt` if none."""
-    sent = await app.ledger.sent_receipts(item_id, channel)
-    original = _original(sent) or next(iter(sent), None)  # else the call ahead of the event
-    if original is None:
-        raise NoReceipt(
-            f"no se sabe qué publicación corregir en {channel} (su envío no quedó registrado "
-            "como enviado): corríjala a mano en el canal"
-        )
+    _, original = await _sent(app, item_id, channel, "corregir", "corríjala")
     return Receipt(original.remote_id, original.url)
 
 
 async def withdrawal_receipt(app: App, item_id: str, channel: str) -> Receipt:
     """The receipt a withdrawal takes down: the original, with the item's other messages on
     the channel in ``detail["related"]`` and the reason, title and moment of withdrawal."""
-    sent = await app.ledger.sent_receipts(item_id, channel)
-    original = _original(sent) or next(iter(sent), None)
-    if original is None:
-        raise NoReceipt(
-            f"no se sabe qué publicación borrar en {channel} (su envío no quedó registrado "
-            "como enviado): retírela a mano en el canal"
-        )
+    sent, original = await _sent(app, item_id, channel, "borrar", "retírela")
     related: list[str] = []
     for receipt in sent:
         if receipt.remote_id != original.remote_id and receipt.remote_id not in related:
@@ -95,6 +82,22 @@ def with_correction_notice(app: App, item: ContentItem, post: Post) -> Post:
     if post.channel == "x" and x_length(text) > X_LIMIT:
         text = template.render(context, note=None).strip()
     return dataclasses.replace(post, meta=meta, parts={**post.parts, "correction": text})
+
+
+async def _sent(
+    app: App, item_id: str, channel: str, verb: str, by_hand: str
+) -> tuple[list[SentReceipt], SentReceipt]:
+    """What the channel carries of the item, and its original publication (else the call
+    ahead of the event); :class:`NoReceipt`, saying what cannot be done (``verb``) and what
+    the editor must do by hand (``by_hand``), if nothing was recorded as sent."""
+    sent = await app.ledger.sent_receipts(item_id, channel)
+    original = _original(sent) or next(iter(sent), None)
+    if original is None:
+        raise NoReceipt(
+            f"no se sabe qué publicación {verb} en {channel} (su envío no quedó registrado "
+            f"como enviado): {by_hand} a mano en el canal"
+        )
+    return sent, original
 
 
 def _original(sent: list[SentReceipt]) -> SentReceipt | None:
