@@ -58,6 +58,7 @@ from dispatcher.services.mailing.preflight import (
 from dispatcher.services.mailing.redact import Redactor
 
 if TYPE_CHECKING:
+    from dispatcher.ledger.records import ItemRecord
     from dispatcher.services.context import App
 
 BUSY_RETRY = 60.0
@@ -80,7 +81,12 @@ class CampaignService:
         self._sender: CampaignSender | None = None
 
     def sender(self) -> CampaignSender:
-        """The campaign sender, built on first use (a missing sender address is permanent)."""
+        """The campaign sender, built on first use (a missing sender address is permanent);
+        refused while the settings make live mail unsafe (credentials in clear, links to
+        localhost): nothing starts."""
+        problems = live_mail_problems(self.app.settings)
+        if problems:
+            raise PermanentError(" ".join(problems))
         if self._sender is None:
             try:
                 self._sender = CampaignSender(
@@ -96,10 +102,7 @@ class CampaignService:
             given = post.meta["audiences"]
             return None if given is None else list(given)
         row = await self.app.ledger.get_item(post.item_id)
-        if row is None:
-            return None
-        audiences = json.loads(row.front_matter).get("audiences")
-        return None if audiences is None else list(audiences)
+        return None if row is None else _audiences_of(row)
 
     async def publish(self, post: Post) -> Receipt:
         """Send (or record for the bulletin) one rendered mailing post; see the module."""
@@ -108,9 +111,6 @@ class CampaignService:
         rule = kind.mailing if kind else None
         if kind is None or rule is None:
             raise Rejected(f"el plan no envía «{post.kind}» por correo")
-        problems = live_mail_problems(self.app.settings)
-        if problems:  # credentials in clear, links to localhost: nothing starts
-            raise PermanentError(" ".join(problems))
         sender = self.sender()
         early = bool(post.meta.get("early"))
         if early:  # the call sent ahead of an event (plan: kinds.<kind>.early)
@@ -182,7 +182,7 @@ class CampaignService:
         if kind is None or kind.mailing is None or invite is None:
             raise Rejected(f"«{item.id}» no tiene una convocatoria que cancelar por correo")
         sender = self.sender()
-        names = self._invited(item.kind, json.loads(item.front_matter).get("audiences"))
+        names = self._invited(item.kind, _audiences_of(item))
         when = detail.get("withdrawn_at")
         values = {
             "title": item.title,
@@ -273,3 +273,9 @@ class CampaignService:
         extras = {"none": "sin cifrado", "starttls": "STARTTLS", "tls": "TLS"}[smtp.security]
         login = ", con usuario" if smtp.username else ""
         return CheckResult(True, f"servidor SMTP {where} responde ({extras}{login})")
+
+
+def _audiences_of(item: ItemRecord) -> list[str] | None:
+    """The audiences the item's front matter names (``None``: the kind's)."""
+    audiences = json.loads(item.front_matter).get("audiences")
+    return None if audiences is None else list(audiences)
