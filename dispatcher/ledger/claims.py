@@ -23,12 +23,17 @@ from datetime import timedelta
 from sqlalchemy import func, select, update
 
 from dispatcher.ledger.leases import expired
-from dispatcher.ledger.mail import OPEN_RECIPIENT, OpenRecipient
-from dispatcher.ledger.schema import mail_campaigns, mail_recipients, subscribers, utcnow
+from dispatcher.ledger.mail import OpenRecipient
+from dispatcher.ledger.schema import (
+    OPEN_RECIPIENT,
+    mail_campaigns,
+    mail_recipients,
+    subscribers,
+    utcnow,
+)
 from dispatcher.ledger.store import Ledger
 from dispatcher.ledger.types import RecipientStatus, SubscriberStatus
 
-_OPEN = [s.value for s in OPEN_RECIPIENT]
 _r, _s = mail_recipients, subscribers
 
 
@@ -57,7 +62,7 @@ async def claim_recipients(
         select(_r.c.id)
         .where(
             _r.c.campaign_id == campaign_id,
-            _r.c.status.in_(_OPEN),
+            _r.c.status.in_(OPEN_RECIPIENT),
             expired(_r.c.claimed_until, now),
         )
         .order_by(_r.c.id)
@@ -102,7 +107,7 @@ async def held_elsewhere(
     now = utcnow()
     held = (
         _r.c.campaign_id == campaign_id,
-        _r.c.status.in_(_OPEN),
+        _r.c.status.in_(OPEN_RECIPIENT),
         _r.c.claimed_by.is_not(None),
         _r.c.claimed_by != owner,
         _r.c.claimed_until >= now,
@@ -129,7 +134,7 @@ async def release_claims(ledger: Ledger, campaign_id: int, owner: str) -> int:
         done = await conn.execute(
             update(_r)
             .where(_r.c.campaign_id == campaign_id, _r.c.claimed_by == owner)
-            .where(_r.c.status.in_(_OPEN))
+            .where(_r.c.status.in_(OPEN_RECIPIENT))
             .values(claimed_until=None)
         )
         return int(done.rowcount or 0)

@@ -175,7 +175,9 @@ class _PostgresWriter:
                 ids, states, replies, keep, mark = self._fold(outcomes, marks)
                 await driver.execute(self._BATCH, ids, states, replies, keep, ts, mark)
             if beat:
-                args = [ts, self._campaign_id] + ([] if self._claim_lease else [self._owner])
+                args = [ts, self._campaign_id] + (
+                    [] if self._claim_lease is not None else [self._owner]
+                )
                 await driver.execute(self._beat_sql, *args)
                 if self._claim_lease is not None:
                     until = ts + timedelta(seconds=self._claim_lease)

@@ -142,19 +142,22 @@ async def deliveries_of(ledger: Ledger, item_ids: Iterable[str]) -> list[Deliver
         return [_delivery(row) for row in rows]
 
 
+# The item (of the enclosing query) has a delivery still to send.
+_HAS_OPEN = (
+    select(deliveries.c.id)
+    .where(deliveries.c.item_id == items.c.id, deliveries.c.status.in_(OPEN))
+    .exists()
+)
+
+
 async def open_items(ledger: Ledger) -> list[ItemView]:
     """Items that wait for approval, or are ready with something left to send, oldest
     first (the editors' queue)."""
-    has_open = (
-        select(deliveries.c.id)
-        .where(deliveries.c.item_id == items.c.id, deliveries.c.status.in_(OPEN))
-        .exists()
-    )
     query = (
         select(*_ITEM_COLUMNS)
         .where(
             (items.c.status == ItemStatus.AWAITING_APPROVAL)
-            | and_(items.c.status == ItemStatus.READY, has_open)
+            | and_(items.c.status == ItemStatus.READY, _HAS_OPEN)
         )
         .order_by(items.c.created_at)
     )
@@ -241,18 +244,13 @@ async def sent_since(ledger: Ledger, since: datetime) -> list[ItemView]:
 async def scheduled_between(ledger: Ledger, start: datetime, end: datetime) -> list[ItemView]:
     """Items not cancelled nor withdrawn with something left to send and ``publish_at`` in
     ``[start, end)``, by ``publish_at``."""
-    has_open = (
-        select(deliveries.c.id)
-        .where(deliveries.c.item_id == items.c.id, deliveries.c.status.in_(OPEN))
-        .exists()
-    )
     query = (
         select(*_ITEM_COLUMNS)
         .where(
             items.c.status.in_((ItemStatus.READY, ItemStatus.AWAITING_APPROVAL)),
             items.c.publish_at >= start,
             items.c.publish_at < end,
-            has_open,
+            _HAS_OPEN,
         )
         .order_by(items.c.publish_at, items.c.id)
     )

@@ -9,11 +9,10 @@ import asyncio
 import contextlib
 import json
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     Boolean,
@@ -33,7 +32,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection, Engine, RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from dispatcher.items.model import ContentItem, FrontMatter
+from dispatcher.items.model import ContentItem
 from dispatcher.ledger import leases
 from dispatcher.ledger.migrate import SchemaChange, SchemaError, foreign_key_violations, prepare
 from dispatcher.ledger.records import (
@@ -70,26 +69,6 @@ from dispatcher.ledger.types import (
 
 T = TypeVar("T")
 WEBSITE = "website"  # its URL goes into every other channel's post
-WriteOp = Callable[[AsyncConnection], Awaitable[T]]
-
-
-@dataclass(frozen=True, slots=True)
-class _AsyncOp(Generic[T]):
-    fn: WriteOp[T]
-
-    async def run(self, conn: AsyncConnection) -> T:
-        return await self.fn(conn)
-
-
-@dataclass(frozen=True, slots=True)
-class _SyncOp(Generic[T]):
-    fn: SyncOp[T]
-
-    async def run(self, conn: AsyncConnection) -> T:
-        return await conn.run_sync(self.fn)
-
-
-Op = _AsyncOp[T] | _SyncOp[T]
 
 
 @dataclass(frozen=True)
@@ -144,41 +123,31 @@ class Ledger:
         self.sqlite = engine.dialect.name == "sqlite"
         self.transport = Transport(engine, sync_engine)
         self._write_lock = asyncio.Lock()
-        self._queue: list[tuple[Op[Any], asyncio.Future[Any]]] = []
+        self._queue: list[tuple[SyncOp[Any], asyncio.Future[Any]]] = []
         self._writer: asyncio.Task[None] | None = None
 
-    async def _batched(self, op: WriteOp[T]) -> T:
-        """Run ``op`` in a write transaction and return once it is committed.
+    async def _batched_sync(self, op: SyncOp[T]) -> T:
+        """Run the synchronous ``op`` (:mod:`dispatcher.ledger.transport`) in a write
+        transaction and return once it is committed.
 
         On SQLite, concurrent callers are group-committed: a single writer runs every op
-        queued meanwhile in one transaction (one COMMIT for the batch), so a burst of
-        deliveries does not queue on the lock one transaction at a time. If the batch
-        fails, each op is retried alone so one bad op cannot sink the others.
+        queued meanwhile in one transaction (one COMMIT for the batch, one thread hop on an
+        SQLite file), so a burst of deliveries does not queue on the lock one transaction
+        at a time. If the batch fails, each op is retried alone so one bad op cannot sink
+        the others.
         """
-        return await self._enqueue(_AsyncOp(op))
-
-    async def _batched_sync(self, op: SyncOp[T]) -> T:
-        """:meth:`_batched` for a synchronous op (:mod:`dispatcher.ledger.transport`): a
-        batch made only of these costs one thread hop on an SQLite file."""
-        return await self._enqueue(_SyncOp(op))
-
-    async def _enqueue(self, op: Op[T]) -> T:
         if not self.sqlite:
             async with self.engine.begin() as conn:
-                return await op.run(conn)
+                return await conn.run_sync(op)
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         self._queue.append((op, future))
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write_batches())
         return await future
 
-    async def _run_batch(self, ops: list[Op[Any]]) -> list[Any]:
-        sync = [op.fn for op in ops if isinstance(op, _SyncOp)]
-        if len(sync) == len(ops) and self.transport.sync_engine is not None:
-            async with self._write_lock:
-                return await self.transport.write(sync)
-        async with self._tx() as conn:
-            return [await op.run(conn) for op in ops]
+    async def _run_batch(self, ops: list[SyncOp[Any]]) -> list[Any]:
+        async with self._write_lock:
+            return await self.transport.write(ops)
 
     async def _write_batches(self) -> None:
         while self._queue:
@@ -408,18 +377,8 @@ class Ledger:
         """The channels that already carried the item (a publication or an update that was
         sent, or whose outcome is unknown: it may be out), the early call aside unless
         ``early``."""
-        skipped = () if early else (DeliveryAction.EARLY,)
         async with self.engine.connect() as conn:
-            rows = await conn.execute(
-                select(deliveries.c.channel)
-                .where(
-                    deliveries.c.item_id == item_id,
-                    deliveries.c.action.not_in(skipped),
-                    deliveries.c.status.in_((DeliveryStatus.SENT, DeliveryStatus.UNKNOWN)),
-                )
-                .distinct()
-            )
-            return sorted(str(channel) for (channel,) in rows)
+            return await carried(conn, item_id, early=early)
 
     async def set_item_status(self, item_id: str, status: ItemStatus) -> None:
         async with self._tx() as conn:
@@ -570,8 +529,8 @@ class Ledger:
         """Extend the lease of a delivery still being sent under ``claim`` (a long send, e.g.
         a mailing campaign). False when the row is no longer this claim's."""
 
-        async def op(conn: AsyncConnection) -> int:
-            result = await conn.execute(
+        def op(conn: Connection) -> int:
+            result = conn.execute(
                 update(deliveries)
                 .where(
                     deliveries.c.id == claim.delivery_id,
@@ -582,7 +541,7 @@ class Ledger:
             )
             return int(result.rowcount or 0)
 
-        return bool(await self._batched(op))
+        return bool(await self._batched_sync(op))
 
     async def finish(
         self,
@@ -823,18 +782,7 @@ class Ledger:
             status = await conn.scalar(select(items.c.status).where(items.c.id == item_id))
             if status is None:
                 raise NotFound("pieza", item_id)
-            carried = (
-                await conn.execute(
-                    select(deliveries.c.channel)
-                    .where(
-                        deliveries.c.item_id == item_id,
-                        deliveries.c.action != DeliveryAction.EARLY,
-                        deliveries.c.status.in_((DeliveryStatus.SENT, DeliveryStatus.UNKNOWN)),
-                    )
-                    .distinct()
-                )
-            ).all()
-            published = tuple(sorted(str(channel) for (channel,) in carried))
+            published = tuple(await carried(conn, item_id, early=False))
             cancelled = await stop_unsent(conn, item_id, now, "cancelado por un editor")
             new_status = ItemStatus(status)
             if not published:
@@ -973,6 +921,28 @@ def _item_values(item: ContentItem, status: str | None, now: datetime) -> dict[s
     }
 
 
+async def carried(
+    conn: AsyncConnection,
+    item_id: str,
+    *,
+    early: bool,
+    actions: Iterable[DeliveryAction] | None = None,
+) -> list[str]:
+    """The channels that carried the item, sorted: a delivery that was sent, or whose
+    outcome is unknown (it may be out), of any action (only ``actions`` when given), the
+    early call aside unless ``early``."""
+    query = select(deliveries.c.channel).where(
+        deliveries.c.item_id == item_id,
+        deliveries.c.status.in_((DeliveryStatus.SENT, DeliveryStatus.UNKNOWN)),
+    )
+    if actions is not None:
+        query = query.where(deliveries.c.action.in_(tuple(actions)))
+    if not early:
+        query = query.where(deliveries.c.action != DeliveryAction.EARLY)
+    rows = await conn.execute(query.distinct())
+    return sorted(str(channel) for (channel,) in rows)
+
+
 async def stop_unsent(conn: AsyncConnection, item_id: str, now: datetime, reason: str) -> int:
     """Cancel every delivery of the item that has not gone out (a digest mailing waiting
     for its bulletin has not gone out either), with ``reason``; how many were stopped."""
@@ -1006,18 +976,9 @@ def _add_revision(
 
 
 def content_from_row(row: RowMapping) -> ContentItem:
-    """Rebuild the ContentItem from its ledger row (media resolve in the archive folder)."""
-    return ContentItem(
-        meta=FrontMatter.model_validate(json.loads(row["front_matter"])),
-        body=row["body"],
-        id=row["id"],
-        summary=row["summary"],
-        date=row["item_date"],
-        publish_at=row["publish_at"],
-        base_dir=Path(row["archive_dir"]),
-        digest=row["digest"],
-        source_name=row["source_name"],
-    )
+    """Rebuild the ContentItem from its ledger row (media resolve in the archive folder);
+    shared with other readers of the same revision, so treat it as read-only."""
+    return ItemRecord.from_row(row).content()
 
 
 # Statements run for every delivery, built once (parameters bound per call).

@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from dispatcher.ledger.approvals import Editor, _locked_item, _record
 from dispatcher.ledger.schema import approvals, deliveries, utcnow
 from dispatcher.ledger.schema import items as items_table
-from dispatcher.ledger.store import stop_unsent
+from dispatcher.ledger.store import carried, stop_unsent
 from dispatcher.ledger.types import (
     ApprovalAction,
     DeliveryAction,
@@ -146,20 +146,12 @@ async def _take_down(
     Returns (channels to take down, channels that cannot be recalled)."""
     now = utcnow()
     item_id = row["id"]
-    carried = (
-        await conn.execute(
-            select(deliveries.c.channel)
-            .where(
-                deliveries.c.item_id == item_id,
-                deliveries.c.action.in_(
-                    (DeliveryAction.PUBLISH, DeliveryAction.UPDATE, DeliveryAction.EARLY)
-                ),
-                deliveries.c.status.in_((DeliveryStatus.SENT, DeliveryStatus.UNKNOWN)),
-            )
-            .distinct()
-        )
-    ).all()
-    names = sorted(str(channel) for (channel,) in carried)
+    names = await carried(
+        conn,
+        item_id,
+        early=True,
+        actions=(DeliveryAction.PUBLISH, DeliveryAction.UPDATE, DeliveryAction.EARLY),
+    )
     channels = tuple(c for c in names if _recallable(c, row))
     unrecalled = tuple(c for c in names if not _recallable(c, row))
     await conn.execute(

@@ -255,7 +255,7 @@ class CampaignSender:
             await beat_shared(self.ledger, campaign_id)
         else:
             await self._acquire(campaign_id, owner)
-            source = Pages(self.ledger, campaign_id)
+            source = Pages(self.ledger, campaign_id, resent=before.get(RecipientStatus.SENDING, 0))
         error: Stop | None = None
         journal = Journal(
             self.ledger, campaign_id, owner, claim_lease=CLAIM_LEASE if shared else None
@@ -278,7 +278,7 @@ class CampaignSender:
         if self.progress is not None:
             self._report(base, journal, started, final=True)
         result = result_of(campaign_id, await campaign_counts(self.ledger, campaign_id))
-        result.resent = source.resent if shared else before.get(RecipientStatus.SENDING, 0)
+        result.resent = source.resent
         result.sent_now = journal.counts["sent"]
         result.elapsed = time.monotonic() - started
         if error is not None:

@@ -51,6 +51,4 @@ async def campaign_calendar(ledger: Ledger, settings: Settings, campaign: Campai
     invite = invitation(item, settings, revision=campaign.revision or item.revision)
     if invite is None:
         return None
-    if item.status is ItemStatus.WITHDRAWN:
-        return calendar_bytes(invite, "CANCEL")
-    return calendar_bytes(invite, "REQUEST")
+    return calendar_bytes(invite, "CANCEL" if item.status is ItemStatus.WITHDRAWN else "REQUEST")

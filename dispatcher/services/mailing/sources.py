@@ -29,10 +29,10 @@ class Source(Protocol):
 class Pages:
     """Every open recipient, in id order, a page at a time (bounded memory)."""
 
-    def __init__(self, ledger: Ledger, campaign_id: int) -> None:
+    def __init__(self, ledger: Ledger, campaign_id: int, *, resent: int = 0) -> None:
         self.ledger, self.campaign_id = ledger, campaign_id
         self.batch = PAGE
-        self.resent = 0  # counted by the caller from the campaign's states before the run
+        self.resent = resent  # counted by the caller: rows ``sending`` before the run
         self._last = 0
 
     async def next(self) -> list[OpenRecipient] | None:
