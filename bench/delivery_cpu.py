@@ -13,13 +13,15 @@ Run by ``bench/intake.py`` against each code tree (``PYTHONPATH=<tree>``); on it
 The event loop is the one ``pregonero run`` uses (uvloop where installed) unless ``--loop``
 says otherwise; both trees of a comparison run on the same loop.
 
-Only the public service functions that the reference tree has too are used.
+Only the public service functions that the reference tree has too are used (so it does not
+ask ``dispatcher.cli.common.loop_factory`` for the loop: older trees lack it).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import json
 import os
 import shutil
@@ -94,15 +96,13 @@ async def measure(files: int, profile: str | None) -> dict[str, float | int]:
 
 
 def main() -> None:
-    from dispatcher.cli.common import loop_factory
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=200)
     parser.add_argument("--profile", help="write a cProfile of the measured span here")
     parser.add_argument(
         "--loop",
         choices=["uvloop", "asyncio"],
-        default="uvloop" if loop_factory() is not None else "asyncio",
+        default="uvloop" if importlib.util.find_spec("uvloop") else "asyncio",
         help="the event loop (default: uvloop where installed, the loop `pregonero run` uses)",
     )
     args = parser.parse_args()
