@@ -191,27 +191,31 @@ def rewrite_urls(fragment: str, rewrite: Rewrite) -> str:
     return _Rebuilder(rewrite).result(fragment)
 
 
+_ARTICLE_CLEANER = nh3.Cleaner(
+    tags=set(ARTICLE_TAGS),
+    attributes=ARTICLE_ATTRIBUTES,
+    url_schemes=set(URL_SCHEMES),
+    link_rel=LINK_REL,
+)
+_EMAIL_CLEANER = nh3.Cleaner(
+    tags=set(EMAIL_TAGS),
+    attributes=EMAIL_ATTRIBUTES,
+    url_schemes=set(URL_SCHEMES),
+    link_rel=LINK_REL,
+    filter_style_properties=set(EMAIL_CSS),
+)
+"""Built once: ``nh3.clean`` converts its allow-lists into a new sanitiser at every call,
+about a third of a call's time on an e-mail."""
+
+
 def clean_article(fragment: str) -> str:
     """The last pass over an article fragment (website page, feed entry, WordPress post):
     nh3 with :data:`ARTICLE_TAGS`/:data:`ARTICLE_ATTRIBUTES` and :data:`URL_SCHEMES`."""
-    return nh3.clean(
-        fragment,
-        tags=set(ARTICLE_TAGS),
-        attributes=ARTICLE_ATTRIBUTES,
-        url_schemes=set(URL_SCHEMES),
-        link_rel=LINK_REL,
-    )
+    return _ARTICLE_CLEANER.clean(fragment)
 
 
 def _clean_email_body(fragment: str) -> str:
-    return nh3.clean(
-        fragment,
-        tags=set(EMAIL_TAGS),
-        attributes=EMAIL_ATTRIBUTES,
-        url_schemes=set(URL_SCHEMES),
-        link_rel=LINK_REL,
-        filter_style_properties=set(EMAIL_CSS),
-    )
+    return _EMAIL_CLEANER.clean(fragment)
 
 
 class _BodyFinder(HTMLParser):
@@ -238,11 +242,70 @@ class _BodyFinder(HTMLParser):
             self.inner_end = self._offset()
 
 
+_BODY_START = re.compile(r"""<body(?=[\s/>])(?:[^>"']|"[^"]*"|'[^']*')*>""", re.I)
+_BODY_END = re.compile(r"</body\s*>", re.I)
+
+
+class _Head(_Rebuilder):
+    """The rebuilder of the document before the body's content, which also says whether
+    the last thing it read was a ``<body>`` start tag (the one :data:`_BODY_START` found,
+    confirmed by parsing: not text in a comment, a script or an attribute)."""
+
+    def __init__(self) -> None:
+        super().__init__(keep=_HEAD_ATTRIBUTES, keep_tags=_HEAD_TAGS)
+        self.ends_at_body = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        super().handle_starttag(tag, attrs)
+        self.ends_at_body = tag == "body"
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        super().handle_startendtag(tag, attrs)
+        self.ends_at_body = False
+
+    def handle_endtag(self, tag: str) -> None:
+        super().handle_endtag(tag)
+        self.ends_at_body = False
+
+    def handle_data(self, data: str) -> None:
+        super().handle_data(data)
+        self.ends_at_body = False
+
+    def handle_comment(self, data: str) -> None:
+        self.ends_at_body = False
+
+
+def _outer(markup: str) -> str:
+    return _Rebuilder(keep=_HEAD_ATTRIBUTES, keep_tags=_HEAD_TAGS).result(markup)
+
+
 def clean_email(document: str) -> str:
     """The last pass over an HTML e-mail: the body's content through nh3 (tables, inline
     styles limited to :data:`EMAIL_CSS`), and the document around it (doctype, ``html``,
     ``head``, ``meta``, ``title``, the ``body`` tag) rebuilt from its parsed form with a
-    short allow-list. A document without a ``<body>`` is cleaned as a fragment."""
+    short allow-list. A document without a ``<body>`` is cleaned as a fragment.
+
+    The body's start tag is the first ``<body …>``, confirmed by parsing what comes before
+    it (no need to parse the whole body with the standard library's parser: that was most
+    of an e-mail's rendering time); its end, the last ``</body>``. Should the first
+    ``<body`` not be a tag (inside a comment or a script), the whole document is parsed.
+    Either way each part is cleaned on its own — the head by the strict rebuilder, the
+    body by nh3 — so where the cut falls changes what is kept, never what is allowed."""
+    start_tag = _BODY_START.search(document)
+    if start_tag is not None:
+        head = _Head()
+        rebuilt = head.result(document[: start_tag.end()])
+        if head.ends_at_body:
+            start = start_tag.end()
+            ends = [m.start() for m in _BODY_END.finditer(document, start)]
+            end = ends[-1] if ends else len(document)
+            body = _clean_email_body(document[start:end])
+            return rebuilt + "\n" + body + "\n" + _outer(document[end:])
+    return _clean_email_parsed(document)
+
+
+def _clean_email_parsed(document: str) -> str:
+    """:func:`clean_email` with the body found by parsing the whole document."""
     finder = _BodyFinder(document)
     finder.feed(document)
     finder.close()
@@ -251,10 +314,6 @@ def clean_email(document: str) -> str:
         return _clean_email_body(document)
     if end is None or end < start:
         end = len(document)
-
-    def outer(markup: str) -> str:
-        return _Rebuilder(keep=_HEAD_ATTRIBUTES, keep_tags=_HEAD_TAGS).result(markup)
-
-    head = outer(document[:start])
-    tail = outer(document[end:])
-    return head + "\n" + _clean_email_body(document[start:end]) + "\n" + tail
+    head_part = _outer(document[:start])
+    tail = _outer(document[end:])
+    return head_part + "\n" + _clean_email_body(document[start:end]) + "\n" + tail

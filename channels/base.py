@@ -29,6 +29,8 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 if TYPE_CHECKING:
     import jinja2
 
+    from channels._fs import FileWorker
+
 
 class ChannelError(Exception):
     """Base of every channel failure. ``reason`` is a short Spanish text for editors."""
@@ -215,10 +217,13 @@ class ChannelContext:
     ``clock`` returns the current aware time; ``templates`` is the renderer's jinja2
     environment (user template folders first, then the built-in ones; the ``fecha`` filter
     in the configured time zone), which the static site uses for its page layouts;
-    ``mail`` is the core's campaign service for the ``mailing`` channel.
+    ``mail`` is the core's campaign service for the ``mailing`` channel; ``files`` the
+    app's one thread for the file-writing channels' work (:class:`channels._fs.FileWorker`;
+    closed by the app, not by the adapters).
     """
 
     site_name: str
     clock: Callable[[], datetime]
     templates: jinja2.Environment | None = None
     mail: MailService | None = None
+    files: FileWorker | None = None

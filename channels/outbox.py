@@ -13,7 +13,6 @@ and a withdrawal as ``<item_id>.retirada.json``.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import json
 import re
@@ -24,7 +23,7 @@ from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from channels._fs import atomic_write, map_os_error
+from channels._fs import FileWorker, atomic_write, map_os_error
 from channels.base import ChannelContext, CheckResult, Media, Post, Receipt, Rejected
 from channels.pages import SAFE_ID
 
@@ -79,7 +78,7 @@ class OutboxAdapter:
     """Writes the rendered post for ``channel`` under the outbox instead of sending it.
 
     Built like every adapter, with the settings and the :class:`ChannelContext` (plus the
-    channel it stands in for); it needs nothing from the context today."""
+    channel it stands in for), whose file thread does its writing."""
 
     idempotent: ClassVar[bool] = True
 
@@ -88,12 +87,15 @@ class OutboxAdapter:
             raise ValueError(f"nombre de canal inválido: {channel!r}")
         self.name = channel
         self._dir = settings.content_dir / "outbox" / channel
+        # the app's file thread (shared by every file-writing channel); else its own
+        self._own_files = context.files is None
+        self._files = context.files or FileWorker(f"pregonero-{channel}")
 
     async def publish(self, post: Post) -> Receipt:
         if not SAFE_ID.match(post.item_id):
             raise Rejected(f"identificador inválido: {post.item_id!r}")
         try:
-            return await asyncio.to_thread(self._write, post)
+            return await self._files.run(self._write, post)
         except OSError as exc:
             raise map_os_error(exc, f"escribir «{post.item_id}» en {self._dir}") from exc
 
@@ -116,7 +118,7 @@ class OutboxAdapter:
         data = json.dumps(record, ensure_ascii=False, indent=2, sort_keys=True, default=str)
         path = self._dir / f"{item_id}.retirada.json"
         try:
-            await asyncio.to_thread(atomic_write, path, (data + "\n").encode("utf-8"))
+            await self._files.run(atomic_write, path, (data + "\n").encode("utf-8"))
         except OSError as exc:
             raise map_os_error(exc, f"escribir «{item_id}» en {self._dir}") from exc
         return Receipt(receipt.remote_id, receipt.url, {"outbox": True, "files": [str(path)]})
@@ -154,7 +156,7 @@ class OutboxAdapter:
                 pass
 
         try:
-            await asyncio.to_thread(probe)
+            await self._files.run(probe)
         except OSError as exc:
             return CheckResult(False, map_os_error(exc, f"escribir en {self._dir}").reason)
         return CheckResult(
@@ -163,4 +165,5 @@ class OutboxAdapter:
         )
 
     async def aclose(self) -> None:
-        return None
+        if self._own_files:
+            await self._files.aclose()

@@ -74,7 +74,14 @@ from xml.sax.saxutils import escape as xml_escape
 import jinja2
 from markupsafe import Markup
 
-from channels._fs import atomic_write, copy_atomic, file_lock, map_os_error, write_if_changed
+from channels._fs import (
+    FileWorker,
+    atomic_write,
+    copy_atomic,
+    file_lock,
+    map_os_error,
+    write_if_changed,
+)
 from channels._html import clean_article, rewrite_urls
 from channels.base import ChannelContext, CheckResult, PermanentError, Post, Receipt, Rejected
 from channels.ics import Invitation, calendar_bytes
@@ -162,6 +169,9 @@ class StaticSiteAdapter:
         self._env: jinja2.Environment = context.templates
         self._clock = context.clock
         self._lock = asyncio.Lock()
+        # the app's file thread; a site built without one (a test, a tool) has its own
+        self._own_files = context.files is None
+        self._files = context.files or FileWorker("pregonero-site")
         self._organizer = settings.smtp.from_ or ""
         # parsed state files by path, with the version they were read at (see _version)
         self._parsed: dict[Path, tuple[tuple[int, int, int], Any]] = {}
@@ -182,7 +192,7 @@ class StaticSiteAdapter:
     async def publish(self, post: Post) -> Receipt:
         inline = self._delay <= 0
         async with self._lock:
-            receipt = await asyncio.to_thread(self._publish_sync, post, inline)
+            receipt = await self._files.run(self._publish_sync, post, inline)
         if not inline:
             self._dirty = True
             if self._regen_task is None or self._regen_task.done():
@@ -205,7 +215,7 @@ class StaticSiteAdapter:
             raise Rejected(f"identificador inválido para una página: {item_id!r}")
         async with self._lock:
             try:
-                return await asyncio.to_thread(self._withdraw_sync, item_id, receipt)
+                return await self._files.run(self._withdraw_sync, item_id, receipt)
             except OSError as exc:
                 raise map_os_error(exc, f"retirar «{item_id}» del sitio") from exc
             except jinja2.TemplateError as exc:
@@ -270,7 +280,7 @@ class StaticSiteAdapter:
         """Regenerate index pages, feed and sitemap from the manifest (after a template or
         ``page_size`` change); item pages are left as they are."""
         async with self._lock:
-            await asyncio.to_thread(self._rebuild_sync)
+            await self._files.run(self._rebuild_sync)
 
     async def check(self) -> CheckResult:
         def probe() -> None:
@@ -279,13 +289,15 @@ class StaticSiteAdapter:
                 pass
 
         try:
-            await asyncio.to_thread(probe)
+            await self._files.run(probe)
         except OSError as exc:
             return CheckResult(False, map_os_error(exc, f"escribir en {self._out}").reason)
         return CheckResult(True, f"sitio estático en {self._out}, publicado en {self._base_url}")
 
     async def aclose(self) -> None:
         await self.flush()
+        if self._own_files:
+            await self._files.aclose()
 
     # -- synchronous work, run in a thread under the lock
 

@@ -191,3 +191,19 @@ async def test_rows_come_back_as_typed_records(ledger_url: str) -> None:
             await ledger.item("no-existe")
     finally:
         await ledger.close()
+
+
+def test_the_delivery_path_statements_keep_their_compiled_form() -> None:
+    """The statements run for every delivery (due, claim, finish) carry no expanding
+    ``IN`` parameter: SQLAlchemy renders those into the SQL again at every execution (a
+    third of a claim's cost), so their fixed status lists are bound equalities."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    from dispatcher.ledger import store
+
+    finish = store._finish_statement(("status", "updated_at"))
+    for statement in (store._DUE, store._DUE_FOR_ITEM, store._CLAIM, store._CLAIM_DUE, finish):
+        for dialect in (sqlite.dialect(), postgresql.dialect()):
+            sql = str(statement.compile(dialect=dialect))
+            assert "POSTCOMPILE" not in sql, sql
+            assert " IN (" not in sql.upper(), sql

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from channels._html import clean_email
+from channels._html import _clean_email_parsed, clean_email
 from channels._http import basic_auth_secrets, detail, redact, status_error
 from channels.static_site import StaticSiteAdapter
 from channels.wordpress import WordPressAdapter
@@ -250,6 +250,41 @@ def test_finding_4_email_document_is_cut_at_its_body_whatever_its_line_breaks() 
     assert dangers(clean) == [] and "url(" not in clean
     assert clean.startswith("<!DOCTYPE html>") and "<title>A\u2028B\x0cC</title>" in clean
     assert '<p style="color:#222">hola</p>' in clean and clean.rstrip().endswith("</html>")
+
+
+TRICKY_DOCUMENTS = [
+    '<html><head><!-- <body> --><title>x</title></head><body class="a>b"><p>hi</p></body></html>',
+    '<html><head><script>var a="<body>";</script></head><BODY\nstyle="x"><p>hi</p></BODY ></html>',
+    '<html><head><meta name="a" content="<body onload=alert(1)>"></head><body><p>x</p></body>',
+    "<html><head><title><body></title></head><body><p>x</p></body></html>",
+    "<html><body><p>one</p></body><p>after</p></body></html>",
+    "<html><head><title>t</title></head><body><p>sin cierre",
+    "<html><head><title>t</title></head><bodyx><p>no es body</p></html>",
+    "<p>solo un fragmento</p><img src=x onerror=alert(1)>",
+]
+
+
+@pytest.mark.parametrize("document", TRICKY_DOCUMENTS)
+def test_finding_4_the_quick_body_cut_agrees_with_parsing_the_whole_document(
+    document: str,
+) -> None:
+    """Finding 4 (and the delivery path's speed): the e-mail's body is cut where the first
+    ``<body>`` that parsing confirms is, without parsing the body; on documents whose
+    ``<body`` hides in a comment, a script, an attribute or a title the result is the one
+    of a full parse, and nothing dangerous survives."""
+    assert clean_email(document) == _clean_email_parsed(document)
+    assert dangers(clean_email(document)) == []
+
+
+def test_finding_4_the_shipped_email_is_cut_as_a_full_parse_would(
+    tmp_path: Path, renderer: Renderer
+) -> None:
+    """The shipped mailing template's document, cleaned the quick way, is the document the
+    full parse gives."""
+    item = attack_item(tmp_path / "item", "Hola <b>mundo</b>.")
+    document = renderer.render(item, "mailing", url=BASE + "x/").parts["html"]
+    assert "<body" in document and "Texto del boletín." in document
+    assert clean_email(document) == _clean_email_parsed(document)
 
 
 async def test_finding_4_a_poisoned_fragment_left_by_an_older_version_is_cleaned_in_the_feed(

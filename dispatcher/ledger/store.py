@@ -881,6 +881,15 @@ def _item_released(now: datetime | ColumnElement[Any]) -> ColumnElement[bool]:
     )
 
 
+def _one_of(column: ColumnElement[Any], values: Iterable[str]) -> ColumnElement[bool]:
+    """``column IN (values)`` for a fixed list, written ``column = v1 OR column = v2 …`` in
+    the delivery path's statements: SQLAlchemy sends an ``IN`` list as an expanding
+    parameter, rendered into the SQL again at every execution (measured: 40 of a claim's
+    125 µs); bound equalities keep the statement's compiled form. SQLite and PostgreSQL
+    plan both alike."""
+    return or_(*(column == value for value in values))
+
+
 def _delivery_due(now: datetime | ColumnElement[Any]) -> ColumnElement[bool]:
     """The delivery side of due-ness: sendable, past its retry time, and the item's website
     no longer open (its URL goes into the other posts) — the early call waits for nothing."""
@@ -888,15 +897,15 @@ def _delivery_due(now: datetime | ColumnElement[Any]) -> ColumnElement[bool]:
     website_open = (
         select(web.c.id)
         .where(web.c.item_id == deliveries.c.item_id, web.c.channel == WEBSITE)
-        .where(web.c.status.in_(OPEN), web.c.action != DeliveryAction.EARLY)
+        .where(_one_of(web.c.status, OPEN), web.c.action != DeliveryAction.EARLY)
         .exists()
     )
     return and_(
-        deliveries.c.status.in_(SENDABLE),
+        _one_of(deliveries.c.status, SENDABLE),
         or_(deliveries.c.not_before.is_(None), deliveries.c.not_before <= now),
         or_(
             deliveries.c.channel == WEBSITE,
-            deliveries.c.action.in_((DeliveryAction.EARLY, DeliveryAction.WITHDRAW)),
+            _one_of(deliveries.c.action, (DeliveryAction.EARLY, DeliveryAction.WITHDRAW)),
             ~website_open,
         ),
     )
@@ -1011,7 +1020,7 @@ _DUE = (
 _DUE_FOR_ITEM = _DUE.where(deliveries.c.item_id == bindparam("due_item"))
 _CLAIM = (
     update(deliveries)
-    .where(deliveries.c.id == bindparam("claim_id"), deliveries.c.status.in_(SENDABLE))
+    .where(deliveries.c.id == bindparam("claim_id"), _one_of(deliveries.c.status, SENDABLE))
     .values(
         status=DeliveryStatus.SENDING,
         attempts=deliveries.c.attempts + 1,
@@ -1051,7 +1060,7 @@ def _finish_statement(columns: tuple[str, ...]) -> Any:
             update(deliveries)
             .where(
                 deliveries.c.id == bindparam("finish_id"),
-                deliveries.c.status.in_((DeliveryStatus.SENDING, DeliveryStatus.UNKNOWN)),
+                _one_of(deliveries.c.status, (DeliveryStatus.SENDING, DeliveryStatus.UNKNOWN)),
                 deliveries.c.attempts == bindparam("finish_attempt"),
             )
             .values({c: bindparam(f"new_{c}", type_=deliveries.c[c].type) for c in columns})

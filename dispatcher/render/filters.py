@@ -132,6 +132,16 @@ def _memo(function: Callable[P, R]) -> Callable[P, R]:
     return call
 
 
+_BODY_CLEANER = nh3.Cleaner(
+    tags=set(ALLOWED_TAGS),
+    attributes=ALLOWED_ATTRIBUTES,
+    url_schemes=set(URL_SCHEMES),
+    link_rel="noopener",
+)
+_TEXT_CLEANER = nh3.Cleaner(tags=set())
+"""nh3's sanitisers, built once (``nh3.clean`` builds one per call)."""
+
+
 @_memo
 def markdown_html(md: str | None) -> Markup:
     """Markdown → HTML for the website and e-mail, sanitised by nh3 (allow-list; links get
@@ -145,14 +155,7 @@ def markdown_html(md: str | None) -> Markup:
         for token in _tokens(md, False)
     ]
     raw = _md.renderer.render(tokens, _md.options, {})
-    clean = nh3.clean(
-        raw,
-        tags=set(ALLOWED_TAGS),
-        attributes=ALLOWED_ATTRIBUTES,
-        url_schemes=set(URL_SCHEMES),
-        link_rel="noopener",
-    )
-    return Markup(clean.strip())
+    return Markup(_BODY_CLEANER.clean(raw).strip())
 
 
 def _escape(text: str) -> str:
@@ -161,7 +164,7 @@ def _escape(text: str) -> str:
 
 def _strip_tags(raw_html: str) -> str:
     """The visible text of a raw HTML fragment (scripts and styles dropped), unescaped."""
-    return html.unescape(nh3.clean(raw_html, tags=set()))
+    return html.unescape(_TEXT_CLEANER.clean(raw_html))
 
 
 class _TextRenderer:

@@ -17,6 +17,7 @@ from dispatcher.ledger.store import Ledger
 from settings import Mode, Settings
 
 if TYPE_CHECKING:
+    from channels._fs import FileWorker
     from channels.base import Adapter, ChannelContext
     from dispatcher.render.renderer import Renderer
     from dispatcher.services.mailing.service import CampaignService
@@ -58,6 +59,7 @@ class App:
     _adapters: dict[str, Adapter] = field(default_factory=dict)
     _modes: dict[str, Mode] = field(default_factory=dict)
     _mail: CampaignService | None = None
+    _files: FileWorker | None = None
 
     @property
     def renderer(self) -> Renderer:
@@ -78,17 +80,22 @@ class App:
     def channel_context(self) -> ChannelContext:
         """What every adapter is built with besides the settings: the site's name (one
         source: ``PREGONERO_WEBSITE__SITE_NAME``), the app's clock, the renderer's template
-        environment, and the ledger-facing services a channel needs."""
+        environment, the ledger-facing services a channel needs, and the one thread the
+        file-writing channels share."""
+        from channels._fs import FileWorker
         from channels.base import ChannelContext
         from dispatcher.services.mailing.service import CampaignService
 
         if self._mail is None:
             self._mail = CampaignService(self)
+        if self._files is None:
+            self._files = FileWorker()
         return ChannelContext(
             site_name=self.settings.website.site_name,
             clock=self.clock,
             templates=self.renderer.environment,
             mail=self._mail,
+            files=self._files,
         )
 
     def adapter(self, channel: str) -> Adapter:
@@ -126,6 +133,9 @@ class App:
             except Exception:
                 log.exception("error al cerrar el canal %s", adapter.name)
         self._adapters.clear()
+        files, self._files = self._files, None
+        if files is not None:
+            await files.aclose()
         await self.ledger.close()
 
 
