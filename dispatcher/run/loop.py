@@ -86,19 +86,25 @@ async def _run_slots(app: App, owner: str, tally: Tally) -> int:
 
 
 async def deliver_due(app: App, runner: InProcessRunner) -> None:
-    """Deliver everything due, waiting for retries due within a minute."""
+    """Deliver everything due, waiting for retries due within a minute.
+
+    The clock is read once before each ``pump``, and the next retry is asked for as of that
+    instant: a retry falling due between the due query and that question was not started
+    by the one and is still "next" for the other (asked at a later instant, it was neither,
+    and stayed ``retry_wait`` until the next pass)."""
     while True:
+        looked = app.clock()
         started = await runner.pump()
         if runner.busy:
             await runner.wait_change(1.0)
             continue
         if started:
             continue
-        now = app.clock()
-        next_retry = await app.ledger.next_retry(now)
-        if next_retry is None or next_retry - now > ONCE_RETRY_WINDOW:
+        next_retry = await app.ledger.next_retry(looked)
+        if next_retry is None or next_retry - looked > ONCE_RETRY_WINDOW:
             break
-        await asyncio.sleep(max(0.0, (next_retry - now).total_seconds()) + 0.01)
+        wait = (next_retry - app.clock()).total_seconds()
+        await asyncio.sleep(max(0.0, wait) + 0.01)
     await runner.drain()
 
 
