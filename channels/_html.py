@@ -276,7 +276,8 @@ class _Head(_Rebuilder):
 
 
 def _outer(markup: str) -> str:
-    return _Rebuilder(keep=_HEAD_ATTRIBUTES, keep_tags=_HEAD_TAGS).result(markup)
+    """The document around the body's content, rebuilt with the head's allow-list."""
+    return _Head().result(markup)
 
 
 def clean_email(document: str) -> str:

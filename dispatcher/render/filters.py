@@ -162,7 +162,7 @@ def _escape(text: str) -> str:
     return html.escape(text, quote=False)
 
 
-def _strip_tags(raw_html: str) -> str:
+def strip_tags(raw_html: str) -> str:
     """The visible text of a raw HTML fragment (scripts and styles dropped), unescaped."""
     return html.unescape(_TEXT_CLEANER.clean(raw_html))
 
@@ -202,7 +202,7 @@ class _TextRenderer:
         if kind == "hr":
             return "———"
         if kind == "html_block":
-            return self.esc(_strip_tags(node.content).strip())
+            return self.esc(strip_tags(node.content).strip())
         if kind == "table":
             rows = [row for section in node.children for row in section.children]
             return "\n".join(

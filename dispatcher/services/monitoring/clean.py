@@ -2,9 +2,9 @@
 text; links become normalised http(s) URLs or nothing.
 
 - :func:`plain_text`: HTML (or what claims not to be) → text. Tags go (``<script>`` and
-  ``<style>`` with their content, by nh3), entities are decoded once, control characters
-  (C0/C1, bidi overrides) are dropped, whitespace is collapsed and the result is cut at a
-  word boundary with "…".
+  ``<style>`` with their content: the renderer's :func:`strip_tags`, nh3), entities are
+  decoded once, control characters (C0/C1, bidi overrides) are dropped, whitespace is
+  collapsed and the result is cut at a word boundary with "…".
 - :func:`normalise_link`: the key a clipping is kept once under: scheme and host in lower
   case, default port, user info and fragment dropped, tracking parameters (``utm_*``,
   ``fbclid``, ``gclid`` …) removed; anything but http(s) is refused (``None``).
@@ -12,12 +12,11 @@ text; links become normalised http(s) URLs or nothing.
 
 from __future__ import annotations
 
-import html
 import re
 import unicodedata
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
-import nh3
+from dispatcher.render.filters import strip_tags
 
 TITLE_LIMIT = 300
 EXCERPT_LIMIT = 400
@@ -53,7 +52,7 @@ def plain_text(value: object, limit: int = EXCERPT_LIMIT) -> str:
     if not isinstance(value, str) or not value:
         return ""
     text = _BLOCK.sub(" ", value[: limit * 20 + MATCH_LIMIT])
-    text = html.unescape(nh3.clean(text, tags=set()))
+    text = strip_tags(text)
     text = "".join(c for c in _INVISIBLE.sub("", text) if _printable(c))
     text = " ".join(text.split())
     return cut(text, limit)
