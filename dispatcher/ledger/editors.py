@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import ColumnElement, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from dispatcher.ledger.schema import editors, utcnow
@@ -115,27 +115,18 @@ async def add(
 
 async def find(ledger: Ledger, username: str) -> EditorRecord | None:
     """The active editor ``username``, or ``None``."""
-    async with ledger.engine.connect() as conn:
-        row = (
-            await conn.execute(
-                select(editors).where(
-                    editors.c.username == username, editors.c.removed_at.is_(None)
-                )
-            )
-        ).first()
-    return None if row is None else _record(row)
+    return await _active(ledger, editors.c.username == username)
 
 
 async def by_telegram_id(ledger: Ledger, telegram_id: int) -> EditorRecord | None:
     """The active editor with this Telegram user id, or ``None``."""
+    return await _active(ledger, editors.c.telegram_id == telegram_id)
+
+
+async def _active(ledger: Ledger, which: ColumnElement[bool]) -> EditorRecord | None:
     async with ledger.engine.connect() as conn:
-        row = (
-            await conn.execute(
-                select(editors).where(
-                    editors.c.telegram_id == telegram_id, editors.c.removed_at.is_(None)
-                )
-            )
-        ).first()
+        query = select(editors).where(which, editors.c.removed_at.is_(None))
+        row = (await conn.execute(query)).first()
     return None if row is None else _record(row)
 
 
