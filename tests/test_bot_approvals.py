@@ -11,28 +11,17 @@ import pytest
 
 from dispatcher.ledger.types import NotFound
 from dispatcher.services.approvals import approval_lines, approvals_for, approve, release, schedule
-from dispatcher.services.context import App, build_app
+from dispatcher.services.context import App
 from dispatcher.services.ingest import Tally, make_intake, record
-from settings import load_settings
 from tests.conftest import Workspace
-from tests.test_bot_support import content_file, plan_with_approvals
+from tests.test_bot_support import approvals_app, content_file, plan_with_approvals
 
 
 @pytest.fixture
 async def app(tmp_path: Path, ledger_url: str) -> AsyncIterator[App]:
     """On SQLite and PostgreSQL: the row lock that orders approvals differs."""
-    content = tmp_path / "content"
-    content.mkdir()
-    plan_with_approvals(content / "plan.yaml")
-    settings = load_settings(
-        content_dir=content,
-        database_url=ledger_url,
-        intake={"settle_seconds": 0, "media_grace_seconds": 0},
-    )
-    application = await build_app(settings)
-    await application.ledger.init()
-    yield application
-    await application.aclose()
+    async with approvals_app(tmp_path, ledger_url) as application:
+        yield application
 
 
 async def take(app: App, item_id: str, kind: str) -> None:

@@ -19,7 +19,7 @@ import yaml
 from dispatcher.bot.app import BotHandle, BotOptions, start_bot
 from dispatcher.services.context import App, build_app
 from dispatcher.services.delivery.runner import InProcessRunner
-from settings import Settings
+from settings import Settings, load_settings
 from tests.doubles.base import Request
 from tests.doubles.config import live_settings
 from tests.doubles.telegram import GROUP_CHAT, SentMessage, TelegramDouble
@@ -107,6 +107,26 @@ def plan_with_approvals(target: Path) -> Path:
     data["kinds"]["contratacion"]["approvers"] = 2
     target.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     return target
+
+
+@asynccontextmanager
+async def approvals_app(tmp_path: Path, ledger_url: str, **overrides: Any) -> AsyncIterator[App]:
+    """An app on ``ledger_url`` with :func:`plan_with_approvals`'s plan and an intake that
+    does not wait (settings ``overrides`` on top)."""
+    content = tmp_path / "content"
+    content.mkdir()
+    plan_with_approvals(content / "plan.yaml")
+    settings = load_settings(
+        content_dir=content,
+        database_url=ledger_url,
+        intake={"settle_seconds": 0, "media_grace_seconds": 0},
+        **overrides,
+    )
+    app = await build_app(settings)
+    try:
+        yield app
+    finally:
+        await app.aclose()
 
 
 def content_file(

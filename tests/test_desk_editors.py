@@ -11,14 +11,14 @@ import pytest
 
 from dispatcher.services import editors
 from dispatcher.services.approvals import approvals_for, approve
-from dispatcher.services.context import App, build_app
+from dispatcher.services.context import App
 from dispatcher.services.editors import EditorError
-from settings import load_settings
 from tests.conftest import Workspace
 from tests.desk_support import PASSWORD, take
 from tests.test_bot_support import (
     STRANGER,
     BotDouble,
+    approvals_app,
     bot_double_fixture,  # noqa: F401  (the bot_double fixture)
     content_file,
     eventually,
@@ -29,18 +29,8 @@ from tests.test_bot_support import (
 
 @pytest.fixture
 async def app(tmp_path: Path, ledger_url: str) -> AsyncIterator[App]:
-    content = tmp_path / "content"
-    content.mkdir()
-    plan_with_approvals(content / "plan.yaml")
-    settings = load_settings(
-        content_dir=content,
-        database_url=ledger_url,
-        intake={"settle_seconds": 0, "media_grace_seconds": 0},
-        telegram={"editors": [999]},
-    )
-    application = await build_app(settings)
-    yield application
-    await application.aclose()
+    async with approvals_app(tmp_path, ledger_url, telegram={"editors": [999]}) as application:
+        yield application
 
 
 async def test_one_person_counts_once_whichever_way_they_approve(app: App) -> None:
