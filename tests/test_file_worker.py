@@ -99,9 +99,11 @@ async def test_aclose_finishes_the_queued_calls(tmp_path: Path) -> None:
         for n in range(20)
     ]
     await asyncio.sleep(0)  # queued, not yet done
+    assert not (tmp_path / "19.txt").exists()
     await worker.aclose()
-    await asyncio.gather(*tasks)
     assert all((tmp_path / f"{n}.txt").read_bytes() == b"x" for n in range(20))
+    assert worker._thread is None
+    await asyncio.gather(*tasks)
 
 
 async def test_the_app_gives_every_file_writing_channel_the_same_worker(
